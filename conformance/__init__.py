@@ -1,0 +1,1 @@
+"""jobcheck's conformance suite: traces, the oracle, targets, the campaign and reports."""

@@ -1,0 +1,1 @@
+"""The ``jobcheck`` subcommands, one module each (see :mod:`jobcheck.conformance.cli`)."""

@@ -1,0 +1,271 @@
+"""Trace records and jobcheck's own JSON-lines trace format.
+
+A *trace* is everything QEMU said during a run, in order: the commands sent,
+the responses received, the events received.  The live target, the simulator
+and the readers of recorded logs all produce the same records, and the oracle
+(:mod:`jobcheck.conformance.oracle`) checks them.
+
+The file format is JSON lines.  The first line is the metadata record; every
+other line is one record, distinguished by its ``kind``::
+
+    {"kind": "meta", "format": "jobcheck-trace", "version": 1,
+     "source": "sim", "qemu_version": "7.2.22", "order": "wire"}
+    {"kind": "command", "execute": "job-pause", "arguments": {"id": "j0"}, "id": 7}
+    {"kind": "response", "id": 7, "return": {}}
+    {"kind": "response", "id": 8, "error": {"class": "GenericError", "desc": "Job not found"}}
+    {"kind": "event", "event": "JOB_STATUS_CHANGE", "data": {"id": "j0", "status": "paused"},
+     "timestamp": {"seconds": 1700000000, "microseconds": 12}}
+    {"kind": "note", "text": "drain j0", "step": {"op": "drain", "job": "j0"}}
+
+``order`` is ``wire`` when the records are in the order they crossed the
+socket, or ``per-job`` when only each job's own events are in order (as in
+qemu-iotests output).  Notes carry the test driver's own actions (a drain, a
+release of progress) for the readable reproducer; the oracle ignores them.
+
+Records keep the 1-based ``line`` they were read from (0 when generated).
+Writing and reading are streaming: :func:`read_jsonl` yields one record at a
+time, so a trace of any length is read in bounded memory.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import IO, Any, Literal, TypeAlias
+
+TRACE_FORMAT = "jobcheck-trace"
+TRACE_FORMAT_VERSION = 1
+
+Order = Literal["wire", "per-job"]
+
+
+class TraceFormatError(ValueError):
+    """A trace file that cannot be read; ``str()`` is ``FILE:LINE: what is wrong``."""
+
+    def __init__(self, path: str, line: int, message: str) -> None:
+        super().__init__(f"{path}:{line}: {message}")
+        self.path = path
+        self.line = line
+        self.message = message
+
+
+@dataclass(frozen=True, slots=True)
+class Meta:
+    """What a trace came from."""
+
+    source: str = "unknown"
+    """``sim``, ``qemu``, a file name, …"""
+    qemu_version: str | None = None
+    order: Order = "wire"
+    extra: dict[str, Any] = field(default_factory=dict)
+    """Free-form details (seed, target description, mutant, …)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Command:
+    """A QMP command as sent."""
+
+    execute: str
+    arguments: dict[str, Any] = field(default_factory=dict)
+    id: Any = None
+    line: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class QmpError:
+    """The ``error`` member of a QMP response."""
+
+    error_class: str
+    desc: str
+
+
+@dataclass(frozen=True, slots=True)
+class Response:
+    """A QMP response: ``return`` (any JSON) or ``error``."""
+
+    id: Any = None
+    value: Any = None
+    """The ``return`` value; ``None`` when this is an error response."""
+    error: QmpError | None = None
+    line: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """A QMP event."""
+
+    event: str
+    data: dict[str, Any] = field(default_factory=dict)
+    timestamp: dict[str, Any] | None = None
+    line: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Note:
+    """An action of the test driver, in words and, for replay, as a step.
+
+    ``step`` is the driver step that the following commands carry out (see
+    :mod:`jobcheck.conformance.targets.base`); a replay re-runs the steps, not
+    the recorded commands, so that a trace made on one target replays on another.
+    """
+
+    text: str
+    step: dict[str, Any] | None = None
+    line: int = 0
+
+
+Record: TypeAlias = Command | Response | Event | Note
+
+
+def record_to_json(record: Record) -> dict[str, Any]:
+    """The JSON object of one record in jobcheck's trace format (without ``line``)."""
+    if isinstance(record, Command):
+        out: dict[str, Any] = {"kind": "command", "execute": record.execute}
+        if record.arguments:
+            out["arguments"] = record.arguments
+        if record.id is not None:
+            out["id"] = record.id
+        return out
+    if isinstance(record, Response):
+        out = {"kind": "response"}
+        if record.id is not None:
+            out["id"] = record.id
+        if record.error is not None:
+            out["error"] = {"class": record.error.error_class, "desc": record.error.desc}
+        else:
+            out["return"] = record.value
+        return out
+    if isinstance(record, Event):
+        out = {"kind": "event", "event": record.event, "data": record.data}
+        if record.timestamp is not None:
+            out["timestamp"] = record.timestamp
+        return out
+    out = {"kind": "note", "text": record.text}
+    if record.step is not None:
+        out["step"] = record.step
+    return out
+
+
+def meta_to_json(meta: Meta) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "kind": "meta",
+        "format": TRACE_FORMAT,
+        "version": TRACE_FORMAT_VERSION,
+        "source": meta.source,
+        "order": meta.order,
+    }
+    if meta.qemu_version is not None:
+        out["qemu_version"] = meta.qemu_version
+    if meta.extra:
+        out["extra"] = meta.extra
+    return out
+
+
+def _obj(value: Any, what: str, path: str, line: int) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise TraceFormatError(path, line, f"{what} must be a JSON object")
+    return value
+
+
+def record_from_json(obj: Any, path: str = "<trace>", line: int = 0) -> Record | Meta:
+    """Parse one JSON object of jobcheck's trace format; raise :class:`TraceFormatError`."""
+    obj = _obj(obj, "a record", path, line)
+    kind = obj.get("kind")
+    if kind == "meta":
+        order = obj.get("order", "wire")
+        if order not in ("wire", "per-job"):
+            raise TraceFormatError(path, line, f"meta 'order' must be 'wire' or 'per-job', not {order!r}")
+        version = obj.get("qemu_version")
+        if version is not None and not isinstance(version, str):
+            raise TraceFormatError(path, line, "meta 'qemu_version' must be a string")
+        return Meta(
+            source=str(obj.get("source", "unknown")),
+            qemu_version=version,
+            order=order,
+            extra=_obj(obj.get("extra", {}), "meta 'extra'", path, line),
+        )
+    if kind == "command":
+        execute = obj.get("execute")
+        if not isinstance(execute, str):
+            raise TraceFormatError(path, line, "command without a string 'execute'")
+        args = _obj(obj.get("arguments", {}), "'arguments'", path, line)
+        return Command(execute, args, obj.get("id"), line)
+    if kind == "response":
+        if "error" in obj:
+            err = _obj(obj["error"], "'error'", path, line)
+            cls, desc = err.get("class"), err.get("desc")
+            if not isinstance(cls, str) or not isinstance(desc, str):
+                raise TraceFormatError(path, line, "'error' needs string 'class' and 'desc'")
+            return Response(obj.get("id"), None, QmpError(cls, desc), line)
+        if "return" not in obj:
+            raise TraceFormatError(path, line, "response with neither 'return' nor 'error'")
+        return Response(obj.get("id"), obj["return"], None, line)
+    if kind == "event":
+        name = obj.get("event")
+        if not isinstance(name, str):
+            raise TraceFormatError(path, line, "event without a string 'event'")
+        data = _obj(obj.get("data", {}), "event 'data'", path, line)
+        ts = obj.get("timestamp")
+        if ts is not None and not isinstance(ts, dict):
+            raise TraceFormatError(path, line, "event 'timestamp' must be a JSON object")
+        return Event(name, data, ts, line)
+    if kind == "note":
+        step = obj.get("step")
+        if step is not None:
+            step = _obj(step, "note 'step'", path, line)
+        return Note(str(obj.get("text", "")), step, line)
+    raise TraceFormatError(path, line, f"unknown record kind {kind!r}")
+
+
+def write_jsonl(stream: IO[str], meta: Meta, records: Iterable[Record]) -> None:
+    """Write a trace (metadata line first) to a text stream, one record a line."""
+    stream.write(json.dumps(meta_to_json(meta), sort_keys=True) + "\n")
+    for record in records:
+        stream.write(json.dumps(record_to_json(record), sort_keys=True) + "\n")
+
+
+def read_jsonl(stream: IO[str], path: str = "<trace>") -> tuple[Meta, Iterator[Record]]:
+    """Read jobcheck's trace format: the metadata, and the records as a lazy stream.
+
+    A file without a metadata line gets a default :class:`Meta`.  Errors are
+    raised as :class:`TraceFormatError` while iterating.
+    """
+    lines = enumerate(stream, start=1)
+    first: Record | None = None
+    meta = Meta(source=path)
+    for number, text in lines:
+        if not text.strip():
+            continue
+        parsed = _parse_line(text, path, number)
+        if isinstance(parsed, Meta):
+            meta = parsed if parsed.source != "unknown" else Meta(path, parsed.qemu_version, parsed.order, parsed.extra)
+        else:
+            first = parsed
+        break
+
+    def rest() -> Iterator[Record]:
+        if first is not None:
+            yield first
+        for number, text in lines:
+            if not text.strip():
+                continue
+            parsed = _parse_line(text, path, number)
+            if isinstance(parsed, Meta):
+                raise TraceFormatError(path, number, "a second metadata record")
+            yield parsed
+
+    return meta, rest()
+
+
+def _parse_line(text: str, path: str, number: int) -> Record | Meta:
+    try:
+        obj = json.loads(text)
+    except (json.JSONDecodeError, RecursionError) as exc:
+        reason = exc.msg if isinstance(exc, json.JSONDecodeError) else "nested too deeply"
+        raise TraceFormatError(path, number, f"not valid JSON ({reason})") from None
+    return record_from_json(obj, path, number)

@@ -1,0 +1,1 @@
+"""jobcheck's model of QEMU's job lifecycle: pure data and functions, no I/O."""

@@ -1,0 +1,228 @@
+"""The facts of QEMU's job lifecycle, per QEMU version.
+
+This module holds data only: the ``JobStatus``, ``JobVerb`` and ``JobType``
+enumerations of ``qapi/job.json`` and, for each modelled QEMU release, the
+status transition relation (QEMU's ``JobSTT``) and the verb permission
+relation (QEMU's ``JobVerbTable``).  Nothing here does I/O.
+
+The tables were compiled from QEMU's source history:
+
+* the transition relation has not changed since v2.12.0;
+* the verb table has three variants: **A** (2.12 to 5.2), **B** (6.0 to 8.1:
+  ``complete`` is also permitted in ``standby``, QEMU commit 53ddb9c892
+  "job: Allow complete for jobs on standby") and **C** (8.2 onwards: the new
+  verb ``change``, QEMU commit 61a3a5a76a "blockjob: introduce
+  block-job-change QMP command").
+
+Use :func:`model_for` to get the model for any QEMU version string::
+
+    >>> model_for("7.2.22").version
+    '7.2'
+    >>> model_for("9.1.0").version
+    '8.2'
+    >>> model_for("10.2.50").version
+    '10.2'
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+
+class Status(StrEnum):
+    """``JobStatus``: the status of a job, in QAPI enum order."""
+
+    UNDEFINED = "undefined"
+    CREATED = "created"
+    RUNNING = "running"
+    PAUSED = "paused"
+    READY = "ready"
+    STANDBY = "standby"
+    WAITING = "waiting"
+    PENDING = "pending"
+    ABORTING = "aborting"
+    CONCLUDED = "concluded"
+    NULL = "null"
+
+    @property
+    def letter(self) -> str:
+        """The one-letter column name used in QEMU's table comments."""
+        return _LETTERS[self]
+
+
+_LETTERS: dict[Status, str] = dict(zip(Status, "UCRPYSWDXEN", strict=True))
+
+
+class Verb(StrEnum):
+    """``JobVerb``: the command verbs that can be applied to a job, in QAPI enum order."""
+
+    CANCEL = "cancel"
+    PAUSE = "pause"
+    RESUME = "resume"
+    SET_SPEED = "set-speed"
+    COMPLETE = "complete"
+    DISMISS = "dismiss"
+    FINALIZE = "finalize"
+    CHANGE = "change"
+
+
+class JobType(StrEnum):
+    """``JobType`` (``BlockJobType`` in QEMU 2.12): the kind of a job."""
+
+    COMMIT = "commit"
+    STREAM = "stream"
+    MIRROR = "mirror"
+    BACKUP = "backup"
+    CREATE = "create"
+    AMEND = "amend"
+    SNAPSHOT_LOAD = "snapshot-load"
+    SNAPSHOT_SAVE = "snapshot-save"
+    SNAPSHOT_DELETE = "snapshot-delete"
+
+
+#: Job types whose jobs are block jobs (``BLOCK_JOB_*`` events, ``block-job-*`` commands).
+BLOCK_JOB_TYPES: frozenset[JobType] = frozenset(
+    {JobType.COMMIT, JobType.STREAM, JobType.MIRROR, JobType.BACKUP}
+)
+
+
+def _edges(text: str) -> frozenset[tuple[Status, Status]]:
+    """Parse ``"C>R C>X"``-style edge lists written with the table letters."""
+    by_letter = {s.letter: s for s in Status}
+    pairs = (item.split(">") for item in text.split())
+    return frozenset((by_letter[a], by_letter[b]) for a, b in pairs)
+
+
+def _cells(letters: str) -> frozenset[Status]:
+    by_letter = {s.letter: s for s in Status}
+    return frozenset(by_letter[c] for c in letters)
+
+
+#: QEMU's ``JobSTT``, identical in every version from 2.12.0 to 10.2 and master.
+TRANSITIONS: frozenset[tuple[Status, Status]] = _edges(
+    "U>C C>R C>X C>N R>P R>Y R>W R>X P>R Y>S Y>W Y>X S>Y W>D W>X D>X D>E X>X X>E E>N"
+)
+
+_VERBS_A: Mapping[Verb, frozenset[Status]] = {
+    Verb.CANCEL: _cells("CRPYSWD"),
+    Verb.PAUSE: _cells("CRPYS"),
+    Verb.RESUME: _cells("CRPYS"),
+    Verb.SET_SPEED: _cells("CRPYS"),
+    Verb.COMPLETE: _cells("Y"),
+    Verb.FINALIZE: _cells("D"),
+    Verb.DISMISS: _cells("E"),
+}
+_VERBS_B: Mapping[Verb, frozenset[Status]] = {**_VERBS_A, Verb.COMPLETE: _cells("YS")}
+_VERBS_C: Mapping[Verb, frozenset[Status]] = {**_VERBS_B, Verb.CHANGE: _cells("CRPYS")}
+
+_TYPES_2_12 = (JobType.COMMIT, JobType.STREAM, JobType.MIRROR, JobType.BACKUP)
+_TYPES_3_0 = (*_TYPES_2_12, JobType.CREATE)
+_TYPES_5_1 = (*_TYPES_3_0, JobType.AMEND)
+_TYPES_6_0 = (
+    *_TYPES_5_1,
+    JobType.SNAPSHOT_LOAD,
+    JobType.SNAPSHOT_SAVE,
+    JobType.SNAPSHOT_DELETE,
+)
+
+
+@dataclass(frozen=True)
+class Model:
+    """The lifecycle of one QEMU release: enums, transitions and verb permissions."""
+
+    version: str
+    """The model's name, ``MAJOR.MINOR`` of the first release it describes."""
+    verb_table: str
+    """Which verb-table variant (``A``, ``B`` or ``C``) this release has."""
+    job_types: tuple[JobType, ...]
+    permitted: Mapping[Verb, frozenset[Status]]
+    """Verb permission relation: for each verb, the statuses that accept it."""
+    transitions: frozenset[tuple[Status, Status]] = TRANSITIONS
+    statuses: tuple[Status, ...] = tuple(Status)
+    job_commands: bool = True
+    """Whether the ``job-*`` commands, ``query-jobs`` and ``JOB_STATUS_CHANGE`` exist (3.0+)."""
+    aliases: tuple[str, ...] = field(default=())
+
+    @property
+    def release(self) -> tuple[int, int]:
+        major, minor = self.version.split(".")
+        return int(major), int(minor)
+
+    @property
+    def verbs(self) -> tuple[Verb, ...]:
+        """The ``JobVerb`` members of this release, in QAPI enum order."""
+        return tuple(v for v in Verb if v in self.permitted)
+
+    def allows(self, source: Status, target: Status) -> bool:
+        """Whether ``JobSTT`` permits the transition ``source`` → ``target``."""
+        return (source, target) in self.transitions
+
+    def successors(self, source: Status) -> frozenset[Status]:
+        return frozenset(b for a, b in self.transitions if a == source)
+
+    def permits(self, verb: Verb, status: Status) -> bool:
+        """Whether ``JobVerbTable`` permits ``verb`` in ``status`` (unknown verbs: no)."""
+        return status in self.permitted.get(verb, frozenset())
+
+    def cells(self) -> Iterator[tuple[Verb, Status, bool]]:
+        """Every verb × status cell of this release, with its permission."""
+        for verb in self.verbs:
+            for status in self.statuses:
+                yield verb, status, self.permits(verb, status)
+
+
+MODELS: dict[str, Model] = {
+    m.version: m
+    for m in (
+        Model("2.12", "A", _TYPES_2_12, _VERBS_A, job_commands=False),
+        Model("3.0", "A", _TYPES_3_0, _VERBS_A),
+        Model("4.2", "A", _TYPES_3_0, _VERBS_A),
+        Model("5.1", "A", _TYPES_5_1, _VERBS_A),
+        Model("5.2", "A", _TYPES_5_1, _VERBS_A),
+        Model("6.0", "B", _TYPES_6_0, _VERBS_B),
+        Model("6.2", "B", _TYPES_6_0, _VERBS_B),
+        Model("7.2", "B", _TYPES_6_0, _VERBS_B),
+        Model("8.2", "C", _TYPES_6_0, _VERBS_C),
+        Model("9.2", "C", _TYPES_6_0, _VERBS_C),
+        Model("10.2", "C", _TYPES_6_0, _VERBS_C, aliases=("latest",)),
+    )
+}
+"""Every modelled release, oldest first, keyed by ``MAJOR.MINOR``."""
+
+LATEST: Model = MODELS["10.2"]
+
+_VERSION_RE = re.compile(r"^v?(\d+)\.(\d+)(?:\.(\d+))?(?:[-+~].*)?$")
+
+
+class UnknownVersionError(ValueError):
+    """A version string that names no modelled release."""
+
+    def __init__(self, text: str) -> None:
+        known = ", ".join([*MODELS, "latest"])
+        super().__init__(f"unknown QEMU version {text!r}; known models: {known}")
+        self.text = text
+
+
+def model_for(version: str) -> Model:
+    """The model of the newest modelled release at or below ``version``.
+
+    Accepts ``latest``, ``MAJOR.MINOR`` and ``MAJOR.MINOR.MICRO`` (with an
+    optional ``v`` prefix and a packaging suffix such as ``+dfsg``).  Raises
+    :class:`UnknownVersionError` for anything else, or for a version older
+    than the oldest model (2.12).
+    """
+    text = version.strip()
+    for model in MODELS.values():
+        if text == model.version or text in model.aliases:
+            return model
+    match = _VERSION_RE.match(text)
+    if not match:
+        raise UnknownVersionError(version)
+    wanted = (int(match.group(1)), int(match.group(2)))
+    candidates = [m for m in MODELS.values() if m.release <= wanted]
+    if not candidates:
+        raise UnknownVersionError(version)
+    return candidates[-1]
