@@ -1,0 +1,662 @@
+"""The catalogue of documented job semantics, one :class:`Rule` per documented claim.
+
+Each rule turns a statement of QEMU's QAPI documentation (``qapi/job.json``, and
+for the block-job rules ``qapi/block-core.json``) into something a trace can
+violate.  A rule has a stable id (the contract between the oracle, the
+simulator's mutants and the reports), the doc anchor it comes from, the further
+anchors it covers, a one-line paraphrase in our own words, the model versions
+whose documentation states it, and the names of the oracle checks that
+enforce it.  Where QEMU is known to behave otherwise, ``known_divergence`` says
+what QEMU does instead, in which versions, and how that was established.
+
+    >>> rule("job-pause.already-paused-is-error").anchor
+    '@job-pause'
+    >>> rule("job-complete.only-ready").known_divergence.applies_to("7.2.22")
+    True
+    >>> "job-finalize.only-manual" in {r.id for r in rules_for("7.2")}
+    False
+
+Pure data: nothing here does I/O.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from enum import StrEnum
+
+from jobcheck.model.lifecycle import MODELS, JobType, Status, Verb, model_for
+
+#: The oracle checks a rule can name in :attr:`Rule.checks`.
+CHECKS: frozenset[str] = frozenset(
+    {
+        "transitions",
+        "verb-refusals",
+        "query-jobs",
+        "block-events",
+        "progress",
+        "error-field",
+        "introspection",
+        "crash",
+    }
+)
+
+_ID_RE = re.compile(r"^[a-z][a-z0-9-]*\.[a-z][a-z0-9-]*$")
+
+
+class Category(StrEnum):
+    """What kind of claim a rule makes."""
+
+    TRANSITION = "transition"
+    """Which status follows which (and what a verb moves a job to)."""
+    PERMISSION = "permission"
+    """Which verbs a job accepts in which status."""
+    REFINEMENT = "refinement"
+    """A verb outcome that depends on more than the status (flags, job kind)."""
+    EVENT = "event"
+    """Which events are emitted, and when."""
+    VISIBILITY = "visibility"
+    """What the management process can or cannot see (events, ``query-jobs``)."""
+    PROGRESS = "progress"
+    """The ``current-progress`` / ``total-progress`` fields."""
+    ERROR_FIELD = "error-field"
+    """The ``error`` field of ``JobInfo`` and the completion events."""
+    ROBUSTNESS = "robustness"
+    """Undocumented but required: QEMU must survive every command sequence."""
+
+
+def _release(version: str) -> tuple[int, int]:
+    major, minor = version.split(".")
+    return int(major), int(minor)
+
+
+def _in_range(version: str, first: str, last: str) -> bool:
+    wanted = _release(model_for(version).version)
+    return _release(first) <= wanted <= _release(last)
+
+
+@dataclass(frozen=True)
+class KnownDivergence:
+    """Where QEMU is known to do something other than what a rule's documentation says."""
+
+    observed: str
+    """What QEMU does instead, in one line."""
+    versions: tuple[str, str]
+    """The (first, last) model versions in which QEMU behaves this way."""
+    evidence: str
+    """How this is known, e.g. ``"verified on QEMU 7.2.22"`` or ``"code reading"``."""
+
+    def applies_to(self, version: str) -> bool:
+        """Whether QEMU ``version`` (any string :func:`model_for` accepts) diverges so.
+
+        Raises :class:`~jobcheck.model.lifecycle.UnknownVersionError` for an
+        unknown version.
+        """
+        return _in_range(version, *self.versions)
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One documented claim about the job lifecycle, checkable against a trace."""
+
+    id: str
+    """Stable identifier, ``<subject>.<claim>``, e.g. ``job-pause.already-paused-is-error``."""
+    anchor: str | None
+    """The QAPI doc anchor the claim comes from, e.g. ``@job-pause``; ``None`` if undocumented."""
+    covers: tuple[str, ...]
+    """Further QAPI anchors this rule gives meaning to, e.g. ``@JobVerb.pause``."""
+    category: Category
+    text: str
+    """A one-line paraphrase, in our words."""
+    quote: str | None
+    """At most one sentence quoted from the schema documentation."""
+    versions: tuple[str, str]
+    """The (first, last) model versions whose documentation makes the claim."""
+    known_divergence: KnownDivergence | None
+    checks: tuple[str, ...]
+    """The oracle checks that enforce the rule (names from :data:`CHECKS`)."""
+
+    @property
+    def anchors(self) -> tuple[str, ...]:
+        """The primary anchor (if any) followed by :attr:`covers`."""
+        return (self.anchor, *self.covers) if self.anchor else self.covers
+
+    def applies_to(self, version: str) -> bool:
+        """Whether the documentation of QEMU ``version`` makes this claim.
+
+        Raises :class:`~jobcheck.model.lifecycle.UnknownVersionError` for an
+        unknown version.
+        """
+        return _in_range(version, *self.versions)
+
+
+_FIRST = next(iter(MODELS))
+_LAST = next(reversed(MODELS))
+_ALL = (_FIRST, _LAST)
+"""Every modelled release (2.12 onwards): the status and verb enums were documented then."""
+_JOB_API = ("3.0", _LAST)
+"""Releases with ``job.json``: ``job-*`` commands, ``query-jobs``, ``JOB_STATUS_CHANGE``."""
+
+_ALL_STATUSES = tuple(f"@JobStatus.{s.value}" for s in Status)
+_ALL_VERBS = tuple(f"@JobVerb.{v.value}" for v in Verb)
+_ALL_TYPES = tuple(f"@JobType.{t.value}" for t in JobType)
+_JOB_ID_ARGS = tuple(
+    f"@job-{verb}.id" for verb in ("pause", "resume", "cancel", "complete", "dismiss")
+)
+
+
+def _r(
+    id: str,
+    category: Category,
+    anchor: str | None,
+    text: str,
+    *,
+    covers: tuple[str, ...] = (),
+    quote: str | None = None,
+    versions: tuple[str, str] = _JOB_API,
+    known: KnownDivergence | None = None,
+    checks: tuple[str, ...],
+) -> Rule:
+    return Rule(id, anchor, covers, category, text, quote, versions, known, checks)
+
+
+_T, _P, _F = Category.TRANSITION, Category.PERMISSION, Category.REFINEMENT
+_E, _V = Category.EVENT, Category.VISIBILITY
+
+CATALOGUE: tuple[Rule, ...] = (
+    # --- JobStatus -------------------------------------------------------------------------
+    _r(
+        "status.transition-table",
+        _T,
+        "@JobStatus",
+        "Every status change of a job follows the model's transition relation (JobSTT).",
+        covers=(*_ALL_STATUSES, "@JOB_STATUS_CHANGE.status"),
+        quote="Indicates the present state of a given job in its lifetime.",
+        versions=_ALL,
+        checks=("transitions",),
+    ),
+    _r(
+        "status.created-first",
+        _T,
+        "@JobStatus.created",
+        "A job's first status event is created; a reused id starts again at created.",
+        quote="The job has been created, but not yet started.",
+        versions=_ALL,
+        checks=("transitions",),
+    ),
+    _r(
+        "status.nothing-after-null",
+        _T,
+        "@JobStatus.null",
+        "No event names a job after its null, until a new job is started with the same id.",
+        quote="The job is in the process of being dismantled.",
+        versions=_ALL,
+        checks=("transitions",),
+    ),
+    _r(
+        "status.undefined-never-visible",
+        _V,
+        "@JobStatus.undefined",
+        "The status undefined is never reported, by event or by query.",
+        quote="Should not ever be visible.",
+        versions=_ALL,
+        checks=("transitions", "query-jobs"),
+    ),
+    _r(
+        "status.null-never-visible",
+        _V,
+        "@JobStatus.null",
+        "The status null is never reported, by event or by query.",
+        quote="This state should not ever be visible externally.",
+        versions=_ALL,
+        known=KnownDivergence(
+            "QEMU emits JOB_STATUS_CHANGE with status null on every dismiss, automatic or not.",
+            _JOB_API,
+            "verified on QEMU 7.2.22",
+        ),
+        checks=("transitions", "query-jobs"),
+    ),
+    _r(
+        "status.waiting-not-visible-for-last",
+        _V,
+        "@JobStatus.waiting",
+        "The last job of a transaction to finish (or a job on its own) is not seen in waiting.",
+        quote="This status will likely not be visible for the last job in a transaction.",
+        versions=_ALL,
+        known=KnownDivergence(
+            "JOB_STATUS_CHANGE waiting is emitted for every job, single jobs and the last job"
+            " of a transaction included (only query-jobs may miss it).",
+            _JOB_API,
+            "verified on QEMU 7.2.22",
+        ),
+        checks=("transitions",),
+    ),
+    _r(
+        "status.aborting-ends-concluded",
+        _T,
+        "@JobStatus.aborting",
+        "An aborting job next reports concluded, and finishes with an error.",
+        quote="The job will afterwards report that it is @concluded.",
+        versions=_ALL,
+        checks=("transitions", "error-field"),
+    ),
+    _r(
+        "status.standby-returns-to-ready",
+        _T,
+        "@JobStatus.standby",
+        "A standby job returns to ready (or is cancelled), never to running.",
+        quote="The job may return to @ready or otherwise be canceled.",
+        versions=_ALL,
+        checks=("transitions",),
+    ),
+    _r(
+        "status.ready-only-for-ready-phase-jobs",
+        _T,
+        "@JobStatus.ready",
+        "Only jobs with a ready phase (mirror, active commit) ever reach ready.",
+        covers=("@JobType.mirror", "@JobType.commit", "@job-complete"),
+        quote="This is used for long-running jobs like mirror that are designed to run"
+        " indefinitely.",
+        versions=_ALL,
+        checks=("transitions",),
+    ),
+    _r(
+        "status.pending-waits-for-finalize",
+        _T,
+        "@JobStatus.pending",
+        "A job with auto-finalize=false leaves pending only after job-finalize, a cancel or"
+        " an abort.",
+        quote="These changes will require manual intervention via @job-finalize if"
+        " auto-finalize was set to false.",
+        versions=_ALL,
+        checks=("transitions",),
+    ),
+    _r(
+        "status.concluded-waits-for-dismiss",
+        _V,
+        "@JobStatus.concluded",
+        "A job with auto-dismiss=false stays listed in concluded until job-dismiss; one with"
+        " auto-dismiss=true goes to null on its own.",
+        covers=("@job-dismiss",),
+        quote="The job has finished all work.",
+        versions=_ALL,
+        checks=("transitions", "query-jobs"),
+    ),
+    # --- JobVerb ---------------------------------------------------------------------------
+    _r(
+        "verb.permission-table",
+        _P,
+        "@JobVerb",
+        "A verb is accepted only in the statuses the verb table permits, and a verb the table"
+        " permits is not refused with the verb error.",
+        covers=(*_ALL_VERBS, "@block-job-set-speed", "@block-job-change"),
+        quote="Represents command verbs that can be applied to a job.",
+        versions=_ALL,
+        checks=("verb-refusals",),
+    ),
+    _r(
+        "job-id.names-a-job",
+        _F,
+        "@job-pause.id",
+        "A job-* command whose id names no listed job is refused ('Job not found') and changes"
+        " nothing.",
+        covers=_JOB_ID_ARGS,
+        quote="The job identifier.",
+        checks=("verb-refusals",),
+    ),
+    # --- job-pause -------------------------------------------------------------------------
+    _r(
+        "job-pause.already-paused-is-error",
+        _F,
+        "@job-pause",
+        "Pausing a job that is already paused is an error.",
+        covers=("@JobVerb.pause", "@block-job-pause"),
+        quote="Pausing an already paused job is an error.",
+        known=KnownDivergence(
+            "QEMU errors iff the job is user-paused: a drain-paused job can be paused, and a"
+            " user-paused job still running (not yet at a pause point) errors.",
+            _JOB_API,
+            "verified on QEMU 7.2.22; job.c unchanged in master (code reading)",
+        ),
+        checks=("verb-refusals",),
+    ),
+    _r(
+        "job-pause.pauses",
+        _T,
+        "@job-pause",
+        "An accepted pause moves running to paused or ready to standby as soon as possible,"
+        " with the JOB_STATUS_CHANGE event.",
+        covers=("@JobStatus.paused", "@JobStatus.running"),
+        quote="The corresponding JOB_STATUS_CHANGE event will be emitted.",
+        checks=("transitions",),
+    ),
+    _r(
+        "job-pause.cancel-resumes",
+        _F,
+        "@job-pause",
+        "Cancelling a paused job resumes it first (paused to running, standby to ready) before"
+        " it aborts.",
+        covers=("@job-cancel",),
+        quote="Cancelling a paused job automatically resumes it.",
+        known=KnownDivergence(
+            "block-job-cancel without force refuses a user-paused job ('... is currently"
+            " paused'); only the user pause is dropped by a cancel, drain pauses stay.",
+            _JOB_API,
+            "verified on QEMU 7.2.22",
+        ),
+        checks=("transitions", "verb-refusals"),
+    ),
+    # --- job-resume ------------------------------------------------------------------------
+    _r(
+        "job-resume.not-paused-is-error",
+        _F,
+        "@job-resume",
+        "Resuming a job that is not paused is an error.",
+        covers=("@JobVerb.resume", "@block-job-resume"),
+        quote="Resuming an already running job is an error.",
+        known=KnownDivergence(
+            "QEMU tests the user-pause flag before the verb table: resuming a drain-paused job"
+            " is refused, and a not-user-paused job in waiting, pending or concluded answers"
+            ' "Can\'t resume a job that was not paused" instead of the verb error.',
+            _JOB_API,
+            "verified on QEMU 7.2.22",
+        ),
+        checks=("verb-refusals",),
+    ),
+    _r(
+        "job-resume.resumes",
+        _T,
+        "@job-resume",
+        "An accepted resume of a paused (standby) job returns it to running (ready).",
+        quote="Resume a paused job.",
+        checks=("transitions",),
+    ),
+    # --- job-cancel ------------------------------------------------------------------------
+    _r(
+        "job-cancel.aborts",
+        _T,
+        "@job-cancel",
+        "A cancelled job goes to aborting (or, having already finished its work, to pending),"
+        " then to concluded.",
+        covers=("@JobVerb.cancel", "@block-job-cancel"),
+        quote="Usually, the status will change to ABORTING, but it is possible that a job"
+        " successfully completes (e.g. because it was almost done and there was no opportunity"
+        " to cancel earlier than completing the job) and transitions to PENDING instead.",
+        checks=("transitions",),
+    ),
+    # --- job-complete ----------------------------------------------------------------------
+    _r(
+        "job-complete.only-ready",
+        _P,
+        "@job-complete",
+        "Complete is accepted only in ready (the 10.1+ text says ready or standby).",
+        covers=("@JobVerb.complete", "@block-job-complete"),
+        quote="Manually trigger completion of an active job in the READY state.",
+        known=KnownDivergence(
+            "complete is also accepted in standby (the job completes once resumed); the 10.1"
+            " documentation was changed to say so.",
+            ("6.0", "9.2"),
+            "verified on QEMU 7.2.22",
+        ),
+        checks=("verb-refusals",),
+    ),
+    _r(
+        "job-complete.completes",
+        _T,
+        "@job-complete",
+        "An accepted complete leads to waiting, pending and concluded without aborting, unless"
+        " the job fails.",
+        checks=("transitions",),
+    ),
+    _r(
+        "job-complete.not-after-cancel",
+        _F,
+        "@block-job-complete",
+        "A job with a cancel requested cannot be completed ('The active block job ... cannot be"
+        " completed'); the sentence quoted is in the text up to 10.0.",
+        quote="A cancelled or paused job cannot be completed.",
+        versions=_ALL,
+        checks=("verb-refusals",),
+    ),
+    # --- job-dismiss -----------------------------------------------------------------------
+    _r(
+        "job-dismiss.only-concluded",
+        _P,
+        "@job-dismiss",
+        "Dismiss is refused unless the job is concluded.",
+        covers=("@JobVerb.dismiss", "@block-job-dismiss"),
+        quote="Deletes a job that is in the CONCLUDED state.",
+        checks=("verb-refusals",),
+    ),
+    _r(
+        "job-dismiss.removes-job",
+        _V,
+        "@job-dismiss",
+        "An accepted dismiss moves the job to null, and it disappears from query-jobs.",
+        checks=("transitions", "query-jobs"),
+    ),
+    # --- job-finalize ----------------------------------------------------------------------
+    _r(
+        "job-finalize.only-pending",
+        _P,
+        "@job-finalize",
+        "Finalize is accepted only for a job in pending.",
+        covers=("@JobVerb.finalize", "@block-job-finalize"),
+        quote="This command requires that all involved jobs are in the PENDING state.",
+        known=KnownDivergence(
+            "only the addressed job's status is checked, not that of the other transaction"
+            " members (they reach pending together in practice).",
+            _JOB_API,
+            "code reading",
+        ),
+        checks=("verb-refusals",),
+    ),
+    _r(
+        "job-finalize.whole-transaction",
+        _T,
+        "@job-finalize",
+        "Finalizing one member of a transaction finalizes every member.",
+        covers=("@job-finalize.id",),
+        quote="For jobs in a transaction, instructing one job to finalize will force ALL jobs in"
+        " the transaction to finalize, so it is only necessary to instruct a single member job"
+        " to finalize.",
+        checks=("transitions",),
+    ),
+    _r(
+        "job-finalize.only-manual",
+        _P,
+        "@job-finalize",
+        "Finalize applies only to jobs with auto-finalize=false.",
+        quote="The command is applicable only to jobs which have @auto-finalize option and only"
+        " when this option is set to false.",
+        versions=("10.2", _LAST),
+        known=KnownDivergence(
+            "a job with auto-finalize=true held in pending by a grouped-transaction partner"
+            " accepts job-finalize, which finalizes the whole transaction.",
+            ("10.2", _LAST),
+            "verified on QEMU 7.2.22; job.c identical in master (code reading)",
+        ),
+        checks=("verb-refusals",),
+    ),
+    # --- JOB_STATUS_CHANGE -----------------------------------------------------------------
+    _r(
+        "event.status-change-is-a-change",
+        _E,
+        "@JOB_STATUS_CHANGE",
+        "A JOB_STATUS_CHANGE is emitted when the status changes, and never repeats the current"
+        " status.",
+        covers=("@JOB_STATUS_CHANGE.status",),
+        quote="Emitted when a job transitions to a different status.",
+        checks=("transitions",),
+    ),
+    _r(
+        "event.status-change-known-job",
+        _E,
+        "@JOB_STATUS_CHANGE.id",
+        "The id of a JOB_STATUS_CHANGE names a job that was started (or is listed).",
+        quote="The job identifier",
+        checks=("transitions",),
+    ),
+    # --- query-jobs / JobInfo --------------------------------------------------------------
+    _r(
+        "query-jobs.lists-live-jobs",
+        _V,
+        "@query-jobs",
+        "query-jobs lists every job not yet null, and no dismissed or unknown job.",
+        covers=("@JobInfo", "@JobInfo.id"),
+        quote="Return information about jobs.",
+        checks=("query-jobs",),
+    ),
+    _r(
+        "query-jobs.status-consistent",
+        _V,
+        "@JobInfo.status",
+        "A job's status in query-jobs matches its event history, allowing for events not yet"
+        " received and silent drain flips.",
+        quote="Current job state/status",
+        checks=("query-jobs",),
+    ),
+    _r(
+        "job-info.type-matches",
+        _V,
+        "@JobInfo.type",
+        "The listed type is the kind of job that was started.",
+        covers=("@JobType", *_ALL_TYPES),
+        quote="The kind of job that is being performed",
+        checks=("query-jobs",),
+    ),
+    _r(
+        "job-info.current-progress-monotonic",
+        Category.PROGRESS,
+        "@JobInfo.current-progress",
+        "current-progress never decreases for a job.",
+        quote="The value is monotonically increasing.",
+        checks=("progress",),
+    ),
+    _r(
+        "job-info.total-progress-free",
+        Category.PROGRESS,
+        "@JobInfo.total-progress",
+        "total-progress may move in both directions; it is only checked to be an integer >= 0.",
+        quote="This value can arbitrarily change while the job is running, in both directions.",
+        checks=("progress",),
+    ),
+    _r(
+        "job-info.error-iff-failed",
+        Category.ERROR_FIELD,
+        "@JobInfo.error",
+        "error is present iff the job failed or was cancelled, consistent with"
+        " BLOCK_JOB_COMPLETED{error} / BLOCK_JOB_CANCELLED, and absent in concluded after success.",
+        quote="If this field is present, the job failed; if it is still missing in the"
+        " CONCLUDED state, this indicates successful completion.",
+        checks=("error-field",),
+    ),
+    # --- block jobs (qapi/block-core.json) -------------------------------------------------
+    _r(
+        "block-job.ready-event-after-ready",
+        _E,
+        "@BLOCK_JOB_READY",
+        "BLOCK_JOB_READY is emitted only after the job reached ready.",
+        quote="Emitted when a block job is ready to complete",
+        versions=_ALL,
+        checks=("block-events",),
+    ),
+    _r(
+        "block-job.pending-event",
+        _E,
+        "@BLOCK_JOB_PENDING",
+        "BLOCK_JOB_PENDING is emitted only after pending, and only for auto-finalize=false jobs.",
+        versions=_ALL,
+        checks=("block-events",),
+    ),
+    _r(
+        "block-job.completion-event",
+        _E,
+        "@BLOCK_JOB_COMPLETED",
+        "A started block job emits exactly one BLOCK_JOB_COMPLETED or BLOCK_JOB_CANCELLED before"
+        " concluded; CANCELLED only after a (force) cancel.",
+        covers=(
+            "@BLOCK_JOB_CANCELLED",
+            "@JobType.commit",
+            "@JobType.stream",
+            "@JobType.mirror",
+            "@JobType.backup",
+        ),
+        quote="Emitted when a block job has completed",
+        versions=_ALL,
+        checks=("block-events",),
+    ),
+    _r(
+        "block-job.no-events-for-non-block-jobs",
+        _E,
+        "@JobType.create",
+        "create and other non-block jobs (amend, snapshot-*) emit no BLOCK_JOB_* events.",
+        covers=(
+            "@JobType.amend",
+            "@JobType.snapshot-load",
+            "@JobType.snapshot-save",
+            "@JobType.snapshot-delete",
+        ),
+        versions=_ALL,
+        checks=("block-events",),
+    ),
+    _r(
+        "block-job.device-not-active",
+        _F,
+        "@block-job-cancel",
+        "A block-job-* command on an id with no block job answers DeviceNotActive.",
+        covers=("@block-job-pause", "@block-job-resume", "@block-job-set-speed"),
+        quote="If no background operation is active on this device, DeviceNotActive",
+        versions=_ALL,
+        known=KnownDivergence(
+            "DeviceNotActive is also the answer for an existing non-block job (create, amend,"
+            " snapshot-*).",
+            _JOB_API,
+            "verified on QEMU 7.2.22",
+        ),
+        checks=("verb-refusals",),
+    ),
+    # --- schema and robustness -------------------------------------------------------------
+    _r(
+        "qapi.members-known",
+        _V,
+        "@JobStatus",
+        "Every JobStatus, JobVerb and JobType member QEMU has (introspection) or reports is one"
+        " the model knows.",
+        covers=("@JobVerb", "@JobType", *_ALL_STATUSES, *_ALL_VERBS, *_ALL_TYPES),
+        versions=_ALL,
+        checks=("introspection",),
+    ),
+    _r(
+        "qemu.no-abort",
+        Category.ROBUSTNESS,
+        None,
+        "QEMU does not crash (SIGABRT, failed assertion) under any sequence of QMP commands.",
+        versions=_ALL,
+        checks=("crash",),
+    ),
+)
+"""Every rule, in a stable order (grouped by the QAPI definition it comes from)."""
+
+RULES: dict[str, Rule] = {r.id: r for r in CATALOGUE}
+"""The catalogue keyed by rule id."""
+
+
+def rule(id: str) -> Rule:
+    """The rule with this id; :class:`KeyError` naming the near misses otherwise."""
+    try:
+        return RULES[id]
+    except KeyError:
+        prefix = id.split(".", 1)[0]
+        similar = [r for r in RULES if r.startswith(prefix + ".")]
+        hint = f"; rules starting {prefix}.: {', '.join(similar)}" if similar else ""
+        raise KeyError(f"no rule {id!r} in the catalogue ({len(RULES)} rules){hint}") from None
+
+
+def rules_for(model_version: str) -> tuple[Rule, ...]:
+    """The rules whose documentation applies to a model (or any QEMU version string).
+
+    Raises :class:`~jobcheck.model.lifecycle.UnknownVersionError` for an
+    unknown version.
+    """
+    return tuple(r for r in CATALOGUE if r.applies_to(model_version))
