@@ -24,6 +24,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
 from jobcheck.model.lifecycle import MODELS, JobType, Status, Verb, model_for
 
@@ -120,6 +121,27 @@ class Rule:
     def anchors(self) -> tuple[str, ...]:
         """The primary anchor (if any) followed by :attr:`covers`."""
         return (self.anchor, *self.covers) if self.anchor else self.covers
+
+    def to_json(self) -> dict[str, Any]:
+        """The rule as plain JSON data (``known_divergence`` is ``None`` or an object)."""
+        known = self.known_divergence
+        return {
+            "id": self.id,
+            "anchor": self.anchor,
+            "covers": list(self.covers),
+            "category": self.category.value,
+            "text": self.text,
+            "quote": self.quote,
+            "versions": list(self.versions),
+            "known_divergence": None
+            if known is None
+            else {
+                "observed": known.observed,
+                "versions": list(known.versions),
+                "evidence": known.evidence,
+            },
+            "checks": list(self.checks),
+        }
 
     def applies_to(self, version: str) -> bool:
         """Whether the documentation of QEMU ``version`` makes this claim.

@@ -1,0 +1,135 @@
+"""``jobcheck rules``: the rule catalogue, and which schema items it covers.
+
+Without ``--schema`` it lists the catalogue of documented rules
+(:mod:`jobcheck.model.rules`).  With ``--schema PATH`` it reads a QAPI schema
+file (such as QEMU's ``qapi/job.json``), lists every definition and member
+in it with the rules that cover it (as primary anchor or in ``covers``), then
+those no rule covers.  Exit codes: 0 every item is covered (or no
+``--schema``), 1 some item is not, 2 unreadable or malformed schema, or an
+unknown ``--model``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+from jobcheck.conformance.errors import UsageError
+from jobcheck.model.lifecycle import UnknownVersionError
+from jobcheck.model.rules import CATALOGUE, Rule, rules_for
+from jobcheck.model.schema_doc import Anchor, SchemaSyntaxError, anchors, parse_schema
+
+HELP = "list the documented rules, or check that they cover every item of a QAPI schema"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--schema",
+        metavar="PATH",
+        help="a QAPI schema file (e.g. qapi/job.json): report which items no rule covers",
+    )
+    parser.add_argument(
+        "--model",
+        metavar="V",
+        help="only the rules whose documentation applies to this version (default: all rules)",
+    )
+    parser.add_argument("--json", action="store_true", help="print JSON instead of text")
+
+
+def _selected_rules(version: str | None) -> tuple[Rule, ...]:
+    if version is None:
+        return CATALOGUE
+    try:
+        return rules_for(version)
+    except UnknownVersionError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def read_schema(path: str) -> tuple[Anchor, ...]:
+    """The anchors of the schema file at ``path``; :class:`UsageError` if unreadable or bad."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise UsageError(f"{path}: not UTF-8 text") from None
+    except OSError as exc:
+        raise UsageError(f"{path}: {exc.strerror or exc}") from None
+    try:
+        items = anchors(parse_schema(text))
+    except SchemaSyntaxError as exc:
+        raise UsageError(f"{path}:{exc.line}: {exc.message}") from None
+    if not items:
+        raise UsageError(f"{path}: no QAPI definitions found")
+    return items
+
+
+def coverage(items: tuple[Anchor, ...], rules: tuple[Rule, ...]) -> list[tuple[Anchor, list[str]]]:
+    """Each schema item with the ids of the rules that name it, in schema order."""
+    return [(item, [r.id for r in rules if item.anchor in r.anchors]) for item in items]
+
+
+def run(args: argparse.Namespace) -> int:
+    rules = _selected_rules(args.model)
+    if args.schema is None:
+        _print_catalogue(rules, as_json=args.json)
+        return 0
+    table = coverage(read_schema(args.schema), rules)
+    uncovered = [item for item, ids in table if not ids]
+    if args.json:
+        document: dict[str, Any] = {
+            "schema": args.schema,
+            "model": args.model,
+            "items": [
+                {
+                    "anchor": item.anchor,
+                    "kind": item.kind,
+                    "line": item.line,
+                    "documented": item.documented,
+                    "rules": ids,
+                }
+                for item, ids in table
+            ],
+            "covered": len(table) - len(uncovered),
+            "uncovered": [item.anchor for item in uncovered],
+        }
+        print(json.dumps(document, indent=2))
+    else:
+        _print_coverage(args.schema, table)
+    return 1 if uncovered else 0
+
+
+def _print_coverage(path: str, table: list[tuple[Anchor, list[str]]]) -> None:
+    width = max(len(item.anchor) for item, _ in table)
+    covered = [(item, ids) for item, ids in table if ids]
+    uncovered = [item for item, ids in table if not ids]
+    print(f"Covered ({len(covered)}):")
+    for item, ids in covered:
+        print(f"  {item.anchor:<{width}}  {', '.join(ids)}")
+    print(f"Not covered by any rule ({len(uncovered)}):")
+    for item in uncovered:
+        note = "" if item.documented else "  (undocumented in the schema)"
+        print(f"  {item.anchor:<{width}}  {item.kind}, line {item.line}{note}")
+    print(
+        f"{path}: {len(table)} definitions and members, {len(covered)} covered,"
+        f" {len(uncovered)} not covered"
+    )
+
+
+def _print_catalogue(rules: tuple[Rule, ...], *, as_json: bool) -> None:
+    if as_json:
+        print(json.dumps([r.to_json() for r in rules], indent=2))
+        return
+    for r in rules:
+        first, last = r.versions
+        print(f"{r.id}  [{r.category.value}]  {r.anchor or '(undocumented)'}  {first}–{last}")
+        print(f"    {r.text}")
+        if r.quote:
+            print(f'    quote: "{r.quote}"')
+        known = r.known_divergence
+        if known is not None:
+            kfirst, klast = known.versions
+            print(f"    known divergence ({kfirst}–{klast}; {known.evidence}): {known.observed}")
+        print(f"    checks: {', '.join(r.checks) or '(none)'}")
+    diverging = sum(r.known_divergence is not None for r in rules)
+    print(f"{len(rules)} rules, {diverging} with a known divergence")
