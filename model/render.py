@@ -141,7 +141,7 @@ LEGEND_TEXT: dict[str, str] = {
     "node.maybe-invisible": "documented as possibly not visible",
     "node.permitted": "the verb is permitted here",
     "node.changed": "verb permissions changed here (+ added, − removed)",
-    "edge.dim": "unchanged transition",
+    "edge.dim": "other transition",
     "edge.highlight": "transition the verb causes",
     "edge.added": "added transition",
     "edge.removed": "removed transition",
@@ -190,6 +190,8 @@ class LifecycleView:
     nodes: tuple[NodeView, ...]
     edges: tuple[EdgeView, ...]
     subtitle: str = ""
+    legend: tuple[tuple[str, str], ...] = ()
+    """Legend texts that replace :data:`LEGEND_TEXT` for this view: (style key, text)."""
 
 
 @dataclass(frozen=True)
@@ -256,6 +258,8 @@ def verb_view(model: Model, verb: Verb) -> LifecycleView:
         title=f"QEMU {model.version}: where {verb.value} is permitted, and what it causes",
         nodes=nodes,
         edges=tuple(edges),
+        legend=(("edge.dim", f"transition {verb.value} does not cause"),),
+        subtitle="" if any(e.highlight for e in edges) else f"{verb.value} causes no transition",
     )
 
 
@@ -294,6 +298,7 @@ def diff_view(old: Model, new: Model) -> LifecycleView:
         name=f"diff-{old.version}-{new.version}",
         title=f"QEMU {old.version} → {new.version}: what changed",
         subtitle="; ".join(subtitle),
+        legend=(("edge.dim", "unchanged transition"),),
         nodes=nodes,
         edges=tuple(edges),
     )
@@ -425,9 +430,10 @@ def _legend(view: LifecycleView) -> str:
     keys = [k for k in LEGEND_TEXT if k in used]
     if any(e.style != "dim" and e.causes for e in view.edges):
         keys += ["cause.verb", "cause.internal"]
+    texts = {**LEGEND_TEXT, **dict(view.legend)}
     rows = []
     for key in keys:
-        text = html.escape(LEGEND_TEXT[key])
+        text = html.escape(texts[key])
         if key.startswith("node."):
             attrs = STYLES[key]
             border = ""
