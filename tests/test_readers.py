@@ -567,7 +567,10 @@ def test_files_are_closed_when_the_records_are_dropped_or_the_block_ends(tmp_pat
 def test_reading_is_lazy(tmp_path: Path) -> None:
     path = _write(tmp_path, "t.qmp", '{"return": 1}\n{"return": 2}\nnot json\n')
     _meta, records = open_trace(path, "qmp")
-    assert [next(records).value, next(records).value] == [1, 2]
+    assert [next(records), next(records)] == [
+        Response(None, 1, None, 1),
+        Response(None, 2, None, 2),
+    ]
     with pytest.raises(TraceFormatError):
         next(records)
 

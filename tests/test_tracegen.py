@@ -117,7 +117,7 @@ def check_legal(records: Iterable[Record]) -> _Seen:
                     life.aborted = life.aborted or target is Status.ABORTING
                 seen.statuses.add(status)
                 continue
-            life = lives[record.data.get("device", record.data.get("id"))]
+            life = lives[str(record.data.get("device", record.data.get("id")))]
             assert life.type in BLOCK_TYPES, "BLOCK_JOB_* event of a non-block job"
             if record.event in ("BLOCK_JOB_COMPLETED", "BLOCK_JOB_CANCELLED"):
                 assert life.endings == 0, "two completion events"
