@@ -112,7 +112,9 @@ def verb_command(
         return "block-job-change", {"id": job_id, "type": "mirror", "copy-mode": "write-blocking"}
     if family == "job":
         return f"job-{verb.value}", {"id": job_id}
-    args: dict[str, Any] = {"device": job_id}
+    # block-job-finalize and block-job-dismiss name the job by "id", the others by "device".
+    key = "id" if verb in (Verb.FINALIZE, Verb.DISMISS) else "device"
+    args: dict[str, Any] = {key: job_id}
     if verb is Verb.CANCEL and force is not None:
         args["force"] = force
     return f"block-job-{verb.value}", args
