@@ -7,7 +7,9 @@ To get a job into a status it needs a *plan*: a list of
 * ``internal("start", setup)`` — start a held job of ``setup.kind`` with the
   setup's options (for ``grouped``: in a grouped transaction with a second,
   held backup job);
-* ``internal("release")`` — let the job work (``block-job-set-speed 0``);
+* ``internal("release")`` — let the job work (``block-job-set-speed 0``; a job
+  that cannot be held, such as create, works on its own: release then means
+  waiting for it);
 * ``internal("drain")`` — a drained section (the job pauses and returns);
 * ``verb(v)`` — send ``job-<v>`` (or ``block-job-<v>``).
 
@@ -29,7 +31,8 @@ from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
-from jobcheck.model.causes import Cause, internal, verb
+from jobcheck.model.causes import Cause, internal
+from jobcheck.model.causes import verb as verb_cause
 from jobcheck.model.kinds import Feature, JobKind, JobSetup, kinds_of, setups
 from jobcheck.model.lifecycle import JobType, Model, Status, Verb
 
@@ -53,12 +56,12 @@ class JobState:
 #: The driver causes a plan is made of, in the order the search tries them.
 PLAN_CAUSES: tuple[Cause, ...] = (
     internal("release"),
-    verb(Verb.PAUSE),
-    verb(Verb.RESUME),
-    verb(Verb.COMPLETE),
-    verb(Verb.FINALIZE),
-    verb(Verb.DISMISS),
-    verb(Verb.CANCEL),
+    verb_cause(Verb.PAUSE),
+    verb_cause(Verb.RESUME),
+    verb_cause(Verb.COMPLETE),
+    verb_cause(Verb.FINALIZE),
+    verb_cause(Verb.DISMISS),
+    verb_cause(Verb.CANCEL),
     internal("drain"),
 )
 
@@ -210,16 +213,16 @@ def plan_status(
 
 
 def plan_cell(
-    model: Model, verb_: Verb, status: Status, job_type: JobType | JobKind | None = None
+    model: Model, verb: Verb, status: Status, job_type: JobType | JobKind | None = None
 ) -> list[Cause]:
-    """The shortest plan that sends ``verb_`` to a job resting in ``status``.
+    """The shortest plan that sends ``verb`` to a job resting in ``status``.
 
     It is :func:`plan_status` followed by the verb.  Raises ``ValueError``
     when the model version has no such verb or no job can rest in ``status``.
     """
-    if verb_ not in model.verbs:
-        raise ValueError(f"QEMU {model.version} has no verb {verb_.value!r}")
-    return [*plan_status(model, status, job_type), verb(verb_)]
+    if verb not in model.verbs:
+        raise ValueError(f"QEMU {model.version} has no verb {verb.value!r}")
+    return [*plan_status(model, status, job_type), verb_cause(verb)]
 
 
 def plan_edge(
