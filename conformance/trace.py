@@ -235,7 +235,7 @@ def read_jsonl(stream: IO[str], path: str = "<trace>") -> tuple[Meta, Iterator[R
     A file without a metadata line gets a default :class:`Meta`.  Errors are
     raised as :class:`TraceFormatError` while iterating.
     """
-    lines = enumerate(stream, start=1)
+    lines = _lines(stream, path)
     first: Record | None = None
     meta = Meta(source=path)
     for number, text in lines:
@@ -262,10 +262,23 @@ def read_jsonl(stream: IO[str], path: str = "<trace>") -> tuple[Meta, Iterator[R
     return meta, rest()
 
 
+def _lines(stream: IO[str], path: str) -> Iterator[tuple[int, str]]:
+    """Numbered lines; a decoding error becomes a :class:`TraceFormatError`."""
+    number = 0
+    try:
+        for number, text in enumerate(stream, start=1):  # noqa: B007
+            yield number, text
+    except UnicodeDecodeError:
+        raise TraceFormatError(path, number + 1, "not UTF-8 text") from None
+
+
 def _parse_line(text: str, path: str, number: int) -> Record | Meta:
     try:
         obj = json.loads(text)
-    except (json.JSONDecodeError, RecursionError) as exc:
-        reason = exc.msg if isinstance(exc, json.JSONDecodeError) else "nested too deeply"
-        raise TraceFormatError(path, number, f"not valid JSON ({reason})") from None
+    except json.JSONDecodeError as exc:
+        raise TraceFormatError(path, number, f"not valid JSON ({exc.msg})") from None
+    except RecursionError:
+        raise TraceFormatError(path, number, "not valid JSON (nested too deeply)") from None
+    except ValueError as exc:  # e.g. an integer with too many digits
+        raise TraceFormatError(path, number, f"not valid JSON ({exc})") from None
     return record_from_json(obj, path, number)
