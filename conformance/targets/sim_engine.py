@@ -463,6 +463,7 @@ class Engine:
                 self._to_ready(job)
             if job.should_complete or job.cancelled:
                 if job.fail_on_completion:
+                    yield "io"  # the flush of the target on the way out fails
                     job.error_policy, job.fail_on_completion = job.fail_on_completion, None
                     if self._io_error(job) == "report":
                         ret = EIO
@@ -568,6 +569,7 @@ class Engine:
         if job in job.txn.jobs:
             job.txn.jobs.remove(job)
         if self.mutant == "dismissed-still-listed":
+            job.status = E  # still listed, as it was before the dismiss
             return
         del self.jobs[job.id]
         if job.block and self.busy_nodes.get(job.device) == job.kind:

@@ -43,13 +43,13 @@ MUTANTS: dict[str, Mutant] = _registry(
     ),
     Mutant(
         "dismiss-in-pending",
-        "job-dismiss is accepted in pending (and moves the job straight to null)",
-        "verb.permission-table",
+        "job-dismiss is accepted in pending and moves the job to null (the verb's own rule)",
+        "job-dismiss.only-concluded",
     ),
     Mutant(
         "no-event-on-resume",
-        "a job leaving a pause point after job-resume changes status without JOB_STATUS_CHANGE",
-        "job-resume.resumes",
+        "after job-resume a job leaves paused silently; its next event is an edge from paused",
+        "status.transition-table",
     ),
     Mutant(
         "cancel-paused-no-resume",
@@ -89,7 +89,7 @@ MUTANTS: dict[str, Mutant] = _registry(
     Mutant(
         "complete-in-running",
         "job-complete is accepted in running (the verb table is not consulted for it)",
-        "verb.permission-table",
+        "job-complete.only-ready",
     ),
     Mutant(
         "waiting-skipped",
@@ -108,8 +108,9 @@ MUTANTS: dict[str, Mutant] = _registry(
     ),
     Mutant(
         "aborting-to-pending",
-        "an aborting job passes through pending on its way to concluded",
-        "status.transition-table",
+        "an aborting job passes through pending before concluded (what follows aborting has"
+        " its own rule)",
+        "status.aborting-ends-concluded",
     ),
     Mutant(
         "duplicate-status-event",
@@ -138,7 +139,7 @@ MUTANTS: dict[str, Mutant] = _registry(
     ),
     Mutant(
         "dismissed-still-listed",
-        "a dismissed job emits null but stays listed by query-jobs",
+        "a dismissed job emits null but query-jobs still lists it as concluded",
         "query-jobs.lists-live-jobs",
     ),
     Mutant(
