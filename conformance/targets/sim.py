@@ -140,7 +140,7 @@ class Simulator(Target):
         return f"simulator of QEMU {self._version} (seed {self.seed}{mutant})"
 
     def meta(self, **extra: Any) -> Meta:
-        return super().meta(seed=self.seed, mutant=self.mutant, **extra)
+        return super().meta(**{"sim_seed": self.seed, "mutant": self.mutant, **extra})
 
     # -- recording -----------------------------------------------------------------
 
