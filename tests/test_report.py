@@ -1,0 +1,408 @@
+"""Reports: the JSON against its schema, JUnit counts, the HTML page, traces, the baseline gate.
+
+Two kinds of run feed these tests: real simulator campaigns through the
+``jobcheck run`` command line (one with a mutant, so that a new divergence is
+found), and small hand-made campaign results whose divergences are known
+exactly, for the exit-code rules of the baseline gate.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from jobcheck.conformance import report
+from jobcheck.conformance.baseline import Baseline, Entry, VersionRange, write_baseline
+from jobcheck.conformance.campaign import RunInfo
+from jobcheck.conformance.cli import main
+from jobcheck.conformance.coverage import Coverage, coverage_summary
+from jobcheck.conformance.divergence import Divergence
+from jobcheck.conformance.machine import CampaignResult, Failure
+from jobcheck.conformance.report_junit import expected_counts
+from jobcheck.conformance.trace import Command, Event, Meta, Note, Record, Response, read_jsonl
+from jobcheck.model.lifecycle import model_for
+
+MUTANT = "dismiss-in-pending"
+
+
+@dataclass
+class Run:
+    code: int
+    directory: Path
+    output: str
+
+    def document(self) -> dict[str, Any]:
+        return dict(json.loads((self.directory / "report.json").read_text(encoding="utf-8")))
+
+
+def _run(directory: Path, capsys: pytest.CaptureFixture[str], *extra: str) -> Run:
+    argv = ["run", "--target", "sim", "--model", "7.2", "--examples", "3", "--steps", "10"]
+    code = main([*argv, "--out", str(directory), *extra])
+    return Run(code, directory, capsys.readouterr().out)
+
+
+@pytest.fixture(scope="module")
+def mutant_run(tmp_path_factory: pytest.TempPathFactory) -> Run:
+    directory = tmp_path_factory.mktemp("mutant")
+    argv = ["run", "--target", "sim", "--model", "7.2", "--examples", "3", "--steps", "10"]
+    code = main([*argv, "--sim-mutant", MUTANT, "--out", str(directory / "out")])
+    return Run(code, directory / "out", "")
+
+
+# -- a real simulator run with a mutant -----------------------------------------------------
+
+
+def test_mutant_run_fails_with_a_new_divergence(mutant_run: Run) -> None:
+    doc = mutant_run.document()
+    assert mutant_run.code == 1
+    assert doc["outcome"]["exit_code"] == 1
+    assert doc["counts"]["new"] >= 1
+    assert doc["target"]["mutant"] == MUTANT
+    assert doc["run"]["name"].startswith(f"sim-7.2-{MUTANT}-seed0-")
+
+
+def test_json_validates_against_the_schema(mutant_run: Run) -> None:
+    jsonschema = pytest.importorskip("jsonschema")
+    schema = json.loads(report.SCHEMA_FILE.read_text(encoding="utf-8"))
+    jsonschema.Draft202012Validator.check_schema(schema)
+    jsonschema.validate(mutant_run.document(), schema)
+
+
+def test_schema_rejects_a_document_with_a_wrong_field(mutant_run: Run) -> None:
+    jsonschema = pytest.importorskip("jsonschema")
+    schema = json.loads(report.SCHEMA_FILE.read_text(encoding="utf-8"))
+    doc = mutant_run.document()
+    doc["divergences"][0]["status"] = "maybe"
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(doc, schema)
+
+
+def test_counts_agree_with_the_divergences(mutant_run: Run) -> None:
+    doc = mutant_run.document()
+    entries, counts = doc["divergences"], doc["counts"]
+    assert counts["divergences"] == len(entries)
+    for status in ("new", "known", "baselined"):
+        assert counts[status] == sum(1 for e in entries if e["status"] == status)
+    assert counts["failing"] == sum(1 for e in entries if e["fails"])
+    assert counts["occurrences"] == sum(e["occurrences"] for e in entries)
+    assert counts["rules"] == len(doc["rules"])
+
+
+def test_junit_parses_and_its_counts_equal_the_json(mutant_run: Run) -> None:
+    doc = mutant_run.document()
+    root = ET.parse(mutant_run.directory / "junit.xml").getroot()
+    suite = root.find("testsuite")
+    assert suite is not None
+    cases = suite.findall("testcase")
+    failures = [c for c in cases if c.find("failure") is not None]
+    skipped = [c for c in cases if c.find("skipped") is not None]
+    assert int(suite.get("tests", "-1")) == len(cases) == expected_counts(doc)["tests"]
+    assert int(suite.get("failures", "-1")) == len(failures) == doc["counts"]["failing"]
+    assert int(suite.get("skipped", "-1")) == len(skipped) == doc["counts"]["accepted"]
+    assert int(suite.get("errors", "-1")) == 0
+    names = {c.get("name") for c in failures}
+    assert names == {f"{e['rule']}[{e['id']}]" for e in doc["divergences"] if e["fails"]}
+
+
+def test_html_is_self_contained_and_shows_the_diagram(mutant_run: Run) -> None:
+    text = (mutant_run.directory / "report.html").read_text(encoding="utf-8")
+    assert text.startswith("<!DOCTYPE html>")
+    assert "<svg" in text and "</svg>" in text
+    for forbidden in ("<script", "<link", "<img", "<iframe", "@import", "url("):
+        assert forbidden not in text
+    assert not re.search(r"\s(?:src|href)\s*=", text)
+    doc = mutant_run.document()
+    for entry in doc["divergences"]:
+        assert f"{entry['id']} <code>{entry['rule']}</code>" in text
+        if entry["repro"]:
+            assert entry["repro"].replace('"', "&quot;").replace("'", "&#x27;") in text
+    assert 'class="matrix"' in text
+
+
+def test_markdown_has_summary_mermaid_and_rules(mutant_run: Run) -> None:
+    text = (mutant_run.directory / "report.md").read_text(encoding="utf-8")
+    doc = mutant_run.document()
+    assert text.startswith(f"# jobcheck report: {doc['run']['name']}")
+    assert "```mermaid\n---" in text and "stateDiagram-v2" in text
+    for entry in doc["divergences"]:
+        assert f"#### `{entry['rule']}`" in text
+    assert "### New (" in text
+
+
+def test_each_trace_file_holds_the_divergent_record_at_its_line(mutant_run: Run) -> None:
+    doc = mutant_run.document()
+    with_trace = [e for e in doc["divergences"] if e["trace"]]
+    assert any(e["status"] == "new" for e in with_trace)
+    for entry in with_trace:
+        path = mutant_run.directory / entry["trace"]["file"]
+        with path.open(encoding="utf-8") as stream:
+            meta, records = read_jsonl(stream, str(path))
+            listed = list(records)
+        assert meta.extra["rule"] == entry["rule"]
+        assert meta.extra["divergence"] == entry["id"]
+        assert len(listed) == entry["trace"]["records"]
+        index = entry["trace"]["index"]
+        assert listed[index].line == entry["trace"]["line"] == index + 2
+        assert entry["repro"].startswith(f"jobcheck replay {path} --target sim")
+
+
+def test_summary_lines(mutant_run: Run) -> None:
+    doc = mutant_run.document()
+    outcome = report.Outcome(doc, [], [], None, model_for("7.2"))
+    lines = report.summary_lines(outcome)
+    assert lines[0] == f"target: {doc['target']['description']}"
+    transitions = doc["coverage"]["transitions"]
+    assert any(f"transitions {transitions['reached']}/{transitions['goal']}" in x for x in lines)
+    assert lines[-1] == "verdict: FAIL (exit 1)"
+    assert sum(1 for x in lines if x.startswith("  NEW ")) == doc["counts"]["new"]
+
+
+def test_a_baseline_of_the_findings_makes_the_mutant_run_pass(
+    tmp_path: Path, mutant_run: Run, capsys: pytest.CaptureFixture[str]
+) -> None:
+    baseline = tmp_path / "baseline.json"
+    first = _run(
+        tmp_path / "a",
+        capsys,
+        "--sim-mutant",
+        MUTANT,
+        "--baseline",
+        str(baseline),
+        "--update-baseline",
+    )
+    assert first.code == 1 and baseline.exists()
+    rules = {e["rule"] for e in json.loads(baseline.read_text())["entries"]}
+    assert {e["rule"] for e in first.document()["divergences"]} <= rules
+    second = _run(tmp_path / "b", capsys, "--sim-mutant", MUTANT, "--baseline", str(baseline))
+    doc = second.document()
+    assert second.code == 0, second.output
+    assert doc["counts"]["new"] == 0 and doc["counts"]["baselined"] >= 1
+
+
+def test_a_malformed_baseline_is_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"entries": [{"rule": "no.such-rule"}]}', encoding="utf-8")
+    code = main(
+        ["run", "--target", "sim", "--examples", "1", "--baseline", str(bad), "--no-report"]
+    )
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "no rule 'no.such-rule'" in err and "Traceback" not in err
+
+
+# -- hand-made results: the exit-code rules -------------------------------------------------
+
+
+def _records() -> list[Record]:
+    spec = {"type": "backup", "id": "j1", "auto-finalize": True, "auto-dismiss": True}
+
+    def jsc(status: str) -> Event:
+        return Event("JOB_STATUS_CHANGE", {"id": "j1", "status": status})
+
+    return [
+        Note("start backup j1", {"op": "start", "jobs": [spec], "grouped": False}),
+        Command("blockdev-backup", {"job-id": "j1"}, 1),
+        jsc("created"),
+        jsc("running"),
+        Response(1, {}),
+        Note("job-pause j1", {"op": "verb", "job": "j1", "verb": "pause", "family": "job"}),
+        Command("job-pause", {"id": "j1"}, 2),
+        jsc("paused"),
+        Response(2, {}),
+        Note("job-cancel j1", {"op": "verb", "job": "j1", "verb": "cancel", "family": "job"}),
+        Command("job-cancel", {"id": "j1"}, 3),
+        jsc("running"),
+        Response(3, {}),
+        jsc("aborting"),
+        Event("BLOCK_JOB_CANCELLED", {"type": "backup", "device": "j1", "len": 9, "offset": 1}),
+        jsc("concluded"),
+        jsc("null"),
+    ]
+
+
+KNOWN = Divergence(
+    "status.null-never-visible",
+    "j1",
+    16,
+    0,
+    None,
+    "null never visible",
+    "reported null",
+    True,
+    "job 'j1': JOB_STATUS_CHANGE null (status.null-never-visible)",
+)
+NEW = Divergence(
+    "job-pause.pauses",
+    "j1",
+    7,
+    0,
+    None,
+    "running -> paused",
+    "reported standby",
+    False,
+    "job 'j1': pause went wrong (job-pause.pauses)",
+)
+
+
+def _info(version: str = "7.2") -> RunInfo:
+    return RunInfo(
+        target="simulator of QEMU 7.2",
+        target_kind="sim",
+        qemu_version="7.2.22",
+        model=version,
+        seed=3,
+        profile="ci",
+        examples=1,
+        steps=3,
+        jobs=1,
+        mutant=None,
+        command="jobcheck run --target sim --model 7.2 --seed 3",
+    )
+
+
+def _outcome(
+    divergences: list[Divergence],
+    *,
+    failing: list[Divergence] | None = None,
+    baseline: Path | None = None,
+    strict: bool = False,
+) -> report.Outcome:
+    records = _records()
+    result = CampaignResult(coverage=Coverage().feed_all(records), divergences=list(divergences))
+    if failing:
+        result.failure = Failure("diverged", records, Meta("sim", "7.2.22"), failing)
+    summary = coverage_summary(result.coverage, model_for("7.2"))
+    when = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+    return report.build(
+        _info(), result, summary, str(baseline) if baseline else None, strict, when=when
+    )
+
+
+def _baseline(tmp_path: Path, *entries: Entry) -> Path:
+    path = tmp_path / "baseline.json"
+    write_baseline(Baseline(None, list(entries)), path)
+    return path
+
+
+def test_known_only_run_exits_0_and_fails_when_strict() -> None:
+    assert _outcome([KNOWN, KNOWN]).exit_code == 0
+    strict = _outcome([KNOWN], strict=True)
+    assert strict.exit_code == 1
+    assert strict.document["divergences"][0]["fails"] is True
+
+
+def test_new_divergence_exits_1() -> None:
+    outcome = _outcome([KNOWN, NEW], failing=[NEW])
+    doc = outcome.document
+    assert outcome.exit_code == 1
+    new = [e for e in doc["divergences"] if e["status"] == "new"]
+    assert [e["rule"] for e in new] == ["job-pause.pauses"]
+    assert new[0]["job_type"] == "backup"
+    assert new[0]["trace"]["index"] == 7 and new[0]["trace"]["line"] == 9
+    assert outcome.run_name == "sim-7.2-seed3-20260102T030405Z"
+
+
+def test_baselined_divergence_passes_even_when_strict(tmp_path: Path) -> None:
+    path = _baseline(
+        tmp_path,
+        Entry("job-pause.pauses", "backup", VersionRange.parse("==7.2"), "seen on 7.2"),
+        Entry("status.null-never-visible", None, None, "always"),
+    )
+    outcome = _outcome([KNOWN, NEW], failing=[NEW], baseline=path, strict=True)
+    doc = outcome.document
+    assert outcome.exit_code == 0
+    assert {e["status"] for e in doc["divergences"]} == {"baselined"}
+    assert doc["baseline"]["matched"] == 2 and doc["baseline"]["stale"] == []
+
+
+def test_a_baseline_entry_for_another_job_type_does_not_match(tmp_path: Path) -> None:
+    path = _baseline(tmp_path, Entry("job-pause.pauses", "mirror", None, "mirror only"))
+    assert _outcome([NEW], failing=[NEW], baseline=path).exit_code == 1
+
+
+def test_stale_entry_is_reported_and_fails_only_when_strict(tmp_path: Path) -> None:
+    stale = Entry("job-pause.already-paused-is-error", None, VersionRange.parse(">=7.0"), "x")
+    path = _baseline(tmp_path, stale)
+    loose = _outcome([], baseline=path)
+    assert loose.exit_code == 0
+    assert [s["rule"] for s in loose.document["baseline"]["stale"]] == [stale.rule]
+    assert any("fixed? remove it from the baseline" in x for x in report.summary_lines(loose))
+    strict = _outcome([], baseline=path, strict=True)
+    assert strict.exit_code == 1
+    assert strict.document["baseline"]["stale"][0]["fails"] is True
+
+
+@pytest.mark.parametrize(
+    "entry",
+    [
+        Entry("job-pause.already-paused-is-error", None, None, "", intermittent=True),
+        Entry("job-pause.already-paused-is-error", None, VersionRange.parse("==8.2"), ""),
+        Entry("job-complete.only-ready", None, None, "never sent a complete"),
+        Entry("job-pause.already-paused-is-error", "mirror", None, "no mirror ran"),
+    ],
+    ids=["intermittent", "other-version", "not-exercised", "other-job-type"],
+)
+def test_entries_that_are_not_stale(tmp_path: Path, entry: Entry) -> None:
+    outcome = _outcome([], baseline=_baseline(tmp_path, entry), strict=True)
+    assert outcome.document["baseline"]["stale"] == []
+    assert outcome.exit_code == 0
+
+
+def test_update_baseline_writes_findings_and_drops_stale(tmp_path: Path) -> None:
+    stale = Entry("job-pause.already-paused-is-error", None, None, "fixed since")
+    path = _baseline(tmp_path, stale)
+    outcome = _outcome([KNOWN, NEW], failing=[NEW], baseline=path)
+    report.update_baseline(outcome, path)
+    entries = json.loads(path.read_text())["entries"]
+    assert {e["rule"] for e in entries} == {"status.null-never-visible", "job-pause.pauses"}
+    assert all(e["qemu"] == "==7.2" for e in entries)
+    again = _outcome([KNOWN, NEW], failing=[NEW], baseline=path, strict=True)
+    assert again.exit_code == 0
+
+
+def test_write_all_writes_four_reports_and_traces(tmp_path: Path) -> None:
+    outcome = _outcome([KNOWN, NEW], failing=[NEW])
+    written = report.write_all(outcome, tmp_path / "out")
+    names = {p.relative_to(tmp_path / "out").as_posix() for p in written}
+    assert set(report.REPORT_FILES) <= names
+    traces = sorted(n for n in names if n.startswith("traces/"))
+    assert traces == [
+        "traces/d01-job-pause.pauses.jsonl",
+        "traces/d02-status.null-never-visible.jsonl",
+    ]
+    doc = json.loads((tmp_path / "out" / "report.json").read_text())
+    assert doc["divergences"][0]["repro"] == (
+        f"jobcheck replay {tmp_path / 'out' / traces[0]} --target sim --model 7.2"
+    )
+    assert doc["divergences"][1]["repro"].endswith(" --strict")
+
+
+def test_crash_is_a_new_no_abort_divergence() -> None:
+    records = _records()
+    result = CampaignResult(coverage=Coverage().feed_all(records))
+    result.crash = "QEMU died of SIGABRT"
+    result.failure = Failure("QEMU died of SIGABRT", records, Meta("qemu", "7.2.22"), [])
+    summary = coverage_summary(result.coverage, model_for("7.2"))
+    outcome = report.build(_info(), result, summary, None, False)
+    doc = outcome.document
+    assert outcome.exit_code == 1
+    assert doc["divergences"][0]["rule"] == "qemu.no-abort"
+    assert doc["outcome"]["crash"] == "QEMU died of SIGABRT" and doc["outcome"]["error"] is None
+
+
+def test_failure_without_divergence_is_an_error() -> None:
+    records = _records()
+    result = CampaignResult(coverage=Coverage().feed_all(records))
+    result.failure = Failure("Flaky: went differently", records, Meta("sim", "7.2.22"), [])
+    summary = coverage_summary(result.coverage, model_for("7.2"))
+    outcome = report.build(_info(), result, summary, None, False)
+    assert outcome.exit_code == 1
+    assert outcome.document["counts"]["errors"] == 1
+    assert expected_counts(outcome.document)["errors"] == 1
