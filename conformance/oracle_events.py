@@ -206,7 +206,8 @@ class EventChecks(OracleCore):
                 job,
                 "JOB_STATUS_CHANGE waiting for "
                 + ("the last job of its transaction" if job.grouped else "a job on its own"),
-                "waiting not visible for the last job of a transaction",
+                "no waiting event for the last job of a transaction (documented as likely"
+                " not visible)",
                 "reported waiting",
             )
 
@@ -276,7 +277,7 @@ class EventChecks(OracleCore):
             "status.null-never-visible",
             job,
             "JOB_STATUS_CHANGE null",
-            "null never visible",
+            "no event with status null (documented as never visible)",
             "reported null",
         )
         self._gone_job(job)

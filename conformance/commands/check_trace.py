@@ -1,0 +1,214 @@
+"""``jobcheck check-trace``: check recorded traces against the model.
+
+Reads each FILE (jobcheck JSON lines, a QMP transcript or qemu.qmp debug log,
+or a qemu-iotests ``.out`` file; ``--format auto`` decides from the first
+lines), streams its records through the oracle
+(:mod:`jobcheck.conformance.oracle`) and prints one line per divergence::
+
+    FILE:LINE: rule-id: message
+
+New divergences come first, as they are found; the known documented-vs-
+implemented divergences that the rule catalogue names follow under their own
+heading; a summary ends the output.  ``--json`` prints one JSON document
+instead.
+
+The model is ``--model`` if given, else the QEMU version the trace names,
+else the newest.  Exit codes: 0 the traces conform (or show only known
+divergences), 1 new divergences (with ``--strict``: any divergence), 2 a bad
+argument or an unreadable or malformed file (one line ``FILE:LINE: what is
+wrong`` on stderr).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import dataclass, field
+from typing import Any, TextIO
+
+from jobcheck.conformance.divergence import Divergence
+from jobcheck.conformance.errors import UsageError
+from jobcheck.conformance.oracle import Oracle
+from jobcheck.conformance.readers import FORMATS, open_trace
+from jobcheck.conformance.trace import TraceFormatError
+from jobcheck.model.lifecycle import LATEST, Model, UnknownVersionError, model_for
+
+HELP = (
+    "check recorded traces (jobcheck JSON lines, QMP logs, qemu-iotests output) against the model"
+)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("files", nargs="+", metavar="FILE", help="trace files to check")
+    parser.add_argument(
+        "--model",
+        metavar="V",
+        help="model version, e.g. 7.2 or latest (default: the QEMU version the trace names,"
+        " else latest)",
+    )
+    parser.add_argument(
+        "--format",
+        choices=FORMATS,
+        default="auto",
+        help="trace format (default: auto, decided from the first lines)",
+    )
+    parser.add_argument("--json", action="store_true", help="print one JSON document")
+    parser.add_argument(
+        "--strict", action="store_true", help="known divergences fail the check too (exit 1)"
+    )
+
+
+@dataclass
+class FileResult:
+    """The outcome of checking one file."""
+
+    path: str
+    model: str | None = None
+    order: str | None = None
+    records: int = 0
+    jobs: int = 0
+    new: list[Divergence] = field(default_factory=list)
+    known: list[Divergence] = field(default_factory=list)
+    error: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "path": self.path,
+            "model": self.model,
+            "order": self.order,
+            "records": self.records,
+            "jobs": self.jobs,
+            "divergences": [d.to_json() for d in (*self.new, *self.known)],
+            "error": self.error,
+        }
+
+
+def _model(version: str | None) -> Model | None:
+    if version is None:
+        return None
+    try:
+        return model_for(version)
+    except UnknownVersionError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def _model_of_trace(version: str | None) -> Model:
+    if version is None:
+        return LATEST
+    try:
+        return model_for(version)
+    except UnknownVersionError:
+        return LATEST
+
+
+def check_file(
+    path: str, fmt: str, model: Model | None, on_new: TextIO | None = None
+) -> FileResult:
+    """Check one file; new divergences are also written to ``on_new`` as they are found.
+
+    A malformed file ends the check of that file: :attr:`FileResult.error` holds the
+    ``FILE:LINE: what is wrong`` line and the divergences found up to there are kept.
+    """
+    result = FileResult(path)
+    try:
+        meta, records = open_trace(path, fmt)
+        chosen = model or _model_of_trace(meta.qemu_version)
+        result.model, result.order = chosen.version, meta.order
+        oracle = Oracle(chosen, meta, path=path)
+        try:
+            for record in records:
+                _sort(oracle.feed(record), result, on_new)
+        finally:
+            _sort(oracle.finish(), result, on_new)
+            result.records, result.jobs = oracle.records, oracle.jobs
+    except (TraceFormatError, UsageError) as exc:
+        result.error = str(exc)
+    return result
+
+
+def _sort(found: list[Divergence], result: FileResult, on_new: TextIO | None) -> None:
+    for divergence in found:
+        if divergence.known:
+            result.known.append(divergence)
+        else:
+            result.new.append(divergence)
+            if on_new is not None:
+                on_new.write(_line(divergence) + "\n")
+
+
+def _line(divergence: Divergence) -> str:
+    return f"{divergence.location}: {divergence.rule}: {divergence.message}"
+
+
+def _summary(results: list[FileResult]) -> dict[str, Any]:
+    return {
+        "files": len(results),
+        "records": sum(r.records for r in results),
+        "jobs": sum(r.jobs for r in results),
+        "new": sum(len(r.new) for r in results),
+        "known": sum(len(r.known) for r in results),
+        "errors": sum(r.error is not None for r in results),
+        "models": sorted({r.model for r in results if r.model is not None}),
+    }
+
+
+def _exit_code(summary: dict[str, Any], strict: bool) -> int:
+    if summary["errors"]:
+        return 2
+    if summary["new"] or (strict and summary["known"]):
+        return 1
+    return 0
+
+
+def run(args: argparse.Namespace) -> int:
+    model = _model(args.model)
+    out: TextIO = sys.stdout
+    results: list[FileResult] = []
+    for path in args.files:
+        result = check_file(path, args.format, model, None if args.json else out)
+        if result.error is not None:
+            print(result.error, file=sys.stderr)
+        results.append(result)
+    summary = _summary(results)
+    code = _exit_code(summary, args.strict)
+    if args.json:
+        document = {
+            "files": [r.to_json() for r in results],
+            "summary": summary,
+            "strict": args.strict,
+            "exit": code,
+        }
+        json.dump(document, out, indent=2)
+        out.write("\n")
+        return code
+    known = [d for r in results for d in r.known]
+    if known:
+        if summary["new"]:
+            out.write("\n")
+        out.write(
+            "Known divergences (QEMU does otherwise than documented, as the rule catalogue"
+            " records; `jobcheck rules` lists them):\n"
+        )
+        for divergence in known:
+            out.write(_line(divergence) + "\n")
+    out.write(_summary_line(summary, args.strict) + "\n")
+    return code
+
+
+def _summary_line(summary: dict[str, Any], strict: bool) -> str:
+    models = ", ".join(summary["models"]) or "none"
+    text = (
+        f"{_count(summary['files'], 'file')} (model {models}):"
+        f" {_count(summary['records'], 'record')}, {_count(summary['jobs'], 'job')};"
+        f" {_count(summary['new'], 'new divergence')}, {summary['known']} known"
+    )
+    if summary["errors"]:
+        text += f"; {summary['errors']} unreadable"
+    if strict and summary["known"]:
+        text += " (--strict: known divergences fail)"
+    return text
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
