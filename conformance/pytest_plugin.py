@@ -1,0 +1,297 @@
+"""The conformance campaign as pytest tests, for CI: ``pytest --jobcheck-target qemu``.
+
+Installed with jobcheck (entry point ``pytest11: jobcheck``), this plugin does
+nothing unless one of ``--jobcheck-target``, ``--jobcheck-qemu`` or
+``--jobcheck-connect`` is given; so it never touches other test suites.  With
+one of them, the session gets these test items (no test file needed)::
+
+    jobcheck::campaign            the campaign itself: fails if QEMU crashed or the
+                                  campaign failed without a divergence
+    jobcheck::RULE                one per rule of the model version: fails on a new
+                                  divergence (or a known one with --jobcheck-strict),
+                                  skipped when only known or baselined ones occurred
+    jobcheck::baseline            fails with --jobcheck-strict when baseline entries
+                                  are stale (covered, not reproduced)
+
+The campaign runs once, when the first of these items runs; pytest's own
+output, ``-k``, ``--junitxml`` and exit status work as for any test.  Typical
+use in CI::
+
+    pytest --jobcheck-qemu qemu-storage-daemon \\
+        --jobcheck-baseline reports/qemu-7.2.baseline.json \\
+        --jobcheck-report reports/ci --junitxml junit.xml
+
+Options: ``--jobcheck-target sim|qemu``, ``--jobcheck-qemu BIN``,
+``--jobcheck-connect SOCK``, ``--jobcheck-model V``, ``--jobcheck-sim-mutant NAME``,
+``--jobcheck-seed N``, ``--jobcheck-profile ci|thorough``,
+``--jobcheck-examples N``, ``--jobcheck-steps N``, ``--jobcheck-timeout S``,
+``--jobcheck-baseline FILE``, ``--jobcheck-strict``, ``--jobcheck-report DIR`` (default
+``reports/<run name>``, as for ``jobcheck run``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from jobcheck.conformance.errors import JobcheckError
+
+_KEY = pytest.StashKey["_Campaign"]()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("jobcheck", "jobcheck conformance campaign")
+    group.addoption("--jobcheck-target", choices=["sim", "qemu"], help="run the campaign here")
+    group.addoption("--jobcheck-qemu", metavar="BIN", help="QEMU binary to launch (implies qemu)")
+    group.addoption("--jobcheck-connect", metavar="SOCK", help="attach to a running QEMU")
+    group.addoption("--jobcheck-model", metavar="V", help="model version (default: the target's)")
+    group.addoption("--jobcheck-sim-mutant", metavar="NAME", help="mutated simulator")
+    group.addoption("--jobcheck-seed", type=int, default=0, metavar="N", help="seed (default 0)")
+    group.addoption("--jobcheck-profile", choices=["ci", "thorough"], default="ci")
+    group.addoption("--jobcheck-examples", type=int, metavar="N", help="Hypothesis examples")
+    group.addoption("--jobcheck-steps", type=int, metavar="N", help="steps per example")
+    group.addoption("--jobcheck-timeout", type=float, default=10.0, metavar="S")
+    group.addoption("--jobcheck-baseline", metavar="FILE", help="known divergences")
+    group.addoption("--jobcheck-strict", action="store_true", help="known divergences fail too")
+    group.addoption("--jobcheck-report", metavar="DIR", help="write the reports to DIR")
+
+
+def enabled(config: pytest.Config) -> bool:
+    """Whether the plugin was asked to run a campaign."""
+    return any(
+        config.getoption(name)
+        for name in ("--jobcheck-target", "--jobcheck-qemu", "--jobcheck-connect")
+    )
+
+
+@dataclass
+class _Campaign:
+    """The campaign of this pytest session: options, then (once run) its outcome."""
+
+    args: argparse.Namespace
+    choice: Any
+    model: str
+    qemu_version: str
+    outcome: Any = None
+    error: str | None = None
+
+    def run(self) -> Any:
+        if self.outcome is None and self.error is None:
+            try:
+                self.outcome = _execute(self)
+            except JobcheckError as exc:
+                self.error = str(exc)
+        if self.error is not None:
+            pytest.fail(f"jobcheck campaign did not run: {self.error}", pytrace=False)
+        return self.outcome
+
+
+def _namespace(config: pytest.Config) -> argparse.Namespace:
+    opt = config.getoption
+    return argparse.Namespace(
+        target=opt("--jobcheck-target") or "qemu",
+        qemu=opt("--jobcheck-qemu"),
+        connect=opt("--jobcheck-connect"),
+        model=opt("--jobcheck-model"),
+        sim_mutant=opt("--jobcheck-sim-mutant"),
+        seed=opt("--jobcheck-seed"),
+        profile=opt("--jobcheck-profile"),
+        examples=opt("--jobcheck-examples"),
+        steps=opt("--jobcheck-steps"),
+        timeout=opt("--jobcheck-timeout"),
+        baseline=opt("--jobcheck-baseline"),
+        strict=opt("--jobcheck-strict"),
+        report=opt("--jobcheck-report"),
+    )
+
+
+def _command(args: argparse.Namespace) -> str:
+    """The ``jobcheck run`` command line that runs the same campaign."""
+    words = ["jobcheck", "run", "--target", args.target]
+    for flag, value in (
+        ("--qemu", args.qemu),
+        ("--connect", args.connect),
+        ("--model", args.model),
+        ("--sim-mutant", args.sim_mutant),
+        ("--seed", args.seed),
+        ("--profile", args.profile),
+        ("--examples", args.examples),
+        ("--steps", args.steps),
+        ("--baseline", args.baseline),
+    ):
+        if value is not None:
+            words += [flag, str(value)]
+    return shlex.join(words + (["--strict"] if args.strict else []))
+
+
+def _prepare(config: pytest.Config) -> _Campaign:
+    from jobcheck.conformance.campaign import probe
+    from jobcheck.conformance.targets.select import choose_target
+
+    args = _namespace(config)
+    choice = choose_target(
+        args.target,
+        qemu=args.qemu,
+        connect=args.connect,
+        model=args.model,
+        mutant=args.sim_mutant,
+        timeout=args.timeout,
+    )
+    qemu_version, model = probe(choice)
+    if choice.model is None:
+        choice = replace(choice, model=model.version)
+    return _Campaign(args, choice, model.version, qemu_version)
+
+
+def _execute(campaign: _Campaign) -> Any:
+    from jobcheck.conformance import report
+    from jobcheck.conformance.campaign import RunInfo
+    from jobcheck.conformance.coverage import coverage_summary
+    from jobcheck.conformance.machine import PROFILES, accept_known, run_campaign
+    from jobcheck.model.lifecycle import model_for
+
+    args, choice = campaign.args, campaign.choice
+    model = model_for(campaign.model)
+    profile = PROFILES[args.profile]
+    examples = args.examples if args.examples is not None else profile["examples"]
+    steps = args.steps if args.steps is not None else profile["steps"]
+    started = time.monotonic()
+    result = run_campaign(
+        choice.make,
+        model,
+        seed=args.seed,
+        profile=args.profile,
+        examples=examples,
+        steps=steps,
+        accept=(lambda d: False) if args.strict else accept_known,
+        meta_extra={"target": choice.describe()},
+    )
+    result.seconds = time.monotonic() - started
+    info = RunInfo(
+        target=choice.describe(),
+        target_kind=choice.kind,
+        qemu_version=campaign.qemu_version,
+        model=campaign.model,
+        seed=args.seed,
+        profile=args.profile,
+        examples=examples,
+        steps=steps,
+        jobs=1,
+        mutant=choice.mutant,
+        command=_command(args),
+    )
+    summary = coverage_summary(result.coverage, model)
+    directory = Path(args.report) if args.report else None
+    outcome = report.build(info, result, summary, args.baseline, args.strict, directory=directory)
+    report.write_all(outcome, Path(outcome.document["run"]["directory"]))
+    return outcome
+
+
+class JobcheckCollector(pytest.Collector):
+    """The virtual ``jobcheck`` collector that holds the campaign's items."""
+
+    def collect(self) -> Iterator[pytest.Item]:
+        return iter(())
+
+
+class CampaignItem(pytest.Item):
+    """Runs the campaign; fails on a crash or a campaign error."""
+
+    def runtest(self) -> None:
+        outcome = self.config.stash[_KEY].run()
+        doc = outcome.document
+        if doc["outcome"]["crash"]:
+            pytest.fail(f"QEMU crashed: {doc['outcome']['crash']}", pytrace=False)
+        if doc["outcome"]["error"]:
+            pytest.fail(f"the campaign failed: {doc['outcome']['error']}", pytrace=False)
+
+    def reportinfo(self) -> tuple[str, int | None, str]:
+        return "jobcheck", 0, "jobcheck::campaign"
+
+
+class RuleItem(pytest.Item):
+    """One rule: passes, fails on a failing divergence, skips when only accepted ones."""
+
+    def __init__(self, *, rule: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.rule = rule
+
+    def runtest(self) -> None:
+        from jobcheck.conformance.report_junit import details
+
+        outcome = self.config.stash[_KEY].run()
+        mine = [e for e in outcome.document["divergences"] if e["rule"] == self.rule]
+        failing = [e for e in mine if e["fails"]]
+        if failing:
+            text = "\n\n".join(details(e) for e in failing)
+            pytest.fail(f"{len(failing)} divergence(s) from {self.rule}:\n{text}", pytrace=False)
+        if mine:
+            reasons = "; ".join(f"{e['status']}: {e['reason']}" for e in mine)
+            raise pytest.skip.Exception(reasons, _use_item_location=True)
+
+    def reportinfo(self) -> tuple[str, int | None, str]:
+        return f"jobcheck::{self.rule}", 0, f"jobcheck::{self.rule}"
+
+
+class BaselineItem(pytest.Item):
+    """Stale baseline entries: fail with --jobcheck-strict, warn otherwise."""
+
+    def runtest(self) -> None:
+        outcome = self.config.stash[_KEY].run()
+        baseline = outcome.document["baseline"]
+        stale = baseline["stale"] if baseline else []
+        if not stale:
+            return
+        names = ", ".join(
+            s["rule"] + (f" ({s['job_type']})" if s["job_type"] else "") for s in stale
+        )
+        message = f"stale baseline entries (covered, not reproduced: fixed? remove them): {names}"
+        if any(s["fails"] for s in stale):
+            pytest.fail(message, pytrace=False)
+        self.warn(pytest.PytestWarning(message))
+
+    def reportinfo(self) -> tuple[str, int | None, str]:
+        return "jobcheck", 0, "jobcheck::baseline"
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(
+    session: pytest.Session, config: pytest.Config, items: list[pytest.Item]
+) -> None:
+    """Add the campaign's items (first, so that ``-k`` and ``-m`` select among them too)."""
+    if not enabled(config):
+        return
+    from jobcheck.model.rules import rules_for
+
+    try:
+        campaign = _prepare(config)
+    except JobcheckError as exc:
+        raise pytest.UsageError(f"jobcheck: {exc}") from None
+    config.stash[_KEY] = campaign
+    parent = JobcheckCollector.from_parent(session, name="jobcheck", nodeid="jobcheck")
+    items.append(CampaignItem.from_parent(parent, name="campaign"))
+    items += [RuleItem.from_parent(parent, name=r.id, rule=r.id) for r in rules_for(campaign.model)]
+    if campaign.args.baseline:
+        items.append(BaselineItem.from_parent(parent, name="baseline"))
+
+
+def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    """The campaign's plain summary and where its reports are."""
+    if not enabled(config) or _KEY not in config.stash:
+        return
+    campaign = config.stash[_KEY]
+    if campaign.outcome is None:
+        return
+    from jobcheck.conformance.report import summary_lines
+
+    terminalreporter.section("jobcheck")
+    for line in summary_lines(campaign.outcome):
+        terminalreporter.write_line(line)
+    terminalreporter.write_line(f"reports: {campaign.outcome.document['run']['directory']}/")
