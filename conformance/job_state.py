@@ -240,12 +240,15 @@ def _compute_window(model: Model, key: tuple[Any, ...]) -> frozenset[Status]:
     return frozenset(out)
 
 
-def abstract_jobs(state: JobState, status: Status, verb: Verb) -> Iterator[AbstractJob]:
+def abstract_jobs(
+    state: JobState, status: Status, verb: Verb, *, name: str | None = None
+) -> Iterator[AbstractJob]:
     """The concrete jobs consistent with ``state`` in ``status``, over the flags ``verb`` reads.
 
     While other commands for the job are unanswered, the flags they may change
-    count as unknown.
+    count as unknown.  ``name`` replaces the job's id in the result.
     """
+    job_id = state.id if name is None else name
     busy = state.pending > 0
     user_known = None if busy else state.user_paused
     cancel_known = None if busy else state.cancel_requested
@@ -270,7 +273,7 @@ def abstract_jobs(state: JobState, status: Status, verb: Verb) -> Iterator[Abstr
             drains = (False, True) if user else (True,)
         for drain in drains:
             yield AbstractJob(
-                state.id,
+                job_id,
                 status,
                 job_type,
                 block_job=block,

@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections import OrderedDict, deque
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from jobcheck.conformance.divergence import Divergence
 from jobcheck.conformance.job_commands import StartInfo, VerbCall
@@ -59,6 +60,8 @@ class GoneJob:
     type: JobType | None
     index: int
     """The record index of its ``null`` event."""
+    dismissed: bool = False
+    """A job-dismiss for it was sent (it did not go to null on its own)."""
 
 
 def names(statuses: Iterable[Status]) -> str:
@@ -86,6 +89,7 @@ class OracleCore:
         self._fifo: deque[PendingCommand] = deque()
         self._commands_seen = False
         self._reach = reach_all(model)
+        self._verb_cache: dict[object, dict[tuple[bool, str | None, str | None], Any]] = {}
         self._out: list[Divergence] = []
         self._index = 0
         self._line = 0
@@ -216,7 +220,7 @@ class OracleCore:
                 self._out.append(obligation.divergence)
         job.obligations.clear()
         del self._jobs[job.id]
-        self._gone[job.id] = GoneJob(job.type, self._index)
+        self._gone[job.id] = GoneJob(job.type, self._index, job.dismiss_requested is True)
         self._gone.move_to_end(job.id)
         while len(self._gone) > MAX_GONE_JOBS:
             self._gone.popitem(last=False)

@@ -193,13 +193,7 @@ class EventChecks(OracleCore):
             self._discharge(job, status)
 
     def _waiting(self, job: JobState) -> None:
-        others: list[JobState]
-        if job.grouped:
-            others = [self._jobs[p] for p in job.partners if p in self._jobs]
-        elif job.grouped is False:
-            others = []
-        else:
-            others = [j for j in self._jobs.values() if j is not job and j.grouped is not False]
+        others = self._partners(job)
         if all(o.status is not None and o.status not in _WORKING for o in others):
             self._emit_known(
                 "status.waiting-not-visible-for-last",
@@ -211,15 +205,24 @@ class EventChecks(OracleCore):
                 "reported waiting",
             )
 
+    def _partners(self, job: JobState) -> list[JobState]:
+        """The live jobs that may share ``job``'s grouped transaction."""
+        if job.grouped:
+            return [self._jobs[p] for p in job.partners if p in self._jobs]
+        if job.grouped is False:
+            return []
+        return [j for j in self._jobs.values() if j is not job and j.grouped is not False]
+
+    def _partner_aborting(self, job: JobState) -> bool:
+        """A transaction partner is being cancelled or aborts (taking ``job`` with it)."""
+        return any(
+            p.cancels or p.status is _X or p.force_cancel is not False for p in self._partners(job)
+        )
+
     def _partners_may_abort(self, job: JobState) -> None:
         """A transaction member aborts: its partners may be force-cancelled with it."""
-        for other in self._jobs.values():
-            if other is job:
-                continue
-            partner = (job.grouped and other.id in job.partners) or (
-                job.grouped is None and other.grouped is not False
-            )
-            if partner and other.force_cancel is False:
+        for other in self._partners(job):
+            if other.force_cancel is False:
                 other.force_cancel = None
 
     def _concluded(self, job: JobState, previous: Status) -> None:
@@ -457,6 +460,7 @@ class EventChecks(OracleCore):
             and job.force_cancel is False
             and not job.cancels
             and not job.wild
+            and not self._partner_aborting(job)
         ):
             self._emit(
                 "block-job.completion-event",

@@ -20,6 +20,7 @@ Part of :class:`jobcheck.conformance.oracle.Oracle`.  Pure: no I/O.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import replace
 
 from jobcheck.conformance.job_commands import StartInfo, VerbCall, classify
 from jobcheck.conformance.job_state import JobState, Obligation, abstract_jobs
@@ -46,6 +47,11 @@ from jobcheck.model.semantics import (
 
 _U, _C, _R, _P, _Y, _S, _W, _D, _X, _E, _N = tuple(Status)
 
+#: The most verb outcomes the oracle keeps cached.
+_MAX_CACHED = 4096
+#: The placeholder job id of cached outcomes.
+_NAME = "\x00job\x00"
+
 OutcomeKey = tuple[bool, str | None, str | None]
 Outcomes = dict[OutcomeKey, list[tuple[Status, Outcome]]]
 
@@ -56,9 +62,15 @@ def command_text(call: VerbCall) -> str:
     return f"{command_name(call.verb, call.family)} {call.job_id}{extra}"
 
 
+def describe_key(key: OutcomeKey) -> str:
+    """``accepted`` or ``refused (Class: text)``."""
+    accepted, error_class, error = key
+    return "accepted" if accepted else f"refused ({error_class}: {error})"
+
+
 def describe(outcomes: Outcomes) -> str:
     """The outcomes the model allows, in one line."""
-    texts = sorted(pairs[0][1].describe() for pairs in outcomes.values())
+    texts = sorted(describe_key(key) for key in outcomes)
     if len(texts) > 3:
         texts = [*texts[:3], f"... ({len(texts) - 3} more)"]
     return " or ".join(texts) if texts else "nothing"
@@ -187,6 +199,18 @@ class VerbChecks(OracleCore):
         outcomes = self._outcomes(job, job_id, statuses, call)
         matched = outcomes.get(key)
         if not matched:
+            gone = self._gone.get(job_id) if job is None else None
+            if gone is not None and gone.index < since:
+                # QEMU answers as if a job that reached null before the command still existed.
+                rule = "job-dismiss.removes-job" if gone.dismissed else "status.nothing-after-null"
+                self._emit(
+                    rule,
+                    job_id,
+                    f"{command} after the job reached null",
+                    describe(outcomes),
+                    observed,
+                )
+                return
             at_send = job.status_at(since) if job is not None else None
             rule = self._mismatch_rule(call, error, outcomes, at_send)
             where = "" if job is None or job.status is None else f" (last status {job.status})"
@@ -210,16 +234,49 @@ class VerbChecks(OracleCore):
             self._oblige(job, ok, call, command, observed, outcomes)
 
     def _outcomes(
-        self, job: JobState | None, job_id: str, statuses: Iterable[Status], call: VerbCall
+        self, job: JobState | None, job_id: str, statuses: frozenset[Status], call: VerbCall
     ) -> Outcomes:
-        """What QEMU may answer, for each status and every value of the unknown flags."""
+        """What QEMU may answer, for each status and every value of the unknown flags.
+
+        The outcomes are computed for a placeholder job id and cached (traces repeat
+        the same cases); the keys carry the real id.
+        """
+        anonymous = replace(call, job_id=_NAME)
+        if job is None:
+            knowledge: tuple[object, ...] = ()
+        else:
+            busy = job.pending > 0
+            knowledge = (
+                job.type,
+                job.ready_phase,
+                job.block_job,
+                None if busy else job.user_paused,
+                None if busy else job.cancel_requested,
+                job.auto_finalize,
+            )
+        key = (statuses, knowledge, anonymous)
+        cached = self._verb_cache.get(key)
+        if cached is None:
+            if len(self._verb_cache) >= _MAX_CACHED:
+                self._verb_cache.clear()
+            cached = self._verb_cache[key] = self._compute_outcomes(job, statuses, anonymous)
+        found: Outcomes = {}
+        for (accepted, error_class, error), pairs in cached.items():
+            if error is not None:
+                error = error.replace(_NAME, job_id)
+            found[(accepted, error_class, error)] = pairs
+        return found
+
+    def _compute_outcomes(
+        self, job: JobState | None, statuses: frozenset[Status], call: VerbCall
+    ) -> Outcomes:
         found: Outcomes = {}
         for status in statuses:
             candidates: Iterable[AbstractJob | None]
             if job is None or status in (_U, _N):
                 candidates, shown = (None,), _N
             else:
-                candidates, shown = abstract_jobs(job, status, call.verb), status
+                candidates, shown = abstract_jobs(job, status, call.verb, name=_NAME), status
             for candidate in candidates:
                 outcome = apply_verb(
                     self.model,
@@ -227,9 +284,10 @@ class VerbChecks(OracleCore):
                     call.verb,
                     call.family,
                     call.force,
-                    job_id=job_id,
+                    job_id=_NAME,
                     speed=call.speed,
                     copy_mode=call.copy_mode,
+                    then=False,
                 )
                 found.setdefault(outcome.key, []).append((shown, outcome))
         return found
@@ -333,8 +391,8 @@ class VerbChecks(OracleCore):
         outcomes: Outcomes,
     ) -> None:
         """Only statuses not reported yet explain the outcome: the job must reach one."""
-        here = [o for pairs in outcomes.values() for s, o in pairs if s is job.status]
-        rules = {o.rule for o in here if o.rule}
+        here = [(k, o) for k, pairs in outcomes.items() for s, o in pairs if s is job.status]
+        rules = {o.rule for _, o in here if o.rule}
         if len(rules) == 1:
             rule = rules.pop()
         else:
@@ -344,7 +402,7 @@ class VerbChecks(OracleCore):
             job.id,
             f"{command} (last status {job.status}) is explained only if the job was in"
             f" {names(ok)}, but its events never pass through it",
-            " or ".join(sorted({o.describe() for o in here})) or "another outcome",
+            " or ".join(sorted({describe_key(k) for k, _ in here})) or "another outcome",
             observed,
         )
         self._add_obligation(job, Obligation(ok, divergence))

@@ -40,6 +40,7 @@ Example — a job paused only by a drained section, in QEMU 7.2::
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
@@ -361,12 +362,17 @@ detail=None)
 
 def known_for(rule_id: str, model: Model) -> str | None:
     """``rule_id`` if the catalogue names a known divergence of it for ``model``, else None."""
+    return _known_for(rule_id, model.version)
+
+
+@functools.lru_cache(maxsize=1024)
+def _known_for(rule_id: str, version: str) -> str | None:
     entry = _rules.RULES.get(rule_id)
     if entry is None or entry.known_divergence is None:
         return None
-    if not entry.applies_to(model.version):
+    if not entry.applies_to(version):
         return None
-    return rule_id if entry.known_divergence.applies_to(model.version) else None
+    return rule_id if entry.known_divergence.applies_to(version) else None
 
 
 def documented(rule_id: str, model: Model) -> bool:
@@ -374,8 +380,13 @@ def documented(rule_id: str, model: Model) -> bool:
 
     Rules the catalogue does not have count as documented.
     """
+    return _documented(rule_id, model.version)
+
+
+@functools.lru_cache(maxsize=1024)
+def _documented(rule_id: str, version: str) -> bool:
     entry = _rules.RULES.get(rule_id)
-    return entry is None or entry.applies_to(model.version)
+    return entry is None or entry.applies_to(version)
 
 
 # --- silent steps -----------------------------------------------------------------------
@@ -466,6 +477,7 @@ def apply_verb(
     job_id: str | None = None,
     speed: int | None = None,
     copy_mode: str | None = None,
+    then: bool = True,
 ) -> Outcome:
     """The outcome of sending ``verb`` to ``job`` (``None``: no job has that id) in ``model``.
 
@@ -474,7 +486,8 @@ def apply_verb(
     only in the block family.  ``force`` is block-job-cancel's argument
     (job-cancel always forces).  ``speed`` is block-job-set-speed's,
     ``copy_mode`` block-job-change's.  ``job_id`` names the job when ``job``
-    is ``None``.  The checks run in QEMU's order (``qemu-jobs.md`` §4.1).
+    is ``None``.  With ``then=False`` :attr:`Outcome.then` is left empty (it
+    is the costly part).  The checks run in QEMU's order (``qemu-jobs.md`` §4.1).
     """
     if verb is Verb.SET_SPEED or verb is Verb.CHANGE:
         family = "block-job"
@@ -497,7 +510,7 @@ def apply_verb(
             job=job,
         )
     handler = _HANDLERS[verb]
-    return handler(model, job, family, force, speed, copy_mode)
+    return handler(model, job, family, force, speed, copy_mode, then)
 
 
 def _refuse(
@@ -527,14 +540,21 @@ def _table_refusal(model: Model, job: AbstractJob, verb: Verb) -> Outcome | None
 
 
 def _accept(
-    model: Model, after: AbstractJob, first: Iterable[Status] = (), known: str | None = None
+    model: Model,
+    after: AbstractJob,
+    first: Iterable[Status] = (),
+    known: str | None = None,
+    *,
+    then: bool = True,
 ) -> Outcome:
     """Accepted: ``first`` are direct effects, then whatever the job does on its own."""
-    then: set[Status] = set(reachable(model, after))
+    if not then:
+        return Outcome(True, known=known, job=after)
+    statuses: set[Status] = set(reachable(model, after))
     for status in first:
-        then.add(status)
-        then |= reachable(model, replace(after, status=status))
-    return Outcome(True, known=known, job=after, then=frozenset(then))
+        statuses.add(status)
+        statuses |= reachable(model, replace(after, status=status))
+    return Outcome(True, known=known, job=after, then=frozenset(statuses))
 
 
 def _cancel(
@@ -544,6 +564,7 @@ def _cancel(
     force: bool | None,
     speed: int | None,
     copy_mode: str | None,
+    then: bool,
 ) -> Outcome:
     forced = True if family == "job" else bool(force)
     if family == "block-job" and job.user_paused and not forced:
@@ -560,7 +581,7 @@ def _cancel(
     status = job.status
     if status is _C:
         after = replace(job, cancel_requested=True, force_cancel=True, user_paused=False)
-        return Outcome(True, job=after, then=frozenset({_X, _E, _N}))
+        return Outcome(True, job=after, then=frozenset({_X, _E, _N}) if then else frozenset())
     # The driver may turn a soft cancel into a force cancel: only a mirror (or active
     # commit) in ready/standby is soft-cancelled; every other job is force-cancelled.
     effective = forced or not (job.ready_phase and status in (_Y, _S))
@@ -578,7 +599,7 @@ def _cancel(
         first.append(_R)
     elif status is _S and not job.drain_paused:
         first.append(_Y)
-    return _accept(model, after, first)
+    return _accept(model, after, first, then=then)
 
 
 def _pause(
@@ -588,6 +609,7 @@ def _pause(
     force: bool | None,
     speed: int | None,
     copy_mode: str | None,
+    then: bool,
 ) -> Outcome:
     refused = _table_refusal(model, job, Verb.PAUSE)
     if refused is not None:
@@ -601,7 +623,7 @@ def _pause(
     # pausing an already paused job is an error).
     known = known_for(R_ALREADY_PAUSED, model) if job.status in (_P, _S) else None
     after = replace(job, user_paused=True)
-    return _accept(model, after, known=known)
+    return _accept(model, after, known=known, then=then)
 
 
 def _resume(
@@ -611,6 +633,7 @@ def _resume(
     force: bool | None,
     speed: int | None,
     copy_mode: str | None,
+    then: bool,
 ) -> Outcome:
     if not job.user_paused:
         # Checked before the verb table.  Documented: resuming a job that is not paused is
@@ -633,7 +656,7 @@ def _resume(
             first.append(_R)
         elif job.status is _S:
             first.append(_Y)
-    return _accept(model, after, first, known=known)
+    return _accept(model, after, first, known=known, then=then)
 
 
 def _complete(
@@ -643,6 +666,7 @@ def _complete(
     force: bool | None,
     speed: int | None,
     copy_mode: str | None,
+    then: bool,
 ) -> Outcome:
     refused = _table_refusal(model, job, Verb.COMPLETE)
     if refused is not None:
@@ -653,7 +677,7 @@ def _complete(
             Refusal.CANNOT_COMPLETE, GENERIC_ERROR, cannot_complete_error(job.id), job=job
         )
     known = known_for(R_COMPLETE_ONLY_READY, model) if job.status is _S else None
-    return _accept(model, replace(job, should_complete=True), known=known)
+    return _accept(model, replace(job, should_complete=True), known=known, then=then)
 
 
 def _finalize(
@@ -663,12 +687,13 @@ def _finalize(
     force: bool | None,
     speed: int | None,
     copy_mode: str | None,
+    then: bool,
 ) -> Outcome:
     refused = _table_refusal(model, job, Verb.FINALIZE)
     if refused is not None:
         return refused
     known = known_for(R_FINALIZE_ONLY_MANUAL, model) if job.auto_finalize else None
-    return _accept(model, replace(job, finalize_requested=True), known=known)
+    return _accept(model, replace(job, finalize_requested=True), known=known, then=then)
 
 
 def _dismiss(
@@ -678,11 +703,12 @@ def _dismiss(
     force: bool | None,
     speed: int | None,
     copy_mode: str | None,
+    then: bool,
 ) -> Outcome:
     refused = _table_refusal(model, job, Verb.DISMISS)
     if refused is not None:
         return refused
-    return Outcome(True, job=job, then=frozenset({_N}))
+    return Outcome(True, job=job, then=frozenset({_N}) if then else frozenset())
 
 
 def _set_speed(
@@ -692,13 +718,14 @@ def _set_speed(
     force: bool | None,
     speed: int | None,
     copy_mode: str | None,
+    then: bool,
 ) -> Outcome:
     refused = _table_refusal(model, job, Verb.SET_SPEED)
     if refused is not None:
         return refused
     if speed is not None and speed < 0:
         return _refuse(Refusal.NEGATIVE_SPEED, GENERIC_ERROR, negative_speed_error(model), job=job)
-    return _accept(model, job)
+    return _accept(model, job, then=then)
 
 
 def _change(
@@ -708,6 +735,7 @@ def _change(
     force: bool | None,
     speed: int | None,
     copy_mode: str | None,
+    then: bool,
 ) -> Outcome:
     refused = _table_refusal(model, job, Verb.CHANGE)
     if refused is not None:
@@ -717,7 +745,7 @@ def _change(
     target = copy_mode or "write-blocking"
     if target != "write-blocking" and target != job.copy_mode:
         return _refuse(Refusal.COPY_MODE, GENERIC_ERROR, copy_mode_error(target), job=job)
-    return _accept(model, replace(job, copy_mode=target))
+    return _accept(model, replace(job, copy_mode=target), then=then)
 
 
 _HANDLERS = {

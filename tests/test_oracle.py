@@ -243,6 +243,26 @@ def test_transaction_abort_cancels_the_partner() -> None:
     assert new(t.run()) == []
 
 
+def test_cancel_of_a_waiting_member_aborts_the_partner_first() -> None:
+    # The transaction's list is in reverse creation order: the partner may abort first.
+    t = Trace()
+    qid = t.cmd(
+        "transaction",
+        actions=[
+            {"type": "blockdev-backup", "data": {"job-id": "j", "device": "a", "target": "b"}},
+            {"type": "blockdev-backup", "data": {"job-id": "k", "device": "c", "target": "d"}},
+        ],
+        properties={"completion-mode": "grouped"},
+    )
+    t.jsc("j", "created").jsc("k", "created").jsc("j", "running").jsc("k", "running")
+    t.jsc("j", "waiting").ret(qid)
+    qid = t.cmd("job-cancel", id="j")
+    t.jsc("k", "aborting").block("BLOCK_JOB_CANCELLED", "k", "backup").jsc("k", "concluded")
+    t.jsc("j", "aborting").block("BLOCK_JOB_CANCELLED", "j", "backup").jsc("j", "concluded")
+    t.ret(qid).jsc("k", "null").jsc("j", "null")
+    assert new(t.run()) == []
+
+
 def test_failed_transaction_tears_down_its_created_job() -> None:
     t = Trace()
     qid = t.cmd(
@@ -254,7 +274,6 @@ def test_failed_transaction_tears_down_its_created_job() -> None:
     )
     t.jsc("j", "created", "aborting", "concluded", "null")
     t.err(qid, "Cannot find device='x' nor node-name='x'")
-    t.call("job-pause", id="k") if False else None
     t.refused("job-pause", "Job not found", id="k")
     assert new(t.run()) == []
 
@@ -672,6 +691,19 @@ def test_query_lists_a_dismissed_job() -> None:
     t.ret(qid)  # the null event is late
     t.query(info("c", "concluded", "create"))
     assert new(t.run()) == ["job-dismiss.removes-job"]
+
+
+def test_verb_answered_as_if_a_gone_job_still_existed() -> None:
+    t = Trace().create().jsc("c", "waiting", "pending", "concluded")
+    qid = t.cmd("job-dismiss", id="c")
+    t.jsc("c", "null").ret(qid)
+    t.refused(
+        "job-cancel", "Job 'c' in state 'concluded' cannot accept command verb 'cancel'", id="c"
+    )
+    assert new(t.run()) == ["job-dismiss.removes-job"]
+    t = Trace().mirror(ready=True).call("job-cancel", id="j").jsc("j", "aborting")
+    t.block("BLOCK_JOB_CANCELLED", "j").jsc("j", "concluded", "null").call("job-pause", id="j")
+    assert new(t.run()) == ["status.nothing-after-null"]
 
 
 def test_query_type_matches() -> None:
