@@ -62,6 +62,15 @@ def command_text(call: VerbCall) -> str:
     return f"{command_name(call.verb, call.family)} {call.job_id}{extra}"
 
 
+def documented_text(rule: str) -> str:
+    """What the documentation says, from the rule catalogue: ``the documented behaviour (…)``."""
+    entry = RULES.get(rule)
+    if entry is None:
+        return f"the documented behaviour ({rule})"
+    text = entry.text.rstrip(".")
+    return f"the documented behaviour ({text[:1].lower()}{text[1:]})"
+
+
 def describe_key(key: OutcomeKey) -> str:
     """``accepted`` or ``refused (Class: text)``."""
     accepted, error_class, error = key
@@ -224,9 +233,8 @@ class VerbChecks(OracleCore):
         if len(knowns) == 1:
             known = knowns.pop()
             if known is not None:
-                entry = RULES.get(known)
                 self._emit_known(
-                    known, job, f"{command} {observed}", entry.text if entry else known, observed
+                    known, job, f"{command} {observed}", documented_text(known), observed
                 )
         self._after_verb(job, call, [outcome for _, outcome in matched])
         ok = frozenset(status for status, _ in matched)
