@@ -14,8 +14,9 @@ commands a real QEMU could run.  Replay a simulator trace on QEMU first
 (``jobcheck replay TRACE --qemu BIN --save live.jsonl``) and export that.
 
 The plan stops at the end of the driver step that holds the divergence (the
-rest of the trace cannot change what happened there), and leaves out
-``quit``: the reproducer ends QEMU itself.  File names under the live
+rest of the trace cannot change what happened there), or at a ``quit`` before
+the divergence (the reproducer ends QEMU itself); a divergence that only
+``quit`` shows (in the events of the jobs it cancels) keeps the ``quit``.  File names under the live
 target's private directory become ``@WORKDIR@/NAME``, which the reproducer
 points at its own temporary directory.
 """
@@ -189,8 +190,8 @@ def build_plan(records: list[Record], meta: Meta, model_version: str, path: str)
             arguments = dict(record.arguments)
             if workdir:
                 arguments = substitute(arguments, workdir, WORKDIR)
-            if record.execute == "quit":
-                continue
+            if record.execute == "quit" and index > divergence.index:
+                break
             exchange = Exchange(record.execute, arguments, None, step=step)
             step = None
             exchanges.append(exchange)

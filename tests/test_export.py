@@ -337,3 +337,13 @@ def test_exported_iotest_prints_its_reference_output_on_qemu(tmp_path: Path) -> 
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout == Path(f"{test}.out").read_text(encoding="utf-8")
+
+
+def test_plan_ends_at_a_quit_after_the_divergence() -> None:
+    records = live_records()[:27]
+    assert isinstance(records[-1], Response) and records[-1].id == 5
+    teardown: list[Record] = [Command("quit", {}, 7), _jsc("j", "null"), Response(7, {})]
+    plan = build_plan(records + teardown, META, "7.2", "live.jsonl")
+    assert plan.exchanges[-1].execute == "blockdev-backup"
+    assert plan.exchanges[-1].events[-1]["data"] == {"id": "j", "status": "null"}
+    assert len(plan.exchanges[-1].events) == 9
