@@ -185,8 +185,12 @@ class VerbChecks(OracleCore):
     def _check_verb(
         self, call: VerbCall, job: JobState | None, response: Response, since: int
     ) -> None:
-        job_id = call.job_id or ""
+        if call.job_id is None:
+            return  # no usable id: QEMU's argument checks answer, not the job engine
+        job_id = call.job_id
         error = response.error
+        if error is not None and parse_error(error.desc) is None:
+            return  # not a job-engine refusal (e.g. "Parameter 'speed' is unexpected")
         key: OutcomeKey = (
             (True, None, None) if error is None else (False, error.error_class, error.desc)
         )

@@ -638,6 +638,12 @@ def test_device_not_active_for_a_live_block_job() -> None:
     assert new(out) == [] and known(out) == ["block-job.device-not-active"]
 
 
+def test_argument_errors_are_not_judged() -> None:
+    t = Trace().mirror().refused("job-pause", "Parameter 'id' is missing")
+    t.refused("block-job-set-speed", "Parameter 'speed' is unexpected", device="j", speed="x")
+    assert t.run() == []
+
+
 def test_verb_for_an_unknown_job() -> None:
     assert new(Trace().refused("job-pause", "Job not found", id="x").run()) == []
     assert new(Trace().call("job-pause", id="x").run()) == ["job-id.names-a-job"]
@@ -892,7 +898,31 @@ def test_any_illegal_edge_spliced_into_a_legal_path_is_caught(
     }
 
 
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=5),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3)
+    ),
+    max_leaves=8,
+)
+ARGUMENT_KEYS = st.sampled_from(
+    ["id", "device", "job-id", "force", "speed", "actions", "properties", "top", "auto-finalize"]
+)
+
 RECORDS = st.one_of(
+    st.builds(
+        Command,
+        st.sampled_from(
+            ["blockdev-mirror", "block-commit", "transaction", "job-cancel", "block-job-change"]
+        ),
+        st.dictionaries(ARGUMENT_KEYS, JSON, max_size=4),
+        st.integers(0, 3),
+    ),
+    st.builds(
+        Response,
+        st.one_of(st.none(), st.integers(0, 3)),
+        st.lists(st.dictionaries(st.sampled_from(["id", "status", "type", "error"]), JSON)),
+    ),
     st.builds(
         Command,
         st.sampled_from(["job-pause", "job-cancel", "block-job-cancel", "query-jobs", "quit"]),
