@@ -41,7 +41,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -301,3 +301,25 @@ def updated(
         entries.append(Entry(rule, None, qemu, reason, False))
     entries.sort(key=lambda e: (e.rule, e.job_type or "", e.qemu.text if e.qemu else ""))
     return Baseline(baseline.path, entries)
+
+
+def acceptor(baseline: Baseline | None, qemu_version: str, strict: bool) -> Callable[[Any], bool]:
+    """The campaign's acceptance test with a baseline: a divergence does not fail a step
+    when it is catalogued as known (unless ``strict``) or a baseline entry for its rule
+    applies to this QEMU version.
+
+    The campaign does not know a divergence's job type, so entries restricted to a job
+    type accept any job type here; the report then classifies each divergence with its
+    job type and fails the run on those no entry covers.
+    """
+
+    def accept(divergence: Any) -> bool:
+        if divergence.known and not strict:
+            return True
+        if baseline is None:
+            return False
+        return any(
+            e.rule == divergence.rule and e.applies_to(qemu_version) for e in baseline.entries
+        )
+
+    return accept

@@ -152,9 +152,10 @@ def _prepare(config: pytest.Config) -> _Campaign:
 
 def _execute(campaign: _Campaign) -> Any:
     from jobcheck.conformance import report
+    from jobcheck.conformance.baseline import acceptor, load_baseline
     from jobcheck.conformance.campaign import RunInfo
     from jobcheck.conformance.coverage import coverage_summary
-    from jobcheck.conformance.machine import PROFILES, accept_known, run_campaign
+    from jobcheck.conformance.machine import PROFILES, run_campaign
     from jobcheck.model.lifecycle import model_for
 
     args, choice = campaign.args, campaign.choice
@@ -162,6 +163,7 @@ def _execute(campaign: _Campaign) -> Any:
     profile = PROFILES[args.profile]
     examples = args.examples if args.examples is not None else profile["examples"]
     steps = args.steps if args.steps is not None else profile["steps"]
+    baseline = load_baseline(args.baseline) if args.baseline else None
     started = time.monotonic()
     result = run_campaign(
         choice.make,
@@ -170,7 +172,7 @@ def _execute(campaign: _Campaign) -> Any:
         profile=args.profile,
         examples=examples,
         steps=steps,
-        accept=(lambda d: False) if args.strict else accept_known,
+        accept=acceptor(baseline, campaign.qemu_version, args.strict),
         meta_extra={"target": choice.describe()},
     )
     result.seconds = time.monotonic() - started

@@ -150,3 +150,22 @@ def test_updated_drops_stale_keeps_others_and_adds_findings() -> None:
     assert rules["job-resume.resumes"].reason == "new finding"
     new_range = rules["job-resume.resumes"].qemu
     assert new_range is not None and new_range.text == "==7.2"
+
+
+def test_acceptor_accepts_known_unless_strict_and_baselined_rules() -> None:
+    from jobcheck.conformance.baseline import acceptor
+    from jobcheck.conformance.divergence import Divergence
+
+    def divergence(rule: str, known: bool) -> Divergence:
+        return Divergence(rule, "j", 0, 0, None, "e", "o", known, "m")
+
+    baseline = Baseline(None, [Entry("job-pause.pauses", "mirror", VersionRange.parse("==7.2"))])
+    accept = acceptor(baseline, "7.2.22", strict=False)
+    assert accept(divergence("status.null-never-visible", True))
+    assert accept(divergence("job-pause.pauses", False))
+    assert not accept(divergence("job-resume.resumes", False))
+    strict = acceptor(baseline, "7.2.22", strict=True)
+    assert not strict(divergence("status.null-never-visible", True))
+    assert strict(divergence("job-pause.pauses", False))
+    assert not acceptor(baseline, "8.2.0", strict=False)(divergence("job-pause.pauses", False))
+    assert not acceptor(None, "7.2.22", strict=True)(divergence("job-pause.pauses", True))
