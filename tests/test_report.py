@@ -406,3 +406,32 @@ def test_failure_without_divergence_is_an_error() -> None:
     assert outcome.exit_code == 1
     assert outcome.document["counts"]["errors"] == 1
     assert expected_counts(outcome.document)["errors"] == 1
+
+
+def test_html_without_dot_shows_the_mermaid_text() -> None:
+    from jobcheck.conformance import report_html
+
+    outcome = _outcome([KNOWN, NEW], failing=[NEW])
+    text = report_html.render(outcome.document, outcome.trace_records(), None)
+    assert "<svg" not in text
+    assert "stateDiagram-v2" in text and "was not available" in text
+
+
+def test_an_unwritable_report_directory_is_a_usage_error(tmp_path: Path) -> None:
+    from jobcheck.conformance.errors import UsageError
+
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    with pytest.raises(UsageError, match="cannot write"):
+        report.write_all(_outcome([KNOWN]), blocker / "out")
+
+
+def test_long_traces_are_cut_after_the_divergent_step(monkeypatch: pytest.MonkeyPatch) -> None:
+    from jobcheck.conformance import report_data
+
+    monkeypatch.setattr(report_data, "MAX_TRACE_RECORDS", 8)
+    outcome = _outcome([KNOWN, NEW], failing=[NEW])
+    new = next(t for t in outcome.traces if t.name.endswith("job-pause.pauses.jsonl"))
+    assert len(new.records) == 9
+    assert isinstance(new.records[-1], Response)
+    assert new.meta.extra["excerpt"] is True
