@@ -69,6 +69,16 @@ BENIGN_COMMANDS: frozenset[str] = frozenset(
         "blockdev-snapshot-sync",
         "blockdev-snapshot",
         "block_set_io_throttle",
+        # Removing or ejecting a node that a job uses fails; other nodes do not matter.
+        "blockdev-del",
+        "eject",
+        "blockdev-open-tray",
+        "blockdev-close-tray",
+        "blockdev-remove-medium",
+        "blockdev-insert-medium",
+        "block-export-del",
+        "nbd-server-stop",
+        "system_reset",
     }
 )
 

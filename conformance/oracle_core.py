@@ -88,6 +88,8 @@ class OracleCore:
         self._by_id: OrderedDict[object, PendingCommand] = OrderedDict()
         self._fifo: deque[PendingCommand] = deque()
         self._commands_seen = False
+        self._first_command = -1
+        """The record index of the first command since the last reset (-1: none yet)."""
         self._reach = reach_all(model)
         self._verb_cache: dict[object, dict[tuple[bool, str | None, str | None], Any]] = {}
         self._out: list[Divergence] = []
@@ -102,6 +104,11 @@ class OracleCore:
         self._by_id.clear()
         self._fifo.clear()
         self._commands_seen = False
+        self._first_command = -1
+
+    def _commands_seen_before(self, index: int) -> bool:
+        """Whether a command was sent before record ``index`` (since the last reset)."""
+        return 0 <= self._first_command < index
 
     # --- reporting --------------------------------------------------------------------
 

@@ -153,7 +153,7 @@ class EventChecks(OracleCore):
                 f"reported {status.value}",
             )
             return None
-        if self.wire:
+        if self.wire and self._commands_seen:
             self._emit(
                 "event.status-change-known-job",
                 job_id,
@@ -161,6 +161,7 @@ class EventChecks(OracleCore):
                 "events only for started jobs",
                 f"reported {status.value}",
             )
+        # Without any command yet, the trace began after the job was started.
         return self._adopt(job_id, None)
 
     def _after_status(self, job: JobState, previous: Status, status: Status) -> None:

@@ -151,13 +151,15 @@ class QueryChecks(OracleCore):
                     f"listed it as {status.value}",
                 )
             return None
-        self._emit(
-            "query-jobs.lists-live-jobs",
-            job_id,
-            "query-jobs lists a job no command started and no event named",
-            "only started jobs listed",
-            f"listed it as {status.value}",
-        )
+        if self._commands_seen_before(since):
+            self._emit(
+                "query-jobs.lists-live-jobs",
+                job_id,
+                "query-jobs lists a job no command started and no event named",
+                "only started jobs listed",
+                f"listed it as {status.value}",
+            )
+        # Otherwise the trace began after the job was started: take it as it is listed.
         return self._adopt(job_id, status)
 
     def _check_listed_status(self, job: JobState, status: Status, since: int) -> None:

@@ -95,6 +95,8 @@ class VerbChecks(OracleCore):
     # --- commands ---------------------------------------------------------------------
 
     def _on_command(self, command: Command) -> None:
+        if not self._commands_seen:
+            self._first_command = self._index
         self._commands_seen = True
         meaning = classify(command.execute, command.arguments)
         pending = PendingCommand(command, self._index, meaning.kind, meaning.starts, meaning.verb)

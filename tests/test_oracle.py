@@ -656,6 +656,12 @@ def test_verb_for_an_unknown_job() -> None:
 def test_query_lists_an_unknown_job() -> None:
     t = Trace().mirror().query(info("j", "running"), info("x", "running"))
     assert new(t.run()) == ["query-jobs.lists-live-jobs"]
+    # A trace that begins with jobs already running (attached to a live QEMU) lists them
+    # first: they are taken as they are, and checked from then on.
+    attached = Trace().query(info("x", "running")).jsc("x", "paused", "running", "concluded")
+    assert new(attached.run()) == ["status.transition-table"]
+    attached = Trace().jsc("y", "ready", "standby")
+    assert new(attached.run()) == []
 
 
 def test_query_omits_a_live_job() -> None:
