@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from jobcheck.conformance.divergence import Divergence
+from jobcheck.conformance.job_commands import StartInfo
 from jobcheck.model.lifecycle import BLOCK_JOB_TYPES, JobType, Model, Status, Verb
 from jobcheck.model.semantics import PAUSE_POINT_TYPES, AbstractJob, reachable
 
@@ -95,7 +96,7 @@ class JobState:
     """Cancel commands for this job sent but not answered yet."""
     concluded_after_cancel: bool = False
     """The job went pending → concluded while a cancel for it was unanswered."""
-    next_start: Any = None
+    next_start: StartInfo | None = None
     """A start command for the same id, sent while this instance lives."""
     reported: set[str] = field(default_factory=set)
     """Known divergences already reported for this job (each once)."""
