@@ -1,0 +1,200 @@
+"""Launching a QEMU process for the live target, and telling how it ended.
+
+:func:`launch` starts ``qemu-storage-daemon`` or a ``qemu-system-*`` binary
+with its QMP monitor on a unix socket that jobcheck binds *before* the
+process starts and hands over as a file descriptor, with ``server=on,wait=on``:
+the connection that jobcheck makes at once waits in the socket's backlog
+until QEMU takes it, so there is no polling and no race with the monitor's
+set-up (QEMU 7.2 can send its greeting twice to a client that connects while
+the monitor is being set up).  The socket lives in a private directory
+(``tempfile.mkdtemp``, mode 0700); no TCP listener is ever opened.
+
+* ``qemu-storage-daemon --chardev socket,id=m,fd=N,server=on,wait=on --monitor chardev=m``
+* ``qemu-system-* -M none -nodefaults -no-user-config -display none -accel tcg
+  -chardev socket,id=m,fd=N,server=on,wait=on -mon chardev=m,mode=control``
+  (no guest, no KVM).
+
+The process gets its own session (so a Ctrl-C in the terminal reaches
+jobcheck, which then shuts QEMU down in order) and its own stderr file in
+the directory, whose tail goes into every error message about it.
+
+:class:`QemuCrashed` is the error for a QEMU that aborted (SIGABRT, a failed
+assertion, another fatal signal): a finding (rule ``qemu.no-abort``), not
+just a broken target.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import socket
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+from jobcheck.conformance.errors import TargetError, UsageError
+
+#: Signals that mean QEMU crashed rather than was stopped.
+CRASH_SIGNALS: frozenset[int] = frozenset(
+    {signal.SIGABRT, signal.SIGSEGV, signal.SIGBUS, signal.SIGILL, signal.SIGFPE, signal.SIGTRAP}
+)
+_CRASH_TEXTS = ("Assertion", "assertion failed", "core dumped")
+
+
+class QemuCrashed(TargetError):
+    """QEMU aborted or died of a fatal signal: the finding of rule ``qemu.no-abort``.
+
+    ``returncode`` is the process's exit status (negative: killed by that
+    signal, as in :mod:`subprocess`), ``signal`` the signal number if any,
+    ``stderr_tail`` the last lines QEMU wrote, ``command`` the QMP command
+    that was in flight or last sent.
+    """
+
+    def __init__(
+        self, message: str, returncode: int | None, stderr_tail: str, command: str
+    ) -> None:
+        super().__init__(message)
+        self.returncode = returncode
+        self.signal = -returncode if returncode is not None and returncode < 0 else None
+        self.stderr_tail = stderr_tail
+        self.command = command
+
+
+@dataclass(frozen=True)
+class Binary:
+    """A QEMU binary and which of the two launch recipes it takes."""
+
+    path: str
+    storage_daemon: bool
+
+    @property
+    def name(self) -> str:
+        return Path(self.path).name
+
+
+def find_binary(binary: str | None) -> Binary:
+    """Resolve ``binary`` (default: ``qemu-storage-daemon`` on ``PATH``); UsageError if absent."""
+    wanted = binary or "qemu-storage-daemon"
+    path = wanted if os.sep in wanted else shutil.which(wanted)
+    if path is None or not os.path.isfile(path):
+        hint = "" if binary else " (install Debian's qemu-system-x86, or give a binary)"
+        raise UsageError(f"QEMU binary {wanted!r} not found{hint}")
+    if not os.access(path, os.X_OK):
+        raise UsageError(f"QEMU binary {path!r} is not executable")
+    return Binary(path, "storage-daemon" in Path(path).name)
+
+
+def command_line(binary: Binary, fd: int) -> list[str]:
+    """The argv that starts ``binary`` with its QMP monitor on the socket ``fd``."""
+    chardev = f"socket,id=m,fd={fd},server=on,wait=on"
+    if binary.storage_daemon:
+        return [binary.path, "--chardev", chardev, "--monitor", "chardev=m"]
+    return [
+        binary.path,
+        *("-M", "none", "-nodefaults", "-no-user-config", "-display", "none"),
+        *("-accel", "tcg", "-chardev", chardev, "-mon", "chardev=m,mode=control"),
+    ]
+
+
+class QemuProcess:
+    """A QEMU that jobcheck launched: its QMP socket, stderr and exit status."""
+
+    def __init__(self, binary: Binary, workdir: str) -> None:
+        self.binary = binary
+        self.socket_path = os.path.join(workdir, "qmp.sock")
+        self.stderr_path = os.path.join(workdir, "qemu.stderr")
+        listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            try:
+                listener.bind(self.socket_path)
+                listener.listen(1)
+            except OSError as exc:
+                raise UsageError(f"cannot make the QMP socket {self.socket_path}: {exc}") from None
+            fd = listener.fileno()
+            with open(self.stderr_path, "wb") as stderr:
+                try:
+                    self._popen = subprocess.Popen(
+                        command_line(binary, fd),
+                        pass_fds=(fd,),
+                        stdin=subprocess.DEVNULL,
+                        stdout=subprocess.DEVNULL,
+                        stderr=stderr,
+                        start_new_session=True,
+                    )
+                except OSError as exc:
+                    raise UsageError(f"cannot run {binary.path}: {exc.strerror or exc}") from None
+        finally:
+            listener.close()
+
+    @property
+    def pid(self) -> int:
+        return self._popen.pid
+
+    def poll(self) -> int | None:
+        return self._popen.poll()
+
+    def wait(self, timeout: float) -> int | None:
+        """The exit status, waiting up to ``timeout`` seconds; ``None`` if still running."""
+        try:
+            return self._popen.wait(timeout)
+        except subprocess.TimeoutExpired:
+            return None
+
+    def kill(self, grace: float = 1.0) -> None:
+        """End the process: SIGTERM, ``grace`` seconds, then SIGKILL; reap it.
+
+        A process that is already exiting (after ``quit``) gets ``grace``
+        seconds to finish before the first signal; with ``grace`` 0 (QEMU does
+        not answer, or the user pressed Ctrl-C) SIGKILL goes at once.
+        """
+        if self.wait(grace) is not None:
+            return
+        signals = [(signal.SIGTERM, grace)] if grace > 0 else []
+        for sig, wait in [*signals, (signal.SIGKILL, 10.0)]:
+            with contextlib.suppress(ProcessLookupError):
+                self._popen.send_signal(sig)
+            if self.wait(wait) is not None:
+                return
+
+    def stderr_tail(self, lines: int = 3, limit: int = 400) -> str:
+        """The last lines of QEMU's stderr, joined with `` | `` (one line, bounded)."""
+        try:
+            with open(self.stderr_path, "rb") as stream:
+                stream.seek(0, os.SEEK_END)
+                size = stream.tell()
+                stream.seek(max(0, size - 8192))
+                text = stream.read().decode("utf-8", "replace")
+        except OSError:
+            return ""
+        kept = [
+            line.strip()
+            for line in text.splitlines()
+            if line.strip() and "QEMU waiting for connection" not in line
+        ]
+        tail = " | ".join(kept[-lines:])
+        return tail if len(tail) <= limit else "…" + tail[-limit:]
+
+    def crashed(self) -> bool:
+        """Whether the process has ended with a crash (fatal signal or failed assertion)."""
+        code = self._popen.poll()
+        if code is None:
+            return False
+        if code < 0 and -code in CRASH_SIGNALS:
+            return True
+        tail = self.stderr_tail(lines=20, limit=10_000)
+        return code != 0 and any(text in tail for text in _CRASH_TEXTS)
+
+    def ending(self) -> str:
+        """How the process ended, in words: ``exited with status 1``, ``killed by SIGABRT``."""
+        code = self._popen.poll()
+        if code is None:
+            return "is still running"
+        if code < 0:
+            try:
+                name = signal.Signals(-code).name
+            except ValueError:
+                name = f"signal {-code}"
+            return f"was killed by {name}"
+        return f"exited with status {code}"

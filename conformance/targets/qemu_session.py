@@ -1,0 +1,343 @@
+"""A recorded QMP session on qemu.qmp's asyncio client, driven from synchronous code.
+
+The campaign calls targets synchronously; QMP is asynchronous (events arrive
+whenever QEMU emits them, before or after a command's return).  A
+:class:`QemuSession` runs qemu.qmp's :class:`~qemu.qmp.QMPClient` on a private
+event loop in a daemon thread, so the socket is read all the time, and each
+public method submits a coroutine to that loop and waits for it, with a
+timeout::
+
+    session = QemuSession(timeout=10.0)
+    session.connect("/tmp/jobcheck-x/qmp.sock")
+    session.recording = True
+    response = session.execute("query-jobs")      # a trace Response
+    session.settle(quiet=0.002)                   # wait for the jobs to stop moving
+    records = session.take_records()              # Command/Response/Event, wire order
+
+*Recording.*  The client is subclassed only at qemu.qmp's documented message
+hooks (``_cb_outbound``/``_cb_inbound``), which see every message as it
+crosses the socket.  So commands, responses and events become trace records
+in arrival order, events interleaved with responses exactly as they came, each
+event with QEMU's timestamp.  The same hook feeds the
+:class:`~jobcheck.conformance.targets.job_tracker.JobTracker` (before any
+caller can look), and the client's one default event listener, registered
+before the connection exists, is drained so that it never grows.
+
+*Failures* are two exceptions, which the target turns into
+:class:`~jobcheck.conformance.errors.TargetError` with QEMU's exit status and
+stderr: :class:`SessionLost` (the socket closed or broke; a watcher on the
+client's runstate notices it even between commands) and
+:class:`SessionTimeout` (no answer in time; the session is unusable after it,
+since a late reply would be out of step).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import contextlib
+import json
+import threading
+import time
+from collections.abc import Callable, Coroutine
+from typing import Any, TypeVar
+
+from qemu.qmp import ExecuteError, Message, QMPClient, QMPError, Runstate
+
+from jobcheck.conformance.targets.job_tracker import JobTracker
+from jobcheck.conformance.trace import Command, Event, QmpError, Record, Response
+
+T = TypeVar("T")
+
+
+class SessionLost(Exception):
+    """The QMP connection closed or broke."""
+
+
+class SessionTimeout(Exception):
+    """QEMU did not answer within the timeout."""
+
+
+def command_text(command: str, arguments: dict[str, Any] | None, limit: int = 160) -> str:
+    """A command as one short line, for error messages: ``job-pause {"id": "j0"}``."""
+    text = command if not arguments else f"{command} {json.dumps(arguments, sort_keys=True)}"
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+class _RecordingClient(QMPClient):
+    """qemu.qmp's client, with its message hooks forwarding to the session."""
+
+    def __init__(self, session: QemuSession) -> None:
+        super().__init__("jobcheck")
+        self._session = session
+
+    def _cb_outbound(self, msg: Message) -> Message:
+        msg = super()._cb_outbound(msg)
+        self._session._sent(msg)
+        return msg
+
+    def _cb_inbound(self, msg: Message) -> Message:
+        msg = super()._cb_inbound(msg)
+        self._session._received(msg)
+        return msg
+
+
+class QemuSession:
+    """One QMP connection: recorded, tracked, usable from any one calling thread."""
+
+    def __init__(self, timeout: float) -> None:
+        self.timeout = timeout
+        self.tracker = JobTracker()
+        self.recording = False
+        """Whether traffic becomes trace records (off during connection and introspection)."""
+        self.last_command = "(no command yet)"
+        self.interrupted = False
+        """A call was interrupted (Ctrl-C): a command may have gone out unanswered."""
+        self._records: list[Record] = []
+        self._lock = threading.Lock()
+        self._responses: dict[Any, Response] = {}
+        self._last_id: Any = None
+        self._events = 0
+        self._lost = False
+        self._broken: str | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(
+            target=self._loop.run_forever, name="jobcheck-qmp", daemon=True
+        )
+        self._thread.start()
+        self._client, self._changed, self._exec_lock = self._call(self._make(), timeout)
+
+    async def _make(self) -> tuple[_RecordingClient, asyncio.Event, asyncio.Lock]:
+        return _RecordingClient(self), asyncio.Event(), asyncio.Lock()
+
+    # -- the bridge from the calling thread to the loop ------------------
+
+    def _call(self, coro: Coroutine[Any, Any, T], timeout: float) -> T:
+        future = asyncio.run_coroutine_threadsafe(coro, self._loop)
+        try:
+            return future.result(timeout + 1.0)
+        except concurrent.futures.TimeoutError:
+            future.cancel()
+            self._broken = f"no answer within {timeout:g} s to {self.last_command}"
+            raise SessionTimeout(self._broken) from None
+        except BaseException as exc:
+            future.cancel()
+            if isinstance(exc, KeyboardInterrupt):
+                self.interrupted = True
+            raise
+
+    # -- hooks (run in the loop thread) ----------------------------------
+
+    def _append(self, record: Record) -> None:
+        with self._lock:
+            self._records.append(record)
+
+    def _sent(self, msg: Message) -> None:
+        self._last_id = msg.get("id")
+        if self.recording and "execute" in msg:
+            args = msg.get("arguments")
+            arguments = dict(args) if isinstance(args, dict) else {}
+            self._append(Command(str(msg["execute"]), arguments, msg.get("id")))
+
+    def _received(self, msg: Message) -> None:
+        if "event" in msg:
+            name = str(msg["event"])
+            data = msg.get("data")
+            data = dict(data) if isinstance(data, dict) else {}
+            stamp = msg.get("timestamp")
+            with self._lock:
+                self.tracker.event(name, data)
+                if self.recording:
+                    self._records.append(
+                        Event(name, data, dict(stamp) if isinstance(stamp, dict) else None)
+                    )
+                self._events += 1
+            self._changed.set()
+        elif "return" in msg or "error" in msg:
+            error = msg.get("error")
+            response = Response(
+                msg.get("id"),
+                msg.get("return"),
+                QmpError(str(error.get("class")), str(error.get("desc")))
+                if isinstance(error, dict)
+                else None,
+            )
+            self._responses[msg.get("id")] = response
+            if self.recording:
+                self._append(response)
+
+    # -- connecting ------------------------------------------------------
+
+    def connect(self, path: str) -> None:
+        """Connect to the QMP unix socket at ``path`` and negotiate."""
+        self._call(self._connect(path), self.timeout)
+
+    async def _connect(self, path: str) -> None:
+        self.last_command = f"connecting to {path}"
+        try:
+            await asyncio.wait_for(self._client.connect(path), self.timeout)
+        except TimeoutError:
+            self._broken = f"no QMP greeting from {path} within {self.timeout:g} s"
+            raise SessionTimeout(self._broken) from None
+        except (QMPError, OSError, EOFError) as exc:
+            raise SessionLost(f"cannot connect to {path}: {_reason(exc)}") from None
+        loop = asyncio.get_running_loop()
+        self._tasks = [loop.create_task(self._watch()), loop.create_task(self._drain_listener())]
+
+    async def _watch(self) -> None:
+        while self._client.runstate == Runstate.RUNNING:
+            await self._client.runstate_changed()
+        self._lost = True
+        self._changed.set()
+
+    async def _drain_listener(self) -> None:
+        async for _ in self._client.events:
+            pass
+
+    # -- commands --------------------------------------------------------
+
+    def execute(
+        self, command: str, arguments: dict[str, Any] | None = None, timeout: float | None = None
+    ) -> Response:
+        """Send one command; its recorded response (``ok`` or a QMP error)."""
+        self.last_command = command_text(command, arguments)
+        self._usable()
+        wait = self.timeout if timeout is None else timeout
+        return self._call(self._execute(command, arguments, wait), wait)
+
+    async def _execute(
+        self, command: str, arguments: dict[str, Any] | None, timeout: float
+    ) -> Response:
+        async with self._exec_lock:
+            if self._lost:
+                raise SessionLost("the QMP connection is closed")
+            msg = QMPClient.make_execute_msg(command, arguments)
+            try:
+                await asyncio.wait_for(self._client.execute_msg(msg), timeout)
+            except ExecuteError:
+                pass
+            except TimeoutError:
+                self._responses.pop(self._last_id, None)
+                self._broken = (
+                    f"no answer within {timeout:g} s to {command_text(command, arguments)}"
+                )
+                raise SessionTimeout(self._broken) from None
+            except (QMPError, OSError, EOFError) as exc:
+                raise SessionLost(_reason(exc)) from None
+            response = self._responses.pop(self._last_id)
+            with self._lock:
+                self.tracker.command(command, arguments, response.ok)
+            return response
+
+    # -- waiting ---------------------------------------------------------
+
+    def wait_until(self, predicate: Callable[[JobTracker], bool], timeout: float) -> bool:
+        """Wait until ``predicate(tracker)`` holds (re-checked on every event); False on timeout."""
+        self._usable()
+        deadline = time.monotonic() + timeout
+        return self._call(self._wait_until(predicate, deadline), timeout)
+
+    async def _wait_until(self, predicate: Callable[[JobTracker], bool], deadline: float) -> bool:
+        while True:
+            if self._lost:
+                raise SessionLost("the QMP connection closed")
+            if predicate(self.tracker):
+                return True
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return False
+            self._changed.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._changed.wait(), remaining)
+
+    def settle(self, quiet: float, timeout: float | None = None) -> list[str]:
+        """Wait until no job of ours moves by itself and no event came for ``quiet`` seconds.
+
+        Ends with a ``query-jobs`` (recorded: a snapshot, and a barrier that
+        every event QEMU sent before it has arrived).  Returns the ids still
+        moving when the timeout ran out (empty when settled).
+        """
+        self.last_command = "waiting for the jobs to settle"
+        self._usable()
+        wait = self.timeout if timeout is None else timeout
+        return self._call(self._settle(quiet, time.monotonic() + wait), wait + self.timeout)
+
+    async def _settle(self, quiet: float, deadline: float) -> list[str]:
+        while True:
+            if not await self._wait_until(lambda t: not t.moving(), deadline):
+                return self.tracker.moving()
+            while True:
+                seen = self._events
+                await asyncio.sleep(quiet)
+                if self._lost:
+                    raise SessionLost("the QMP connection closed")
+                if self._events == seen or time.monotonic() >= deadline:
+                    break
+            if self.tracker.moving():
+                continue
+            self.last_command = "query-jobs"
+            await self._execute("query-jobs", None, self.timeout)
+            moving = self.tracker.moving()
+            if not moving or time.monotonic() >= deadline:
+                return moving
+
+    # -- records and state -----------------------------------------------
+
+    def record(self, record: Record) -> None:
+        """Append a record of the caller's own (a driver note)."""
+        self._append(record)
+
+    def take_records(self) -> list[Record]:
+        with self._lock:
+            out, self._records = self._records, []
+        return out
+
+    def inspect(self, question: Callable[[JobTracker], T]) -> T:
+        """Ask the tracker something, consistently with the loop thread."""
+        with self._lock:
+            return question(self.tracker)
+
+    @property
+    def lost(self) -> bool:
+        return self._lost
+
+    @property
+    def broken(self) -> str | None:
+        """Why the session can no longer be used (a timeout), if it cannot."""
+        return self._broken
+
+    def _usable(self) -> None:
+        if self._broken is not None:
+            raise SessionTimeout(self._broken)
+        if self._lost:
+            raise SessionLost("the QMP connection closed")
+
+    # -- closing ---------------------------------------------------------
+
+    def close(self) -> None:
+        """Disconnect and stop the loop thread (idempotent, never raises)."""
+        if self._loop.is_closed():
+            return
+        if self._thread.is_alive():
+            future = asyncio.run_coroutine_threadsafe(self._disconnect(), self._loop)
+            try:
+                future.result(2.0)
+            except BaseException:  # closing goes on whatever happened
+                future.cancel()
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._thread.join(2.0)
+        if not self._thread.is_alive():
+            self._loop.close()
+
+    async def _disconnect(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        # QEMU may already be gone: disconnect() then re-raises EOFError and friends.
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(self._client.disconnect(), 1.0)
+
+
+def _reason(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
