@@ -1,0 +1,479 @@
+"""The live target: a real QEMU driven over QMP with qemu.qmp.
+
+Three ways in::
+
+    QemuTarget()                                   # qemu-storage-daemon from PATH
+    QemuTarget(binary="qemu-system-x86_64")        # any qemu-system-*: -M none, no guest
+    QemuTarget(connect="/run/qemu/qmp.sock")       # an idle QEMU or QSD already running
+
+A launched QEMU lives in a private 0700 temporary directory with its QMP
+socket and its stderr file (:mod:`.qemu_process`); an attached one is left
+running at the end, with every job, node and file that jobcheck made removed,
+and is never killed.  Either way the set-up goes through QMP alone
+(:mod:`.qemu_setup`), every name prefixed ``jc-<pid>-``.
+
+On connecting, ``query-version`` picks the model (:func:`model_for`) unless
+``model`` is given, and ``query-qmp-schema`` gives the ``JobStatus``,
+``JobType`` (and, if QEMU introspects it, ``JobVerb``) members QEMU really
+has: :attr:`QemuTarget.schema_members`, also written into the trace metadata
+(``extra["schema_members"]``) so that the oracle can report a member the
+model does not know (rule ``qapi.members-known``).  These two commands are
+not part of the trace; everything after them is, in wire order
+(:mod:`.qemu_session`).
+
+Robustness: every command and every wait has a timeout (``timeout``, 10 s by
+default).  QEMU exiting or closing its socket raises
+:class:`~jobcheck.conformance.errors.TargetError` naming the command in
+flight, how the process ended and the tail of its stderr; a QEMU that aborted
+raises its subclass :class:`QemuCrashed` (rule ``qemu.no-abort``).  After a
+command got no answer the target is unusable, and :meth:`QemuTarget.close`
+kills the process.  :meth:`QemuTarget.close` (also run by ``with``, and by a
+finalizer at exit if nobody called it) always leaves no process of ours and no
+temporary file behind.
+
+QEMU 7.2 aborts when a drained section begins while a ``blockdev-create`` job
+is in flight (``quit``, ``transaction``, ``blockdev-reopen``,
+``blockdev-del``).  So before each of its own draining steps (start, drain,
+close) the target waits until every create or amend job it started has
+concluded.  Commands sent with :meth:`QemuTarget.execute` go out exactly as
+given: that is how a test reproduces the abort on purpose.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import stat
+import tempfile
+import weakref
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+from jobcheck.conformance.errors import TargetError, UsageError
+from jobcheck.conformance.targets.base import JobSpec, Target
+from jobcheck.conformance.targets.job_tracker import JobTracker
+from jobcheck.conformance.targets.qapi_schema import command_arguments, commands, job_enum_members
+from jobcheck.conformance.targets.qemu_process import (
+    QemuCrashed,
+    QemuProcess,
+    find_binary,
+)
+from jobcheck.conformance.targets.qemu_session import (
+    QemuSession,
+    SessionLost,
+    SessionTimeout,
+    command_text,
+)
+from jobcheck.conformance.targets.qemu_setup import JobPlan, NodeSetup, Sizes
+from jobcheck.conformance.trace import Meta, Record, Response
+from jobcheck.model.lifecycle import BLOCK_JOB_TYPES, JobType, Model, UnknownVersionError, model_for
+
+__all__ = ["QemuCrashed", "QemuTarget"]
+
+_START_COMMANDS: dict[JobType, tuple[str, ...]] = {
+    JobType.MIRROR: ("blockdev-mirror",),
+    JobType.BACKUP: ("blockdev-backup",),
+    JobType.COMMIT: ("block-commit",),
+    JobType.STREAM: ("block-stream",),
+    JobType.CREATE: ("blockdev-create",),
+    JobType.AMEND: ("x-blockdev-amend", "blockdev-amend"),
+}
+
+
+class _Resources:
+    """What must go whatever happens: the loop thread, our process, our directory."""
+
+    def __init__(self, workdir: str) -> None:
+        self.workdir = workdir
+        self.session: QemuSession | None = None
+        self.process: QemuProcess | None = None
+
+    def release(self, grace: float = 1.0) -> None:
+        if self.session is not None:
+            self.session.close()
+        if self.process is not None:
+            self.process.kill(grace)
+        shutil.rmtree(self.workdir, ignore_errors=True)
+
+
+class QemuTarget(Target):
+    """A live QEMU (launched or attached) behind the :class:`Target` interface."""
+
+    kind = "qemu"
+
+    def __init__(
+        self,
+        binary: str | None = None,
+        connect: str | None = None,
+        timeout: float = 10.0,
+        model: str | None = None,
+    ) -> None:
+        if binary and connect:
+            raise UsageError("give a QEMU binary to launch or a socket to connect to, not both")
+        if not timeout > 0:
+            raise UsageError(f"the timeout must be positive, not {timeout}")
+        self.timeout = timeout
+        self.settle_quiet = 0.002
+        """Seconds without an event after which :meth:`settle` trusts that nothing is coming."""
+        self.crash: QemuCrashed | None = None
+        """The crash that :meth:`close` found (it raises it too, unless an error is in flight)."""
+        self.schema_members: dict[str, list[str]] = {}
+        self.commands: frozenset[str] = frozenset()
+        self.supported_types: frozenset[JobType] = frozenset()
+        """The job types this target can start on this QEMU."""
+        self.prefix = f"jc-{os.getpid()}-"
+        self.connect_path = connect
+        self._version = "?"
+        self._package = ""
+        self._model: Model | None = None
+        self._closed = False
+        self._ended = False
+        self._crash_reported = False
+        self._plans: dict[str, JobPlan] = {}
+        self._setup: NodeSetup | None = None
+        self._resources = _Resources(tempfile.mkdtemp(prefix="jobcheck-qemu-"))
+        self._finalizer = weakref.finalize(self, self._resources.release, 0.2)
+        try:
+            self._open(binary, connect, model)
+        except BaseException:
+            self._close(raise_crash=False)
+            raise
+
+    # -- opening ---------------------------------------------------------
+
+    def _open(self, binary: str | None, connect: str | None, model: str | None) -> None:
+        if connect is not None:
+            path = connect
+            try:
+                mode = os.stat(path).st_mode
+            except OSError as exc:
+                raise UsageError(f"cannot connect to {path}: {exc.strerror}") from None
+            if not stat.S_ISSOCK(mode):
+                raise UsageError(f"{path} is not a unix socket")
+        else:
+            self._resources.process = QemuProcess(find_binary(binary), self.workdir)
+            path = self._resources.process.socket_path
+        session = self._resources.session = QemuSession(self.timeout)
+        with self._guard():
+            session.connect(path)
+            version = session.execute("query-version")
+            schema = session.execute("query-qmp-schema")
+        if not version.ok or not schema.ok:
+            raise TargetError(f"QEMU refused its introspection: {version.error or schema.error}")
+        numbers = version.value.get("qemu", {}) if isinstance(version.value, dict) else {}
+        self._version = ".".join(str(numbers.get(k, 0)) for k in ("major", "minor", "micro"))
+        self._package = str(version.value.get("package", "")).strip()
+        try:
+            self._model = model_for(model or self._version)
+        except UnknownVersionError as exc:
+            raise UsageError(str(exc)) from None
+        entries = schema.value if isinstance(schema.value, list) else []
+        self.schema_members = job_enum_members(entries)
+        self.commands = commands(entries)
+        self.supported_types = frozenset(
+            t for t, names in _START_COMMANDS.items() if any(n in self.commands for n in names)
+        )
+        amend = next((n for n in _START_COMMANDS[JobType.AMEND] if n in self.commands), None)
+        self._setup = NodeSetup(
+            self,
+            self.workdir,
+            self.prefix,
+            amend_command=amend,
+            backup_x_perf="x-perf" in command_arguments(entries, "blockdev-backup"),
+            sizes=Sizes(),
+        )
+        session.recording = True
+
+    # -- properties ------------------------------------------------------
+
+    @property
+    def workdir(self) -> str:
+        return self._resources.workdir
+
+    @property
+    def pid(self) -> int | None:
+        """The pid of the QEMU this target launched (``None`` when attached)."""
+        process = self._resources.process
+        return process.pid if process is not None else None
+
+    @property
+    def qemu_version(self) -> str:
+        return self._version
+
+    @property
+    def model(self) -> Model:
+        assert self._model is not None
+        return self._model
+
+    def describe(self) -> str:
+        model = self._model.version if self._model else "?"
+        package = f" ({self._package})" if self._package else ""
+        process = self._resources.process
+        where = process.binary.path if process is not None else f"attached at {self.connect_path}"
+        return f"QEMU {self._version}{package}, {where}, model {model}"
+
+    def meta(self, **extra: Any) -> Meta:
+        own: dict[str, Any] = {"target": self.describe(), "schema_members": self.schema_members}
+        return super().meta(**{**own, **extra})
+
+    # -- errors ----------------------------------------------------------
+
+    @property
+    def _session(self) -> QemuSession:
+        session = self._resources.session
+        if self._closed or session is None:
+            raise TargetError("the QEMU target is closed")
+        if self._ended:
+            raise TargetError("QEMU has quit; this target can send no more commands")
+        return session
+
+    @contextmanager
+    def _guard(self) -> Iterator[None]:
+        """Turn the session's failures into TargetError / QemuCrashed."""
+        try:
+            yield
+        except SessionTimeout as exc:
+            raise TargetError(self._with_stderr(f"QEMU did not answer: {exc}")) from None
+        except SessionLost as exc:
+            raise self._lost_error(str(exc)) from None
+
+    def _with_stderr(self, message: str) -> str:
+        process = self._resources.process
+        tail = process.stderr_tail() if process is not None else ""
+        return f"{message}; QEMU's stderr: {tail}" if tail else message
+
+    def _lost_error(self, reason: str) -> TargetError:
+        session = self._resources.session
+        doing = session.last_command if session is not None else "start-up"
+        process = self._resources.process
+        if process is None:
+            return TargetError(
+                f"the QEMU at {self.connect_path} closed its QMP connection"
+                f" (last command: {doing}; {reason})"
+            )
+        code = process.wait(min(self.timeout, 5.0))
+        name = f"{process.binary.name} (pid {process.pid})"
+        if code is None:
+            return TargetError(
+                self._with_stderr(f"{name} closed its QMP socket (last command: {doing}; {reason})")
+            )
+        message = self._with_stderr(f"{name} {process.ending()} (last command: {doing})")
+        if process.crashed():
+            self._crash_reported = True
+            return QemuCrashed(message, code, process.stderr_tail(), doing)
+        return TargetError(message)
+
+    # -- commands --------------------------------------------------------
+
+    def execute(self, command: str, arguments: dict[str, Any] | None = None) -> Response:
+        session = self._session
+        if command == "quit":
+            return self._quit(session, arguments)
+        with self._guard():
+            return session.execute(command, arguments)
+
+    def _quit(self, session: QemuSession, arguments: dict[str, Any] | None) -> Response:
+        process = self._resources.process
+        if process is None:
+            raise UsageError("jobcheck does not quit a QEMU that it did not start")
+        with self._guard():
+            response = session.execute("quit", arguments)
+        if not response.ok:
+            return response
+        self._ended = True
+        code = process.wait(self.timeout)
+        doing = command_text("quit", arguments)
+        if code is None:
+            raise TargetError(
+                self._with_stderr(
+                    f"{process.binary.name} did not exit within {self.timeout:g} s of {doing}"
+                )
+            )
+        if process.crashed():
+            self._crash_reported = True
+            message = self._with_stderr(f"{process.binary.name} {process.ending()} after {doing}")
+            raise QemuCrashed(message, code, process.stderr_tail(), doing)
+        return response
+
+    # -- set-up (the SetupQmp protocol of NodeSetup) ---------------------
+
+    def setup_command(self, command: str, arguments: dict[str, Any]) -> None:
+        with self._guard():
+            response = self._session.execute(command, arguments)
+        if not response.ok:
+            assert response.error is not None
+            raise TargetError(
+                f"set-up failed: {command_text(command, arguments)}: {response.error.desc}"
+            )
+
+    def create_images(self, jobs: list[tuple[str, dict[str, Any]]]) -> None:
+        for job_id, options in jobs:
+            self.setup_command("blockdev-create", {"job-id": job_id, "options": options})
+        ids = {job_id for job_id, _ in jobs}
+        self._wait(
+            lambda t: all(t.status(i) in ("concluded", "null") for i in ids),
+            "set-up jobs " + ", ".join(sorted(ids)),
+        )
+        for job_id in sorted(ids):
+            self.setup_command("job-dismiss", {"id": job_id})
+
+    def _wait(self, predicate: Any, what: str) -> None:
+        with self._guard():
+            done = self._session.wait_until(predicate, self.timeout)
+        if not done:
+            raise TargetError(f"{what} did not conclude within {self.timeout:g} s")
+
+    def _before_drain(self) -> None:
+        """Wait until no create/amend job of ours is in flight (QEMU 7.2 aborts otherwise)."""
+        self._wait(lambda t: not t.running_alone(), "create and amend jobs")
+
+    # -- steps -----------------------------------------------------------
+
+    def start(self, jobs: Sequence[JobSpec], grouped: bool = False) -> Response:
+        specs = list(jobs)
+        if not specs:
+            raise UsageError("a start step needs at least one job")
+        for spec in specs:
+            if spec.type not in self.supported_types:
+                raise UsageError(f"this QEMU ({self._version}) cannot start {spec.type.value} jobs")
+        if grouped and any(s.type is not JobType.BACKUP for s in specs):
+            raise UsageError("a grouped transaction holds backup jobs only")
+        assert self._setup is not None
+        self._before_drain()
+        plans = [self._setup.plan(spec) for spec in specs]
+        for plan in plans:
+            self._plans[plan.spec.id] = plan
+        if grouped:
+            actions = [{"type": p.command, "data": p.arguments} for p in plans]
+            return self.execute(
+                "transaction",
+                {"actions": actions, "properties": {"completion-mode": "grouped"}},
+            )
+        responses = [self.execute(p.command, p.arguments) for p in plans]
+        return next((r for r in responses if not r.ok), responses[-1])
+
+    def _speed(self, job_id: str, speed: int, what: str) -> None:
+        plan = self._plans.get(job_id)
+        if plan is None:
+            self.note(f"{what} {job_id}: no such job started here; nothing sent")
+        elif plan.spec.type not in BLOCK_JOB_TYPES:
+            self.note(f"{what} {job_id}: {plan.spec.type.value} jobs have no speed; nothing sent")
+        else:
+            self.execute("block-job-set-speed", {"device": job_id, "speed": speed})
+
+    def release(self, job_id: str) -> None:
+        self._speed(job_id, 0, "release")
+
+    def hold(self, job_id: str) -> None:
+        self._speed(job_id, 1, "hold")
+
+    def drain(self, job_id: str) -> None:
+        plan = self._plans.get(job_id)
+        if plan is None or plan.drain is None:
+            why = "no such job started here" if plan is None else "no pause points"
+            self.note(f"drain {job_id}: {why}; nothing sent")
+            return
+        self._before_drain()
+        if "blockdev-reopen" in self.commands:
+            self.execute("blockdev-reopen", {"options": [plan.drain]})
+        elif "x-blockdev-reopen" in self.commands:
+            self.execute("x-blockdev-reopen", plan.drain)
+        else:
+            self.execute("transaction", {"actions": []})
+
+    def settle(self) -> None:
+        session = self._session
+        with self._guard():
+            moving = session.settle(self.settle_quiet)
+        if moving:
+            statuses = session.inspect(lambda t: {i: t.status(i) for i in moving})
+            self.note(
+                f"settle: after {self.timeout:g} s these jobs are still moving: "
+                + ", ".join(f"{i} ({s})" for i, s in statuses.items())
+            )
+
+    def take_records(self) -> list[Record]:
+        session = self._resources.session
+        return session.take_records() if session is not None else []
+
+    def _record(self, record: Record) -> None:
+        self._session.record(record)
+
+    def inspect_jobs(self) -> dict[str, str]:
+        """Our jobs and their last status as the events told it."""
+        return self._session.inspect(lambda t: {j.id: j.status for j in t.ours()})
+
+    # -- closing ---------------------------------------------------------
+
+    def close(self) -> None:
+        """Tear down (see the module docstring); raise :class:`QemuCrashed` if QEMU aborted
+        during the teardown itself (after everything is cleaned up)."""
+        self._close(raise_crash=True)
+
+    def __enter__(self) -> QemuTarget:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._close(raise_crash=not exc or exc[0] is None)
+
+    def _close(self, raise_crash: bool) -> None:
+        if self._closed:
+            return
+        crash: QemuCrashed | None = None
+        grace = 0.0
+        try:
+            session = self._resources.session
+            launched = self._resources.process is not None
+            usable = (
+                session is not None
+                and not self._ended
+                and not session.lost
+                and session.broken is None
+                and self._model is not None
+                and not (launched and session.interrupted)
+            )
+            if usable:
+                grace = 1.0
+                try:
+                    self._before_drain()
+                    if self._resources.process is None:
+                        self._teardown_attached()
+                    else:
+                        self._quit(self._session, None)
+                except QemuCrashed as exc:
+                    crash = exc
+                except (TargetError, UsageError):
+                    pass
+        finally:
+            self._closed = True
+            self._resources.release(grace)
+            self._finalizer.detach()
+        if crash is not None:
+            self.crash = crash
+            if raise_crash:
+                raise crash
+
+    def _teardown_attached(self) -> None:
+        """Cancel and dismiss our jobs, delete our nodes; leave the QEMU running."""
+        session = self._session
+
+        def ours(t: JobTracker) -> dict[str, str]:
+            return {j.id: j.status for j in t.ours() if j.status not in ("null", "undefined")}
+
+        for job_id, status in session.inspect(ours).items():
+            if status == "concluded":
+                self.execute("job-dismiss", {"id": job_id})
+            elif status != "aborting":
+                self.execute("job-cancel", {"id": job_id})
+        with self._guard():
+            session.wait_until(
+                lambda t: all(s == "concluded" for s in ours(t).values()), self.timeout
+            )
+        for job_id in session.inspect(ours):
+            self.execute("job-dismiss", {"id": job_id})
+        with self._guard():
+            session.wait_until(lambda t: not ours(t), self.timeout)
+        left = list(reversed(self._setup.nodes)) if self._setup is not None else []
+        for _ in range(2):
+            left = [n for n in left if not self.execute("blockdev-del", {"node-name": n}).ok]

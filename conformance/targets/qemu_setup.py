@@ -1,0 +1,306 @@
+"""The block nodes each job type needs, built over QMP alone, and the job's start command.
+
+Everything is made with ``blockdev-add`` and ``blockdev-create`` jobs, so that
+a launched QEMU and one that jobcheck attaches to are set up the same way.
+Every node name and set-up job id starts with the target's prefix
+(``jc-<pid>-<n>-``), so nothing collides with what else a shared QEMU holds,
+and :attr:`NodeSetup.nodes` lists them, in creation order, for teardown.
+
+How a job is *held* (it starts, makes a little progress and waits for
+:meth:`~jobcheck.conformance.targets.base.Target.release`): ``speed: 1``.
+Block jobs rate-limit in 100 ms slices with a quota of at least one byte, so
+after the first chunk the computed delay is days long; with no kick the job
+stays parked in ``running``, and ``block-job-set-speed 0`` releases it.  Small
+chunks keep the held progress small and the same on every QEMU version:
+mirror ``buf-size`` and backup ``x-perf.max-chunk`` of 1 MiB; commit and
+stream copy 512 KiB chunks, an active commit up to 16 MiB (its buffer cannot
+be set).  Sizes are chosen so that a released job finishes in milliseconds
+while a held one survives hundreds of pause/resume cycles (each lets mirror,
+commit and stream copy one more chunk): 1 GiB ``null-co`` disks for mirror and
+backup, a 512 MiB chain for commit and stream.
+
+The recipes (``raw`` filters are there to be reopened: see *drain* below):
+
+* **mirror** ``null-co`` → ``raw(null-co)``.  ``null-co`` reports no data, so
+  the mirror only discards; with ``on_error`` the source is instead a qcow2
+  image whose data file is ``raw(blkdebug(null-co))`` (``data-file-raw``: all
+  clusters allocated, read from the null device) so that the mirror reads, and
+  blkdebug fails the read at 3/4 of the disk (``on-source-error``).
+* **backup** ``null-co`` → ``raw(null-co)``; with ``on_error`` the target is
+  ``raw(blkdebug(null-co))`` failing the write at 3/4 (``on-target-error``).
+* **commit** and **stream** share a chain: base ``raw(null-co)`` ← mid qcow2
+  (``data-file-raw`` over ``raw(null-co)``: every cluster allocated, so commit
+  and stream have work and read it from the null device) ← top qcow2 (empty).
+  An active commit (``variant="active"``) commits top into base and has a
+  ready phase; an intermediate commit commits mid into base; stream copies the
+  whole chain into top.  With ``on_error`` mid's data file is
+  ``raw(blkdebug(null-co))`` failing reads at 3/4 (``on-error``).
+* **create** a ``blockdev-create`` of a 64 MiB qcow2 image on a fresh file node
+  (create jobs have no speed: they run to the end by themselves; they take no
+  ``auto-finalize``/``auto-dismiss``, so a spec's flags are ignored: QEMU
+  finalizes them itself and keeps them until ``job-dismiss``; amend likewise).
+* **amend** ``x-blockdev-amend`` of a fresh qcow2 node with no options to
+  change (it runs to the end at once).
+
+Errors fire only where the job has not been while held: at 3/4 of its disk,
+hundreds of chunks away (an active commit: 24 cycles of 16 MiB).
+
+*Drain*: a ``blockdev-reopen`` of one of the job's ``raw`` nodes with its
+options unchanged is a drained section of that node, so the job alone goes
+``running``→``paused``→``running`` (``ready``→``standby``→``ready``) inside the
+command.  :attr:`JobPlan.drain` holds those options (``None`` for create and
+amend jobs, which have no pause points).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from jobcheck.conformance.errors import UsageError
+from jobcheck.conformance.targets.base import JobSpec
+from jobcheck.model.lifecycle import JobType
+
+KiB = 1024
+MiB = 1024 * KiB
+GiB = 1024 * MiB
+
+
+@dataclass(frozen=True)
+class Sizes:
+    """Disk sizes and chunk sizes of the set-up (see the module docstring)."""
+
+    disk: int = GiB
+    chain: int = 512 * MiB
+    image: int = 64 * MiB
+    mirror_buffer: int = MiB
+    backup_chunk: int = MiB
+
+
+class SetupQmp(Protocol):
+    """What :class:`NodeSetup` needs from the target: commands that must succeed."""
+
+    def setup_command(self, command: str, arguments: dict[str, Any]) -> None:
+        """Send a set-up command; raise TargetError if QEMU refuses it."""
+
+    def create_images(self, jobs: list[tuple[str, dict[str, Any]]]) -> None:
+        """Run ``blockdev-create`` jobs (id, options) to the end and dismiss them."""
+
+
+@dataclass
+class JobPlan:
+    """A job ready to start: its command, its nodes, and how to drain it."""
+
+    spec: JobSpec
+    command: str
+    arguments: dict[str, Any]
+    drain: dict[str, Any] | None
+    """``blockdev-reopen`` options of a node whose drained section pauses the job."""
+    nodes: list[str] = field(default_factory=list)
+
+
+#: The job types :class:`NodeSetup` can build (amend only where QEMU has the command).
+BUILDABLE: frozenset[JobType] = frozenset(
+    {JobType.MIRROR, JobType.BACKUP, JobType.COMMIT, JobType.STREAM, JobType.CREATE, JobType.AMEND}
+)
+
+
+class NodeSetup:
+    """Builds the nodes of each job (see the module docstring) and remembers them."""
+
+    def __init__(
+        self,
+        qmp: SetupQmp,
+        workdir: str,
+        prefix: str,
+        *,
+        amend_command: str | None = "x-blockdev-amend",
+        backup_x_perf: bool = True,
+        sizes: Sizes = Sizes(),
+    ) -> None:
+        self.qmp = qmp
+        self.workdir = workdir
+        self.prefix = prefix
+        self.amend_command = amend_command
+        self.backup_x_perf = backup_x_perf
+        self.sizes = sizes
+        self.nodes: list[str] = []
+        """Every node made, in creation order."""
+        self._count = 0
+        self._plan_nodes: list[str] = []
+        self._tag = ""
+
+    # -- plans -----------------------------------------------------------
+
+    def plan(self, spec: JobSpec) -> JobPlan:
+        """Build the nodes for ``spec`` and return its start command (not sent)."""
+        if spec.type not in BUILDABLE or (spec.type is JobType.AMEND and not self.amend_command):
+            raise UsageError(f"the live target cannot start {spec.type.value} jobs on this QEMU")
+        if spec.on_error is not None and spec.type in (JobType.CREATE, JobType.AMEND):
+            raise UsageError(f"{spec.type.value} jobs do no I/O that an error could be injected in")
+        self._count += 1
+        self._tag = f"{self.prefix}{self._count}-"
+        self._plan_nodes = []
+        build = {
+            JobType.MIRROR: self._mirror,
+            JobType.BACKUP: self._backup,
+            JobType.COMMIT: self._chain_job,
+            JobType.STREAM: self._chain_job,
+            JobType.CREATE: self._create,
+            JobType.AMEND: self._amend,
+        }[spec.type]
+        plan = build(spec)
+        plan.nodes = list(self._plan_nodes)
+        return plan
+
+    def _block_args(self, spec: JobSpec) -> dict[str, Any]:
+        return {
+            "job-id": spec.id,
+            "speed": 1,
+            "auto-finalize": spec.auto_finalize,
+            "auto-dismiss": spec.auto_dismiss,
+        }
+
+    def _mirror(self, spec: JobSpec) -> JobPlan:
+        size = self.sizes.disk
+        if spec.on_error:
+            source = self._data_image("src", size, failing=True)
+        else:
+            source = self._null("src", size)
+        target, drain = self._raw("dst", self._null("dstn", size))
+        args = {
+            **self._block_args(spec),
+            "device": source,
+            "target": target,
+            "sync": "full",
+            "buf-size": self.sizes.mirror_buffer,
+        }
+        if spec.on_error:
+            args["on-source-error"] = args["on-target-error"] = spec.on_error
+        return JobPlan(spec, "blockdev-mirror", args, drain)
+
+    def _backup(self, spec: JobSpec) -> JobPlan:
+        size = self.sizes.disk
+        source = self._null("src", size)
+        sink = self._null("dstn", size)
+        if spec.on_error:
+            sink = self._blkdebug("dste", sink, "pwritev", "write", size)
+        target, drain = self._raw("dst", sink)
+        args: dict[str, Any] = {
+            **self._block_args(spec),
+            "device": source,
+            "target": target,
+            "sync": "full",
+        }
+        if self.backup_x_perf:
+            args["x-perf"] = {"max-chunk": self.sizes.backup_chunk}
+        if spec.on_error:
+            args["on-target-error"] = spec.on_error
+        return JobPlan(spec, "blockdev-backup", args, drain)
+
+    def _chain_job(self, spec: JobSpec) -> JobPlan:
+        size = self.sizes.chain
+        mid_file, top_file = self._files("midf", "topf")
+        data = self._null("datn", size, read_zeroes=True)
+        if spec.on_error:
+            data = self._blkdebug("date", data, "read_aio", "read", size)
+        data, _ = self._raw("dat", data)
+        self.qmp.create_images(
+            [
+                (self._tag + "mk-mid", self._qcow2_options(mid_file, size, data)),
+                (self._tag + "mk-top", self._qcow2_options(top_file, size)),
+            ]
+        )
+        base, drain = self._raw("base", self._null("basn", size, read_zeroes=True))
+        mid = self._add(
+            "mid",
+            {"driver": "qcow2", "file": mid_file, "data-file": data, "backing": base},
+        )
+        top = self._add("top", {"driver": "qcow2", "file": top_file, "backing": mid})
+        args = {**self._block_args(spec), "device": top}
+        if spec.on_error:
+            args["on-error"] = spec.on_error
+        if spec.type is JobType.STREAM:
+            return JobPlan(spec, "block-stream", args, drain)
+        if spec.variant != "active":
+            args["top-node"] = mid
+            args["base-node"] = base
+        return JobPlan(spec, "block-commit", args, drain)
+
+    def _create(self, spec: JobSpec) -> JobPlan:
+        (image_file,) = self._files("img")
+        options = {"driver": "qcow2", "file": image_file, "size": self.sizes.image}
+        return JobPlan(spec, "blockdev-create", {"job-id": spec.id, "options": options}, None)
+
+    def _amend(self, spec: JobSpec) -> JobPlan:
+        (image_file,) = self._files("img")
+        self.qmp.create_images(
+            [(self._tag + "mk-img", self._qcow2_options(image_file, self.sizes.image))]
+        )
+        image = self._add("qcow", {"driver": "qcow2", "file": image_file})
+        args = {"job-id": spec.id, "node-name": image, "options": {"driver": "qcow2"}}
+        assert self.amend_command is not None
+        return JobPlan(spec, self.amend_command, args, None)
+
+    # -- nodes -----------------------------------------------------------
+
+    def _add(self, role: str, options: dict[str, Any]) -> str:
+        name = self._tag + role
+        self.qmp.setup_command("blockdev-add", {**options, "node-name": name})
+        self.nodes.append(name)
+        self._plan_nodes.append(name)
+        return name
+
+    def _null(self, role: str, size: int, *, read_zeroes: bool = False) -> str:
+        options: dict[str, Any] = {"driver": "null-co", "size": size}
+        if read_zeroes:
+            options["read-zeroes"] = True
+        return self._add(role, options)
+
+    def _raw(self, role: str, child: str) -> tuple[str, dict[str, Any]]:
+        name = self._add(role, {"driver": "raw", "file": child})
+        return name, {"driver": "raw", "node-name": name, "file": child}
+
+    def _blkdebug(self, role: str, image: str, event: str, iotype: str, size: int) -> str:
+        rule = {"event": event, "iotype": iotype, "errno": 5, "sector": error_offset(size) // 512}
+        return self._add(role, {"driver": "blkdebug", "image": image, "inject-error": [rule]})
+
+    def _data_image(self, role: str, size: int, *, failing: bool) -> str:
+        """A qcow2 node whose every cluster is allocated and read from a null device."""
+        (image_file,) = self._files(role + "f")
+        data = self._null(role + "n", size, read_zeroes=True)
+        if failing:
+            data = self._blkdebug(role + "e", data, "read_aio", "read", size)
+        data, _ = self._raw(role + "d", data)
+        self.qmp.create_images(
+            [(self._tag + "mk-" + role, self._qcow2_options(image_file, size, data))]
+        )
+        return self._add(role, {"driver": "qcow2", "file": image_file, "data-file": data})
+
+    def _files(self, *roles: str) -> list[str]:
+        """Empty image files (``blockdev-create`` of the file driver) and their file nodes."""
+        paths = [os.path.join(self.workdir, f"{self._tag}{role}.img") for role in roles]
+        self.qmp.create_images(
+            [
+                (f"{self._tag}mk-{role}", {"driver": "file", "filename": path, "size": 0})
+                for role, path in zip(roles, paths, strict=True)
+            ]
+        )
+        return [
+            self._add(role, {"driver": "file", "filename": path})
+            for role, path in zip(roles, paths, strict=True)
+        ]
+
+    @staticmethod
+    def _qcow2_options(file: str, size: int, data_file: str | None = None) -> dict[str, Any]:
+        options: dict[str, Any] = {"driver": "qcow2", "file": file, "size": size}
+        if data_file is not None:
+            options["data-file"] = data_file
+            options["data-file-raw"] = True
+        return options
+
+
+def error_offset(size: int) -> int:
+    """Where injected errors fire: 3/4 into the disk, on a 64 KiB boundary."""
+    return (size * 3 // 4) // (64 * KiB) * (64 * KiB)
