@@ -7,7 +7,8 @@ rule, "on these QEMU versions this divergence is expected".  A run given
 its rule was exercised on its job type during the run — but matched nothing
 is *stale*: "fixed? remove it from the baseline".  A stale entry fails the
 run under ``--strict``, like a strict xfail; an entry marked ``intermittent``
-is never stale.
+is never stale.  Staleness is judged only for a campaign that ran to its end:
+one that stopped at a failure may simply not have got there.
 
 The file is JSON::
 

@@ -150,6 +150,8 @@ def summary_lines(outcome: Outcome) -> list[str]:
             f"baseline: {doc['baseline']['entries']} entries, {doc['baseline']['matched']} matched,"
             f" {len(stale)} stale"
         )
+        if not doc["baseline"]["stale_judged"]:
+            lines.append("  stale entries not judged: the campaign stopped at a failure")
         for entry in stale:
             job = f" ({entry['job_type']})" if entry["job_type"] else ""
             strict = " — fails with --strict" if entry["fails"] else ""

@@ -540,7 +540,10 @@ def build_document(
         )
 
     stale: list[Entry] = []
-    if baseline is not None:
+    # A campaign that stopped at a failure did not explore everything it would have
+    # explored: an entry that did not reproduce there is not evidence of a fix.
+    judge_stale = failure is None
+    if baseline is not None and judge_stale:
         for entry in baseline.entries:
             if id(entry) in matched or entry.intermittent or not entry.applies_to(version):
                 continue
@@ -639,6 +642,7 @@ def build_document(
             "exists": baseline.exists,
             "entries": len(baseline.entries),
             "matched": sum(1 for e in baseline.entries if id(e) in matched),
+            "stale_judged": judge_stale,
             "stale": [{**e.to_json(), "fails": strict} for e in stale],
         },
     }

@@ -283,6 +283,11 @@ def render(
             f"<p><code>{escape(baseline['path'] or '?')}</code>: {baseline['entries']} entries,"
             f" {baseline['matched']} matched, {len(baseline['stale'])} stale.</p>"
         )
+        if not baseline["stale_judged"]:
+            out.append(
+                "<p>Stale entries were not judged: the campaign stopped at a failure before"
+                " exploring everything.</p>"
+            )
         if baseline["stale"]:
             items = "".join(
                 f"<li><code>{escape(s['rule'])}</code>"

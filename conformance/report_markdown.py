@@ -138,6 +138,11 @@ def render(document: dict[str, Any]) -> str:
             f"`{where}`{state}: {baseline['entries']} entries, {baseline['matched']} matched,"
             f" {len(baseline['stale'])} stale."
         )
+        if not baseline["stale_judged"]:
+            out.append(
+                "Stale entries were not judged: the campaign stopped at a failure before"
+                " exploring everything."
+            )
         for entry in baseline["stale"]:
             fails = " — fails the run (--strict)" if entry["fails"] else ""
             job = f" ({entry['job_type']})" if entry["job_type"] else ""

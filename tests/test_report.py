@@ -327,6 +327,14 @@ def test_a_baseline_entry_for_another_job_type_does_not_match(tmp_path: Path) ->
     assert _outcome([NEW], failing=[NEW], baseline=path).exit_code == 1
 
 
+def test_stale_entries_are_not_judged_after_a_failure(tmp_path: Path) -> None:
+    path = _baseline(tmp_path, Entry("job-pause.already-paused-is-error", None, None, "x"))
+    outcome = _outcome([NEW], failing=[NEW], baseline=path, strict=True)
+    assert outcome.document["baseline"]["stale_judged"] is False
+    assert outcome.document["baseline"]["stale"] == []
+    assert any("not judged" in x for x in report.summary_lines(outcome))
+
+
 def test_stale_entry_is_reported_and_fails_only_when_strict(tmp_path: Path) -> None:
     stale = Entry("job-pause.already-paused-is-error", None, VersionRange.parse(">=7.0"), "x")
     path = _baseline(tmp_path, stale)
@@ -358,12 +366,13 @@ def test_entries_that_are_not_stale(tmp_path: Path, entry: Entry) -> None:
 def test_update_baseline_writes_findings_and_drops_stale(tmp_path: Path) -> None:
     stale = Entry("job-pause.already-paused-is-error", None, None, "fixed since")
     path = _baseline(tmp_path, stale)
-    outcome = _outcome([KNOWN, NEW], failing=[NEW], baseline=path)
+    outcome = _outcome([KNOWN, NEW], baseline=path)
+    assert [s["rule"] for s in outcome.document["baseline"]["stale"]] == [stale.rule]
     report.update_baseline(outcome, path)
     entries = json.loads(path.read_text())["entries"]
     assert {e["rule"] for e in entries} == {"status.null-never-visible", "job-pause.pauses"}
     assert all(e["qemu"] == "==7.2" for e in entries)
-    again = _outcome([KNOWN, NEW], failing=[NEW], baseline=path, strict=True)
+    again = _outcome([KNOWN, NEW], baseline=path, strict=True)
     assert again.exit_code == 0
 
 
@@ -435,3 +444,25 @@ def test_long_traces_are_cut_after_the_divergent_step(monkeypatch: pytest.Monkey
     assert len(new.records) == 9
     assert isinstance(new.records[-1], Response)
     assert new.meta.extra["excerpt"] is True
+
+
+def test_plain_simulator_known_only_run_and_the_stale_gate(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    plain = _run(tmp_path / "plain", capsys)
+    doc = plain.document()
+    assert plain.code == 0, plain.output
+    assert doc["counts"]["new"] == 0 and doc["counts"]["known"] >= 1
+    assert _run(tmp_path / "strict", capsys, "--strict").code == 1
+    baseline = tmp_path / "baseline.json"
+    made = _run(tmp_path / "made", capsys, "--baseline", str(baseline), "--update-baseline")
+    assert made.code == 0
+    data = json.loads(baseline.read_text())
+    assert {e["rule"] for e in data["entries"]} == {e["rule"] for e in doc["divergences"]}
+    assert _run(tmp_path / "baselined", capsys, "--baseline", str(baseline), "--strict").code == 0
+    data["entries"].append({"rule": "job-dismiss.only-concluded", "reason": "was wrong once"})
+    baseline.write_text(json.dumps(data))
+    loose = _run(tmp_path / "loose", capsys, "--baseline", str(baseline))
+    assert loose.code == 0
+    assert "stale: job-dismiss.only-concluded: fixed? remove it from the baseline" in loose.output
+    assert loose.document()["baseline"]["stale_judged"] is True
