@@ -29,6 +29,13 @@ class Mutant:
     """One line: what the mutated engine does differently."""
     rule: str
     """The id of the catalogue rule the oracle should report for it."""
+    also: tuple[str, ...] = ()
+    """Further rules the same deviation breaks; which one the oracle reports first
+    depends on what the run does next (a verb after the deviation, or a query)."""
+
+    @property
+    def rules(self) -> tuple[str, ...]:
+        return (self.rule, *self.also)
 
 
 def _registry(*mutants: Mutant) -> dict[str, Mutant]:
@@ -70,6 +77,7 @@ MUTANTS: dict[str, Mutant] = _registry(
         "concluded-without-event",
         "a job concludes without emitting JOB_STATUS_CHANGE concluded (pending/aborting → null)",
         "status.transition-table",
+        ("status.aborting-ends-concluded",),
     ),
     Mutant(
         "auto-dismiss-ignored",
@@ -141,6 +149,7 @@ MUTANTS: dict[str, Mutant] = _registry(
         "dismissed-still-listed",
         "a dismissed job emits null but query-jobs still lists it as concluded",
         "query-jobs.lists-live-jobs",
+        ("status.nothing-after-null", "job-dismiss.removes-job"),
     ),
     Mutant(
         "commit-listed-as-mirror",

@@ -1,0 +1,164 @@
+"""The campaign end to end on the simulator: coverage, mutants caught, shrinking, CLI."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from jobcheck.conformance.coverage import Coverage, coverage_summary, goals
+from jobcheck.conformance.machine import run_campaign
+from jobcheck.conformance.targets.select import TargetChoice
+from jobcheck.conformance.targets.sim_mutants import MUTANTS
+from jobcheck.conformance.trace import read_jsonl
+from jobcheck.model.lifecycle import model_for
+
+
+def _campaign(version: str, mutant: str | None = None, **kwargs: object):  # type: ignore[no-untyped-def]
+    choice = TargetChoice("sim", model=version, mutant=mutant)
+    return run_campaign(choice.make, model_for(version), **kwargs)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("version", ["7.2", "latest"])
+def test_plain_simulator_conforms_with_full_coverage(version: str) -> None:
+    model = model_for(version)
+    result = _campaign(version, seed=1, examples=15, steps=20)
+    assert result.failure is None, result.failure and result.failure.message
+    summary = coverage_summary(result.coverage, model)
+    assert summary["transitions"]["missing"] == []
+    assert summary["cells"]["missing"] == []
+    assert summary["transitions"]["reached"] == summary["transitions"]["goal"] > 10
+    assert summary["cells"]["reached"] == summary["cells"]["goal"] > 50
+    assert any(d.known for d in result.divergences)  # QEMU emits null and waiting
+    assert {d.rule for d in result.divergences if not d.known} == set()
+
+
+def test_goals_cover_both_families_and_every_executable_status() -> None:
+    model = model_for("7.2")
+    goal = goals(model)
+    statuses = {cell[2].value for cell in goal.cells}
+    assert statuses == {
+        "running",
+        "paused",
+        "ready",
+        "standby",
+        "waiting",
+        "pending",
+        "concluded",
+        "null",
+    }
+    assert {cell[0] for cell in goal.cells} == {"job", "block-job"}
+    # 6 job-* verbs and 7 block-job-* verbs (set-speed only exists as block-job-*).
+    assert len(goal.cells) == 6 * 8 + 7 * 8
+
+
+@pytest.mark.parametrize("name", sorted(MUTANTS))
+def test_every_mutant_is_caught_with_its_rule(name: str) -> None:
+    mutant = MUTANTS[name]
+    result = _campaign("latest", mutant=name, seed=0, examples=60, steps=25)
+    assert result.failure is not None, f"mutant {name} was not caught"
+    rules = {d.rule for d in result.failure.divergences}
+    assert rules & set(mutant.rules), f"{name}: expected {mutant.rules}, got {sorted(rules)}"
+
+
+def test_exploration_alone_catches_a_mutant_and_shrinks_it() -> None:
+    result = _campaign(
+        "latest", mutant="waiting-skipped", seed=3, examples=200, steps=20, tour=False
+    )
+    assert result.failure is not None
+    steps = result.failure.steps()
+    # Shrunk: a start and a release (the job skips waiting when its work is done).
+    assert 1 <= len(steps) <= 4, steps
+    assert steps[0].startswith("start")
+
+
+def test_same_seed_same_result() -> None:
+    first = _campaign("7.2", seed=5, examples=8, steps=15, tour=False)
+    second = _campaign("7.2", seed=5, examples=8, steps=15, tour=False)
+    assert first.steps == second.steps
+    assert first.coverage.all_cells() == second.coverage.all_cells()
+
+
+def test_coverage_merge_is_a_union() -> None:
+    a, b = Coverage(), Coverage()
+    from jobcheck.model.lifecycle import Status
+
+    a.transitions["mirror"] = {(Status.RUNNING, Status.READY)}
+    b.transitions["mirror"] = {(Status.READY, Status.STANDBY)}
+    a.merge(b)
+    assert a.transitions["mirror"] == {
+        (Status.RUNNING, Status.READY),
+        (Status.READY, Status.STANDBY),
+    }
+
+
+def _jobcheck(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "jobcheck.conformance.cli", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        timeout=300,
+    )
+
+
+def test_cli_run_sim_exits_0_with_full_coverage_in_json(tmp_path: Path) -> None:
+    out = tmp_path / "result.json"
+    proc = _jobcheck(
+        "run",
+        "--target",
+        "sim",
+        "--model",
+        "7.2",
+        "--seed",
+        "1",
+        "--json",
+        str(out),
+        "--out",
+        str(tmp_path / "report"),
+        cwd=tmp_path,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    data = json.loads(out.read_text())
+    coverage = data["coverage"]
+    assert coverage["transitions"]["reached"] == coverage["transitions"]["goal"]
+    assert coverage["cells"]["reached"] == coverage["cells"]["goal"]
+    assert "simulator" in proc.stderr
+
+
+def test_cli_run_mutant_exits_1_and_saves_a_replayable_minimal_trace(tmp_path: Path) -> None:
+    proc = _jobcheck(
+        "run",
+        "--target",
+        "sim",
+        "--sim-mutant",
+        "pause-in-ready-goes-paused",
+        "--seed",
+        "1",
+        "--out",
+        str(tmp_path / "report"),
+        cwd=tmp_path,
+    )
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "minimal failing run" in proc.stdout
+    assert "status.transition-table" in proc.stdout
+    traces = list((tmp_path / "report").rglob("*.jsonl"))
+    assert traces, "no minimal trace written"
+    with traces[0].open() as stream:
+        _meta, records = read_jsonl(stream, str(traces[0]))
+        assert any(getattr(r, "step", None) for r in records)
+
+
+def test_cli_list_mutants(tmp_path: Path) -> None:
+    proc = _jobcheck("run", "--list-mutants", cwd=tmp_path)
+    assert proc.returncode == 0
+    assert len(proc.stdout.splitlines()) == len(MUTANTS)
+
+
+def test_cli_bad_mutant_is_one_line_exit_2(tmp_path: Path) -> None:
+    proc = _jobcheck("run", "--target", "sim", "--sim-mutant", "nope", cwd=tmp_path)
+    assert proc.returncode == 2
+    assert len(proc.stderr.strip().splitlines()) == 1
