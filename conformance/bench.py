@@ -85,7 +85,7 @@ FULL = Sizes(
     round_trips=500,
     live_examples=10,
     live_steps=25,
-    jobs_examples=16,
+    jobs_examples=40,
     timeout=300.0,
 )
 QUICK = Sizes(
@@ -120,6 +120,7 @@ def make_rows() -> dict[str, Row]:
     for key, binary in BINARIES:
         rows += [
             Row(f"{key}.startup", f"{binary}: start-up to QMP ready", "ms"),
+            Row(f"{key}.ready", f"{binary}: start-up to live target ready", "ms"),
             Row(f"{key}.rtt", f"{binary}: query-jobs round trip, median", "ms"),
             Row(f"{key}.rtt95", f"{binary}: query-jobs round trip, p95", "ms"),
             Row(f"{key}.explore.steps", f"{binary}: campaign exploration", "steps/s"),
@@ -127,6 +128,7 @@ def make_rows() -> dict[str, Row]:
                 f"{key}.explore.ratio", f"{binary}: exploration ÷ (1/RTT)", "ratio", Goal(">=", 0.3)
             ),
             Row(f"{key}.tour.steps", f"{binary}: planned tour", "steps/s"),
+            Row(f"{key}.tour.seconds", f"{binary}: planned tour, whole", "s"),
             Row(
                 f"{key}.coverage", f"{binary}: time to 100% reachable coverage", "s", Goal("<=", 10)
             ),
