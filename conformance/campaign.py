@@ -19,12 +19,12 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from jobcheck.conformance.baseline import acceptor, load_baseline
 from jobcheck.conformance.coverage import coverage_summary
 from jobcheck.conformance.errors import UsageError
 from jobcheck.conformance.machine import (
     PROFILES,
     CampaignResult,
-    accept_known,
     iter_failure_lines,
     run_campaign,
 )
@@ -60,12 +60,8 @@ class _Work:
     tour: bool
     strict: bool
     progress: bool
-
-
-def _accept(strict: bool) -> Any:
-    if strict:
-        return lambda d: False
-    return accept_known
+    qemu_version: str
+    baseline: str | None
 
 
 def _campaign(work: _Work) -> CampaignResult:
@@ -77,7 +73,11 @@ def _campaign(work: _Work) -> CampaignResult:
         profile=work.profile,
         examples=work.examples,
         steps=work.steps,
-        accept=_accept(work.strict),
+        accept=acceptor(
+            load_baseline(work.baseline) if work.baseline else None,
+            work.qemu_version,
+            work.strict,
+        ),
         tour=work.tour,
         meta_extra={"target": work.choice.describe()},
         on_progress=_progress_printer(work) if work.progress else None,
@@ -113,6 +113,8 @@ def probe(choice: TargetChoice) -> tuple[str, Model]:
 
 def execute(choice: TargetChoice, args: argparse.Namespace, out_dir: Path | None) -> int:
     """Run the campaign(s) for ``jobcheck run``; return the exit code."""
+    if args.baseline and not args.update_baseline:
+        load_baseline(args.baseline)  # a malformed baseline is a usage error, before any run
     qemu_version, model = probe(choice)
     if choice.model is None:
         choice = replace(choice, model=model.version)
@@ -134,6 +136,8 @@ def execute(choice: TargetChoice, args: argparse.Namespace, out_dir: Path | None
             tour=not args.no_tour and index == 0,
             strict=args.strict,
             progress=interactive,
+            qemu_version=qemu_version,
+            baseline=args.baseline,
         )
         for index in range(jobs)
     ]
@@ -176,7 +180,9 @@ def finish(
     from jobcheck.conformance import report
 
     summary = coverage_summary(result.coverage, model)
-    outcome = report.build(info, result, summary, baseline_path=args.baseline, strict=args.strict)
+    outcome = report.build(
+        info, result, summary, baseline_path=args.baseline, strict=args.strict, directory=out_dir
+    )
     for line in report.summary_lines(outcome):
         print(line)
     for line in iter_failure_lines(result, info.seed):
