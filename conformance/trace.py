@@ -179,7 +179,9 @@ def record_from_json(obj: Any, path: str = "<trace>", line: int = 0) -> Record |
     if kind == "meta":
         order = obj.get("order", "wire")
         if order not in ("wire", "per-job"):
-            raise TraceFormatError(path, line, f"meta 'order' must be 'wire' or 'per-job', not {order!r}")
+            raise TraceFormatError(
+                path, line, f"meta 'order' must be 'wire' or 'per-job', not {order!r}"
+            )
         version = obj.get("qemu_version")
         if version is not None and not isinstance(version, str):
             raise TraceFormatError(path, line, "meta 'qemu_version' must be a string")
@@ -243,7 +245,11 @@ def read_jsonl(stream: IO[str], path: str = "<trace>") -> tuple[Meta, Iterator[R
             continue
         parsed = _parse_line(text, path, number)
         if isinstance(parsed, Meta):
-            meta = parsed if parsed.source != "unknown" else Meta(path, parsed.qemu_version, parsed.order, parsed.extra)
+            meta = (
+                parsed
+                if parsed.source != "unknown"
+                else Meta(path, parsed.qemu_version, parsed.order, parsed.extra)
+            )
         else:
             first = parsed
         break
@@ -266,7 +272,7 @@ def _lines(stream: IO[str], path: str) -> Iterator[tuple[int, str]]:
     """Numbered lines; a decoding error becomes a :class:`TraceFormatError`."""
     number = 0
     try:
-        for number, text in enumerate(stream, start=1):  # noqa: B007
+        for number, text in enumerate(stream, start=1):
             yield number, text
     except UnicodeDecodeError:
         raise TraceFormatError(path, number + 1, "not UTF-8 text") from None
