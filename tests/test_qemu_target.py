@@ -652,3 +652,28 @@ def test_a_target_never_closed_is_cleaned_up_at_exit() -> None:
     )
     pid, workdir = done.stdout.split()
     assert gone(int(pid)) and not os.path.exists(workdir)
+
+
+@needs_qsd
+def test_qemu_dies_with_a_jobcheck_killed_outright() -> None:
+    script = (
+        "import time\n"
+        "from jobcheck.conformance.targets.qemu import QemuTarget\n"
+        "target = QemuTarget()\n"
+        "print(target.pid, target.workdir, flush=True)\n"
+        "time.sleep(60)\n"
+    )
+    child = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    assert child.stdout is not None
+    pid, workdir = child.stdout.readline().split()
+    try:
+        assert not gone(int(pid))
+        child.kill()  # SIGKILL: no finalizer runs; the parent-death signal must end QEMU
+        child.wait()
+        for _ in range(200):
+            if gone(int(pid)):
+                break
+            time.sleep(0.05)
+        assert gone(int(pid))
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)  # only a finalizer could have removed it

@@ -150,9 +150,10 @@ class JobTracker:
     def running_alone(self) -> list[str]:
         """Ids of our jobs without pause points (create, amend, …) that have not concluded.
 
-        QEMU 7.2 aborts when a drained section (``quit``, ``transaction``,
-        ``blockdev-reopen``, ``blockdev-del``) begins while a ``blockdev-create``
-        job is in flight, so a target waits for these before it drains.
+        QEMU 7.2 aborts when a drained section (``quit``, ``blockdev-reopen``,
+        the ``transaction`` that starts a backup) begins while a
+        ``blockdev-create`` job is in flight, so a target waits for these
+        before it drains.
         """
         return [
             job.id

@@ -10,7 +10,7 @@ A launched QEMU lives in a private 0700 temporary directory with its QMP
 socket and its stderr file (:mod:`.qemu_process`); an attached one is left
 running at the end, with every job, node and file that jobcheck made removed,
 and is never killed.  Either way the set-up goes through QMP alone
-(:mod:`.qemu_setup`), every name prefixed ``jc-<pid>-``.
+(:mod:`.qemu_setup`), every name prefixed ``jc-<pid>-<n>-``.
 
 On connecting, ``query-version`` picks the model (:func:`model_for`) unless
 ``model`` is given, and ``query-qmp-schema`` gives the ``JobStatus``,
@@ -28,25 +28,27 @@ flight, how the process ended and the tail of its stderr; a QEMU that aborted
 raises its subclass :class:`QemuCrashed` (rule ``qemu.no-abort``).  After a
 command got no answer the target is unusable, and :meth:`QemuTarget.close`
 kills the process.  :meth:`QemuTarget.close` (also run by ``with``, and by a
-finalizer at exit if nobody called it) always leaves no process of ours and no
-temporary file behind.
+finalizer at exit if nobody called it) leaves no process of ours and no
+temporary file behind; if jobcheck is killed outright (SIGKILL), QEMU still
+dies with it (parent-death signal), but the temporary directory stays.
 
 QEMU 7.2 aborts when a drained section begins while a ``blockdev-create`` job
-is in flight (``quit``, ``transaction``, ``blockdev-reopen``,
-``blockdev-del``).  So before each of its own draining steps (start, drain,
-close) the target waits until every create or amend job it started has
-concluded.  Commands sent with :meth:`QemuTarget.execute` go out exactly as
+is in flight (``quit``, or any drain, such as ``blockdev-reopen`` or the
+``transaction`` that starts a backup).  So before each of its own draining
+steps (start, drain, close) the target waits until every create or amend job
+it started has concluded.  Commands sent with :meth:`QemuTarget.execute` go out exactly as
 given: that is how a test reproduces the abort on purpose.
 """
 
 from __future__ import annotations
 
+import itertools
 import os
 import shutil
 import stat
 import tempfile
 import weakref
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -71,6 +73,8 @@ from jobcheck.model.lifecycle import BLOCK_JOB_TYPES, JobType, Model, UnknownVer
 
 __all__ = ["QemuCrashed", "QemuTarget"]
 
+_SERIAL = itertools.count(1)
+
 _START_COMMANDS: dict[JobType, tuple[str, ...]] = {
     JobType.MIRROR: ("blockdev-mirror",),
     JobType.BACKUP: ("blockdev-backup",),
@@ -90,10 +94,12 @@ class _Resources:
         self.process: QemuProcess | None = None
 
     def release(self, grace: float = 1.0) -> None:
-        if self.session is not None:
-            self.session.close()
+        # The process first: closing the session ends the thread that launched
+        # QEMU, and with it QEMU (parent-death signal), without the grace time.
         if self.process is not None:
             self.process.kill(grace)
+        if self.session is not None:
+            self.session.close()
         shutil.rmtree(self.workdir, ignore_errors=True)
 
 
@@ -122,14 +128,14 @@ class QemuTarget(Target):
         self.commands: frozenset[str] = frozenset()
         self.supported_types: frozenset[JobType] = frozenset()
         """The job types this target can start on this QEMU."""
-        self.prefix = f"jc-{os.getpid()}-"
+        self.prefix = f"jc-{os.getpid()}-{next(_SERIAL)}-"
+        """Starts every node name and set-up job id of this target."""
         self.connect_path = connect
         self._version = "?"
         self._package = ""
         self._model: Model | None = None
         self._closed = False
         self._ended = False
-        self._crash_reported = False
         self._plans: dict[str, JobPlan] = {}
         self._setup: NodeSetup | None = None
         self._resources = _Resources(tempfile.mkdtemp(prefix="jobcheck-qemu-"))
@@ -151,10 +157,12 @@ class QemuTarget(Target):
                 raise UsageError(f"cannot connect to {path}: {exc.strerror}") from None
             if not stat.S_ISSOCK(mode):
                 raise UsageError(f"{path} is not a unix socket")
-        else:
-            self._resources.process = QemuProcess(find_binary(binary), self.workdir)
-            path = self._resources.process.socket_path
         session = self._resources.session = QemuSession(self.timeout)
+        if connect is None:
+            found = find_binary(binary)
+            process = session.in_loop_thread(lambda: QemuProcess(found, self.workdir))
+            self._resources.process = process
+            path = process.socket_path
         with self._guard():
             session.connect(path)
             version = session.execute("query-version")
@@ -260,7 +268,6 @@ class QemuTarget(Target):
             )
         message = self._with_stderr(f"{name} {process.ending()} (last command: {doing})")
         if process.crashed():
-            self._crash_reported = True
             return QemuCrashed(message, code, process.stderr_tail(), doing)
         return TargetError(message)
 
@@ -291,7 +298,6 @@ class QemuTarget(Target):
                 )
             )
         if process.crashed():
-            self._crash_reported = True
             message = self._with_stderr(f"{process.binary.name} {process.ending()} after {doing}")
             raise QemuCrashed(message, code, process.stderr_tail(), doing)
         return response
@@ -318,7 +324,7 @@ class QemuTarget(Target):
         for job_id in sorted(ids):
             self.setup_command("job-dismiss", {"id": job_id})
 
-    def _wait(self, predicate: Any, what: str) -> None:
+    def _wait(self, predicate: Callable[[JobTracker], bool], what: str) -> None:
         with self._guard():
             done = self._session.wait_until(predicate, self.timeout)
         if not done:

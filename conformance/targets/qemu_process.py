@@ -16,7 +16,11 @@ the monitor is being set up).  The socket lives in a private directory
 
 The process gets its own session (so a Ctrl-C in the terminal reaches
 jobcheck, which then shuts QEMU down in order) and its own stderr file in
-the directory, whose tail goes into every error message about it.
+the directory, whose tail goes into every error message about it.  It is
+started through ``setpriv --pdeathsig KILL`` where util-linux provides it: the
+kernel then kills QEMU when the thread that forked it ends, which covers a
+jobcheck killed with SIGKILL (the live target forks from its own loop thread,
+which lives exactly as long as the target).
 
 :class:`QemuCrashed` is the error for a QEMU that aborted (SIGABRT, a failed
 assertion, another fatal signal): a finding (rule ``qemu.no-abort``), not
@@ -87,11 +91,19 @@ def find_binary(binary: str | None) -> Binary:
 
 
 def command_line(binary: Binary, fd: int) -> list[str]:
-    """The argv that starts ``binary`` with its QMP monitor on the socket ``fd``."""
+    """The argv that starts ``binary`` with its QMP monitor on the socket ``fd``.
+
+    When util-linux's ``setpriv`` is there, it execs QEMU with a parent-death
+    signal (SIGKILL), so that QEMU dies with the thread that launched it even
+    if jobcheck itself is killed outright (no finalizer runs then).
+    """
     chardev = f"socket,id=m,fd={fd},server=on,wait=on"
+    setpriv = shutil.which("setpriv")
+    guard = [setpriv, "--pdeathsig", "KILL"] if setpriv else []
     if binary.storage_daemon:
-        return [binary.path, "--chardev", chardev, "--monitor", "chardev=m"]
+        return [*guard, binary.path, "--chardev", chardev, "--monitor", "chardev=m"]
     return [
+        *guard,
         binary.path,
         *("-M", "none", "-nodefaults", "-no-user-config", "-display", "none"),
         *("-accel", "tcg", "-chardev", chardev, "-mon", "chardev=m,mode=control"),

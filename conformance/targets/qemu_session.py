@@ -127,6 +127,18 @@ class QemuSession:
                 self.interrupted = True
             raise
 
+    def in_loop_thread(self, function: Callable[[], T]) -> T:
+        """Run ``function`` in the loop thread and return its result (or raise its error).
+
+        The live target launches QEMU from here, so that QEMU's parent-death
+        signal is bound to a thread that lives exactly as long as the session.
+        """
+
+        async def call() -> T:
+            return function()
+
+        return self._call(call(), self.timeout)
+
     # -- hooks (run in the loop thread) ----------------------------------
 
     def _append(self, record: Record) -> None:

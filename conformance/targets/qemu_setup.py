@@ -3,7 +3,7 @@
 Everything is made with ``blockdev-add`` and ``blockdev-create`` jobs, so that
 a launched QEMU and one that jobcheck attaches to are set up the same way.
 Every node name and set-up job id starts with the target's prefix
-(``jc-<pid>-<n>-``), so nothing collides with what else a shared QEMU holds,
+(``jc-<pid>-<target>-<job>-``), so nothing collides with what else a shared QEMU holds,
 and :attr:`NodeSetup.nodes` lists them, in creation order, for teardown.
 
 How a job is *held* (it starts, makes a little progress and waits for
