@@ -55,7 +55,7 @@ BLOCK_ONLY_VERBS = frozenset({Verb.SET_SPEED, Verb.CHANGE})
 def kind_of(spec: dict[str, Any]) -> str:
     """The job kind (a :class:`JobKind` value) of a start step's job spec, or ``?``."""
     try:
-        return kind_for(JobType(spec.get("type")), spec.get("variant")).value
+        return kind_for(JobType(str(spec.get("type"))), spec.get("variant")).value
     except ValueError:
         return "?"
 
@@ -120,7 +120,7 @@ class Coverage:
             return
         job = str(event.data.get("id"))
         try:
-            new = Status(event.data.get("status"))
+            new = Status(str(event.data.get("status")))
         except ValueError:
             return
         kind = self._kind.get(job, "?")
