@@ -389,7 +389,7 @@ def run_campaign(
         result.failure = Failure(_first_line(exc), records, meta, divergences)
     except TargetError as exc:
         session = cls.last
-        if session is None or not _is_crash(exc):
+        if session is None or not is_crash(exc):
             raise
         result.crash = str(exc)
         result.failure = Failure(str(exc), session.records, session.meta, [])
@@ -402,8 +402,11 @@ def _first_line(exc: BaseException) -> str:
     return text.splitlines()[0] if text else type(exc).__name__
 
 
-def _is_crash(exc: TargetError) -> bool:
-    return type(exc).__name__ == "QemuCrashed"
+def is_crash(exc: BaseException) -> bool:
+    """Whether a target failure is QEMU crashing (a finding), not just QEMU failing."""
+    from jobcheck.conformance.targets.qemu_process import QemuCrashed
+
+    return isinstance(exc, QemuCrashed)
 
 
 def _wrap_progress(

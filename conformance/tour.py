@@ -15,10 +15,12 @@ so the oracle checks it step by step like any other run.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
 from typing import Any
 
 from jobcheck.conformance.coverage import BLOCK_ONLY_VERBS, CAMPAIGN_KINDS
+from jobcheck.conformance.errors import TargetError
 from jobcheck.conformance.machine import (
     Accept,
     CampaignResult,
@@ -26,6 +28,7 @@ from jobcheck.conformance.machine import (
     Session,
     StepFailed,
     TargetFactory,
+    is_crash,
 )
 from jobcheck.conformance.oracle import Divergence, Oracle
 from jobcheck.conformance.shrink import minimize, session_replay, steps_of
@@ -246,12 +249,24 @@ def run_tour(
         new = [d for d in session.divergences if not accept(d)]
         failure = Failure(str(exc).splitlines()[0], session.records, session.meta, new)
         return _shrunk(failure, make_target, model, accept, meta_extra, seed)
+    except TargetError as exc:
+        _close_quietly(session)
+        if not is_crash(exc):
+            raise
+        result.crash = str(exc)
+        return Failure(str(exc), session.records, session.meta, [])
     except BaseException:
-        session.target.close()
+        _close_quietly(session)
         raise
     finally:
         result.tour_steps = result.steps - steps_before
     return None
+
+
+def _close_quietly(session: Session) -> None:
+    """Close after a failure; the first error is the one to report."""
+    with contextlib.suppress(TargetError):
+        session.target.close()
 
 
 def _shrunk(

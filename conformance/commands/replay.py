@@ -24,7 +24,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from jobcheck.conformance.errors import UsageError
+from jobcheck.conformance.errors import TargetError, UsageError
 from jobcheck.conformance.trace import Meta, Note, Record, TraceFormatError, write_jsonl
 
 HELP = "re-run a saved trace's steps on a target and report FIXED or STILL DIVERGES"
@@ -90,7 +90,7 @@ def _target_seed(meta: Meta) -> int:
 
 def run(args: argparse.Namespace) -> int:
     from jobcheck.conformance.baseline import load_baseline
-    from jobcheck.conformance.machine import CampaignResult, Session
+    from jobcheck.conformance.machine import CampaignResult, Session, is_crash
     from jobcheck.conformance.report_data import job_kinds
     from jobcheck.conformance.targets.select import choose_target
 
@@ -113,6 +113,7 @@ def run(args: argparse.Namespace) -> int:
     session = Session(
         target, target.model, lambda d: True, CampaignResult(), {"replay": args.trace}
     )
+    crash: str | None = None
     try:
         for number, step in enumerate(steps, start=1):
             try:
@@ -120,9 +121,23 @@ def run(args: argparse.Namespace) -> int:
             except (KeyError, ValueError, TypeError) as exc:
                 where = f"{args.trace}: step {number} ({step.get('op')})"
                 raise UsageError(f"{where}: bad step: {exc}") from None
+    except TargetError as exc:
+        if not is_crash(exc):
+            raise
+        crash = str(exc)
     finally:
-        session.finish()
+        try:
+            session.finish()
+        except TargetError as exc:
+            if crash is None and not is_crash(exc):
+                raise
+            crash = crash or str(exc)
     records: list[Record] = session.records
+    if crash is not None:
+        if args.save:
+            _save(Path(args.save), session.meta, records)
+        print(f"STILL DIVERGES: qemu.no-abort: QEMU crashed: {crash}")
+        return 1
     if args.save:
         _save(Path(args.save), session.meta, records)
     kinds = job_kinds(records)

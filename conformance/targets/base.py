@@ -27,6 +27,9 @@ can be replayed on another.  The steps are:
 ``{"op": "wait"}``
     Let the target settle: wait until the events that the previous steps
     caused have arrived (bounded by the target's timeout).
+``{"op": "qmp", "execute": NAME, "arguments": {...}}``
+    Send one raw QMP command (for reproducers of what the other steps cannot
+    say, such as ``quit`` while a job runs).
 
 A :class:`JobSpec` is ``{"type": "mirror", "id": "j0", "auto-finalize": true,
 "auto-dismiss": true, "variant": null, "on-error": null}``.  ``variant`` is
@@ -232,6 +235,8 @@ class Target(abc.ABC):
             )
         if op == "query":
             return self.query()
+        if op == "qmp":
+            return self.execute(str(step["execute"]), step.get("arguments"))
         if op == "release":
             self.release(str(step["job"]))
         elif op == "hold":
@@ -272,4 +277,6 @@ def describe_step(step: dict[str, Any]) -> str:
         return f"{command} {step['job']}" + (f" {extra}" if extra else "")
     if op in ("release", "hold", "drain"):
         return f"{op} {step['job']}"
+    if op == "qmp":
+        return f"{step.get('execute')} (raw QMP)"
     return str(op)
