@@ -83,6 +83,8 @@ class Oracle(VerbChecks, QueryChecks, EventChecks):
         """Check one record: the divergences it reveals (some may be about earlier records)."""
         self._out = []
         self._index = self.records
+        if self.records == 0:
+            self._check_schema_members()
         self.records += 1
         self._line = record.line
         if isinstance(record, Event):
@@ -97,6 +99,30 @@ class Oracle(VerbChecks, QueryChecks, EventChecks):
         elif isinstance(record, Note) and record.text.startswith("reset:"):
             self.reset()
         return self._out
+
+    def _check_schema_members(self) -> None:
+        """Enum members the target's QAPI schema has (trace metadata ``schema_members``,
+        from ``query-qmp-schema``) that the model does not know."""
+        members = self.meta.extra.get("schema_members") if self.meta is not None else None
+        if not isinstance(members, dict):
+            return
+        known = {
+            "JobStatus": {s.value for s in self.model.statuses},
+            "JobVerb": {v.value for v in self.model.verbs},
+            "JobType": {t.value for t in self.model.job_types},
+        }
+        for enum, names in sorted(members.items()):
+            if enum not in known or not isinstance(names, list):
+                continue
+            for name in names:
+                if str(name) not in known[enum]:
+                    self._emit(
+                        "qapi.members-known",
+                        None,
+                        f"QEMU's schema has {enum} member {name!r}",
+                        f"one of the model {self.model.version} {enum} members",
+                        f"{enum}.{name}",
+                    )
 
     def finish(self) -> list[Divergence]:
         """What only the end of the trace reveals: nothing, since a trace may stop anywhere.

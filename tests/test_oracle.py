@@ -1032,3 +1032,23 @@ def test_finalize_whole_transaction() -> None:
     t.block("BLOCK_JOB_COMPLETED", "a", "backup").jsc("a", "concluded", "null")
     t.query(info("b", "pending", "backup"))
     assert new(t.run()) == ["job-finalize.whole-transaction"]
+
+
+def test_schema_members_the_model_does_not_know_are_divergences() -> None:
+    from jobcheck.conformance.oracle import check as check_trace
+    from jobcheck.conformance.trace import Meta, Note
+    from jobcheck.model.lifecycle import model_for
+
+    members = {
+        "JobStatus": [s.value for s in model_for("7.2").statuses],
+        "JobType": ["mirror", "backup", "teleport"],
+    }
+    meta = Meta("qemu", "7.2.22", "wire", {"schema_members": members})
+    found = check_trace([Note("start")], model_for("7.2"), meta)
+    assert [(d.rule, d.observed) for d in found] == [("qapi.members-known", "JobType.teleport")]
+    members["JobType"] = ["mirror", "backup"]
+    assert check_trace([Note("start")], model_for("7.2"), meta) == []
+    # An older model does not know a newer QEMU's verb.
+    newer = Meta("qemu", "8.2.0", "wire", {"schema_members": {"JobVerb": ["cancel", "change"]}})
+    found = check_trace([Note("start")], model_for("7.2"), newer)
+    assert [d.observed for d in found] == ["JobVerb.change"]
