@@ -32,7 +32,7 @@ from jobcheck.conformance.machine import (
 )
 from jobcheck.conformance.oracle import Divergence, Oracle
 from jobcheck.conformance.shrink import minimize, session_replay, steps_of
-from jobcheck.conformance.trace import Meta, Record
+from jobcheck.conformance.trace import Command, Meta, Record, Response
 from jobcheck.model.causes import Cause
 from jobcheck.model.graph import executable_statuses, lifecycle_graph, plan_edge, plan_status
 from jobcheck.model.kinds import JobKind, JobSetup
@@ -94,8 +94,9 @@ def plan_steps(plan: list[Cause], ids: _Ids) -> tuple[str, list[Step]]:
 def tries(model: Model, kind: JobKind, status: Status) -> list[Try]:
     """Every verb try in ``status``: those the table forbids first (they leave the job be)."""
     out: list[Try] = []
-    families = ("job", "block-job") if kind.has_pause_points else ("job",)
-    for family in families:
+    # Non-block jobs (create, amend) get block-job-* verbs too: QEMU answers them
+    # DeviceNotActive, which rule block-job.device-not-active is about.
+    for family in ("job", "block-job"):
         for verb in model.verbs:
             if family == "job" and verb in BLOCK_ONLY_VERBS:
                 continue
@@ -169,58 +170,86 @@ def _edge_tour(session: Session, model: Model, ids: _Ids) -> Iterator[None]:
                         _cleanup(session, spec["id"])
 
 
-def _probes(model: Model, ids: _Ids) -> list[list[Step]]:
-    """Refinements no cell reaches: each a short scripted run (see the module docstring)."""
-    probes: list[list[Step]] = []
-    # job-finalize.whole-transaction: finalizing one member finalizes every member.
+def _finalize_probe(ids: _Ids) -> list[Step]:
+    """job-finalize.whole-transaction: finalizing one member finalizes every member."""
     a, b = ids(), ids()
     group = [
         _spec(JobSetup(JobKind.BACKUP, auto_finalize=False, auto_dismiss=False), job)
         for job in (a, b)
     ]
-    probes.append(
-        [
-            {"op": "start", "jobs": group, "grouped": True},
-            {"op": "release", "job": a},
-            {"op": "release", "job": b},
-            {"op": "verb", "job": b, "verb": "finalize", "family": "job"},
-            {"op": "query"},
-            {"op": "verb", "job": a, "verb": "dismiss", "family": "job"},
-            {"op": "verb", "job": b, "verb": "dismiss", "family": "job"},
-        ]
-    )
-    # job-complete.not-after-cancel: a soft-cancelled READY mirror refuses job-complete,
-    # sent right behind the cancel (before the job has had time to finish).
-    for kind in (JobKind.MIRROR, JobKind.ACTIVE_COMMIT):
-        job = ids()
-        probes.append(
-            [
-                {"op": "start", "jobs": [_spec(JobSetup(kind), job)], "grouped": False},
-                {"op": "release", "job": job},
-                {
-                    "op": "verb",
-                    "job": job,
-                    "verb": "cancel",
-                    "family": "block-job",
-                    "force": False,
-                    "settle": False,
-                },
-                {"op": "verb", "job": job, "verb": "complete", "family": "job"},
-                {"op": "query"},
-            ]
-        )
-    return probes
+    return [
+        {"op": "start", "jobs": group, "grouped": True},
+        {"op": "release", "job": a},
+        {"op": "release", "job": b},
+        {"op": "verb", "job": b, "verb": "finalize", "family": "job"},
+        {"op": "query"},
+        {"op": "verb", "job": a, "verb": "dismiss", "family": "job"},
+        {"op": "verb", "job": b, "verb": "dismiss", "family": "job"},
+    ]
+
+
+def _complete_probe(kind: JobKind, job: str) -> list[Step]:
+    """job-complete.not-after-cancel: job-complete right behind a soft cancel of a READY job
+    (sent before the job has had time to finish)."""
+    return [
+        {"op": "start", "jobs": [_spec(JobSetup(kind), job)], "grouped": False},
+        {"op": "release", "job": job},
+        {
+            "op": "verb",
+            "job": job,
+            "verb": "cancel",
+            "family": "block-job",
+            "force": False,
+            "settle": False,
+        },
+        {"op": "verb", "job": job, "verb": "complete", "family": "job"},
+        {"op": "query"},
+    ]
+
+
+_PROBE_TRIES = 10
+"""How often a timing-dependent probe is repeated until it lands in its window."""
+
+
+def _in_window(session: Session) -> bool:
+    """Whether the last job-complete met its job still cancelling (accepted, or refused
+    because of the cancel) rather than already gone or moved on."""
+    asked = None
+    for record in reversed(session.records):
+        if isinstance(record, Command) and record.execute == "job-complete":
+            asked = record.id
+            break
+    for record in session.records:
+        if isinstance(record, Response) and asked is not None and record.id == asked:
+            return record.error is None or "cannot be completed" in record.error.desc
+    return False
+
+
+def _run_probe(session: Session, steps: list[Step]) -> Iterator[None]:
+    for step in steps:
+        session.step(step)
+        yield
+    for step in steps:
+        if step["op"] == "start":
+            for spec in step["jobs"]:
+                _cleanup(session, spec["id"])
 
 
 def _probe_tour(session: Session, model: Model, ids: _Ids) -> Iterator[None]:
-    for probe in _probes(model, ids):
-        for step in probe:
-            session.step(step)
+    yield from _run_probe(session, _finalize_probe(ids))
+    for kind in (JobKind.MIRROR, JobKind.ACTIVE_COMMIT):
+        for _ in range(_PROBE_TRIES):
+            job = ids()
+            *until_complete, query = _complete_probe(kind, job)
+            for step in until_complete:
+                session.step(step)
+                yield
+            landed = _in_window(session)
+            session.step(query)
             yield
-        for step in probe:
-            if step["op"] == "start":
-                for spec in step["jobs"]:
-                    _cleanup(session, spec["id"])
+            _cleanup(session, job)
+            if landed:
+                break
 
 
 def run_tour(
