@@ -19,6 +19,7 @@ from jobcheck.conformance import bench
 from jobcheck.conformance.bench_live import percentile
 from jobcheck.conformance.bench_process import run_measured
 from jobcheck.conformance.bench_table import Goal, Row, fmt, markdown_table
+from jobcheck.conformance.errors import UsageError
 
 BENCH = [sys.executable, "-m", "jobcheck.conformance.bench"]
 LIVE_PREFIXES = ("qsd.", "sys.", "jobs.")
@@ -189,7 +190,22 @@ def test_run_measured_reports_exit_code_and_peak_rss() -> None:
     assert not run.timed_out
 
 
-def test_run_measured_kills_after_timeout() -> None:
+def test_run_measured_stops_after_timeout() -> None:
     run = run_measured([sys.executable, "-c", "import time; time.sleep(120)"], timeout=0.5)
     assert run.timed_out
-    assert run.exit_code < 0  # killed by a signal
+    assert run.exit_code != 0
+
+
+def test_run_measured_peak_rss_is_the_childs_own() -> None:
+    # A large parent must not lend its size to a small child (ru_maxrss survives exec).
+    ballast = bytearray(150_000_000)
+    ballast[::4096] = b"x" * len(ballast[::4096])
+    run = run_measured([sys.executable, "-c", "pass"], timeout=60)
+    assert run.exit_code == 0
+    assert 0 < run.peak_rss < 60_000_000
+    del ballast
+
+
+def test_run_measured_missing_program_is_a_usage_error(tmp_path: Path) -> None:
+    with pytest.raises(UsageError, match="cannot run"):
+        run_measured([str(tmp_path / "no-such-program")], timeout=60)
