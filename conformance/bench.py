@@ -85,7 +85,7 @@ FULL = Sizes(
     round_trips=500,
     live_examples=10,
     live_steps=25,
-    jobs_examples=40,
+    jobs_examples=80,
     timeout=300.0,
 )
 QUICK = Sizes(
@@ -137,6 +137,7 @@ def make_rows() -> dict[str, Row]:
         Row("jobs.one", "jobcheck run --jobs 1 (qemu-storage-daemon)", "s"),
         Row("jobs.two", "jobcheck run --jobs 2 (qemu-storage-daemon)", "s"),
         Row("jobs.speedup", "--jobs 2 speed-up over --jobs 1", "×", Goal(">=", 1.6)),
+        Row("jobs.cores", "jobcheck run --jobs 1, CPU busy (QEMU included)", "cores"),
         Row("jobs.rss", "jobcheck run --jobs 1, peak RSS", "MB"),
     ]
     return {row.key: row for row in rows}
@@ -307,6 +308,29 @@ def machine() -> dict[str, Any]:
     }
 
 
+def _load() -> list[float] | None:
+    try:
+        return [round(x, 2) for x in os.getloadavg()]
+    except OSError:
+        return None
+
+
+def machine_line(info: dict[str, Any]) -> str:
+    """The machine in one line, printed above the table."""
+    qemu = info["qemu"].get("qemu-storage-daemon") or info["qemu"].get("qemu-system-x86_64")
+    parts = [
+        f"{info['cores']} cores ({info['cpu']})",
+        info["os"],
+        f"Python {info['python']}",
+        f"Hypothesis {info['hypothesis']}",
+        qemu or "no QEMU",
+    ]
+    load = info.get("load_average")
+    if load:
+        parts.append(f"load average {load['start'][0]:g} at start, {load['end'][0]:g} at end")
+    return "; ".join(parts)
+
+
 # -- command line -----------------------------------------------------------------------
 
 
@@ -361,6 +385,7 @@ def _main(args: argparse.Namespace) -> int:
     except OSError as exc:
         raise UsageError(f"cannot create {out.parent}: {exc.strerror or exc}") from None
     started = time.perf_counter()
+    load_at_start = _load()
     rows = make_rows()
     with tempfile.TemporaryDirectory(prefix="jobcheck-bench-") as workdir:
         _section(rows, "ceiling.", lambda: bench_campaign_speed(rows, sizes))
@@ -371,11 +396,16 @@ def _main(args: argparse.Namespace) -> int:
             row.skipped = "failed: not measured (see the messages above)"
     failed = [r for r in rows.values() if r.skipped and r.skipped.startswith("failed:")]
     seconds = time.perf_counter() - started
+    info = machine()
+    load_at_end = _load()
+    if load_at_start and load_at_end:
+        info["load_average"] = {"start": load_at_start, "end": load_at_end}
     table = list(rows.values())
+    print(machine_line(info) + "\n")
     print(markdown_table(table))
     print(f"\n{len(table)} rows in {seconds:.0f} s; JSON: {out}")
     options = {"quick": args.quick, "skip_live": args.skip_live, **asdict(sizes)}
-    data = report_json(table, machine=machine(), options=options, seconds=seconds)
+    data = report_json(table, machine=info, options=options, seconds=seconds)
     try:
         out.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     except OSError as exc:

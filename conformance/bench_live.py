@@ -330,6 +330,7 @@ def measure_jobs(rows: dict[str, Row], binary: str, sizes: Sizes, model_version:
         rows["jobs.one"].samples.append(one.seconds)
         rows["jobs.two"].samples.append(two.seconds)
         rows["jobs.speedup"].samples.append(one.seconds / two.seconds)
+        rows["jobs.cores"].samples.append(one.cpu_seconds / one.seconds)
         rows["jobs.rss"].samples.append(one.peak_rss / MB)
     work = f"{sizes.jobs_examples} examples × {sizes.live_steps} steps, no tour"
     rows["jobs.one"].note = work

@@ -11,7 +11,7 @@ would report the benchmark's peak instead of its own.  So the command is
 started from a small go-between (``python -m jobcheck.conformance.bench_process
 REPORT -- ARGV…``, a fresh interpreter with nothing loaded but the standard
 library), which times it, waits for it with :func:`os.wait4` and writes its
-exit code, seconds and peak RSS to ``REPORT`` as JSON.  The floor of the
+exit code, seconds, CPU time and peak RSS to ``REPORT`` as JSON.  The floor of the
 figure is the go-between's own size, about 10 MB.  The peak RSS that
 ``wait4`` reports is the largest of the command and of the descendants it
 waited for itself (e.g. a QEMU it launched and reaped), never their sum.
@@ -50,6 +50,8 @@ class ProcessRun:
     seconds: float
     peak_rss: int
     """Bytes (0 when the command could not be measured, e.g. killed on timeout)."""
+    cpu_seconds: float
+    """User plus system CPU time of the command and the descendants it waited for."""
     stdout: str
     """The last few kilobytes of its standard output."""
     stderr: str
@@ -125,7 +127,7 @@ def run_measured(
             with open(report, encoding="utf-8") as stream:
                 usage = json.load(stream)
         except (OSError, ValueError):
-            usage = {"exit_code": wrapper_code, "seconds": elapsed, "peak_rss": 0}
+            usage = {"exit_code": wrapper_code, "seconds": elapsed, "peak_rss": 0, "cpu": 0.0}
         if "error" in usage:
             raise UsageError(f"cannot run {argv[0]}: {usage['error']}")
         return ProcessRun(
@@ -133,6 +135,7 @@ def run_measured(
             exit_code=int(usage["exit_code"]),
             seconds=float(usage["seconds"]),
             peak_rss=int(usage["peak_rss"]),
+            cpu_seconds=float(usage["cpu"]),
             stdout=_tail(out),
             stderr=_tail(err),
             timed_out=fired.is_set(),
@@ -168,7 +171,13 @@ def _go_between(argv: list[str]) -> int:
     child.returncode = code
     with open(report, "w", encoding="utf-8") as stream:
         json.dump(
-            {"exit_code": code, "seconds": seconds, "peak_rss": usage.ru_maxrss * 1024}, stream
+            {
+                "exit_code": code,
+                "seconds": seconds,
+                "peak_rss": usage.ru_maxrss * 1024,
+                "cpu": usage.ru_utime + usage.ru_stime,
+            },
+            stream,
         )
     return code if code >= 0 else 128 - code
 

@@ -9,19 +9,27 @@ from __future__ import annotations
 
 import json
 import math
+import shutil
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from jobcheck.conformance import bench
-from jobcheck.conformance.bench_live import percentile
+from jobcheck.conformance import bench, bench_live
+from jobcheck.conformance.bench_live import CoverageClock, coverage_campaign, percentile
 from jobcheck.conformance.bench_process import run_measured
 from jobcheck.conformance.bench_table import Goal, Row, fmt, markdown_table
+from jobcheck.conformance.coverage import goals
 from jobcheck.conformance.errors import UsageError
+from jobcheck.conformance.targets.select import TargetChoice
+from jobcheck.model.lifecycle import model_for
 
 BENCH = [sys.executable, "-m", "jobcheck.conformance.bench"]
+QuickRun = tuple[int, str, str, dict[str, Any]]
+"""Exit code, stdout, stderr and JSON of the quick run."""
 LIVE_PREFIXES = ("qsd.", "sys.", "jobs.")
 
 
@@ -30,7 +38,7 @@ def _is_live(key: str) -> bool:
 
 
 @pytest.fixture(scope="module")
-def quick_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[int, str, str, dict]:  # type: ignore[type-arg]
+def quick_run(tmp_path_factory: pytest.TempPathFactory) -> QuickRun:
     out = tmp_path_factory.mktemp("bench") / "bench.json"
     process = subprocess.run(
         [*BENCH, "--quick", "--skip-live", "--out", str(out)],
@@ -43,12 +51,12 @@ def quick_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[int, str, str, 
     return process.returncode, process.stdout, process.stderr, data
 
 
-def test_quick_run_exits_0(quick_run: tuple[int, str, str, dict]) -> None:  # type: ignore[type-arg]
+def test_quick_run_exits_0(quick_run: QuickRun) -> None:
     code, _, stderr, _ = quick_run
     assert code == 0, stderr
 
 
-def test_quick_json_has_every_row_measured(quick_run: tuple[int, str, str, dict]) -> None:  # type: ignore[type-arg]
+def test_quick_json_has_every_row_measured(quick_run: QuickRun) -> None:
     _, _, _, data = quick_run
     rows = {row["key"]: row for row in data["rows"]}
     assert list(rows) == list(bench.make_rows())
@@ -67,7 +75,7 @@ def test_quick_json_has_every_row_measured(quick_run: tuple[int, str, str, dict]
     assert data["machine"]["cores"] >= 1
 
 
-def test_quick_ratio_is_the_ratio_of_the_speeds(quick_run: tuple[int, str, str, dict]) -> None:  # type: ignore[type-arg]
+def test_quick_ratio_is_the_ratio_of_the_speeds(quick_run: QuickRun) -> None:
     _, _, _, data = quick_run
     rows = {row["key"]: row for row in data["rows"]}
     # --quick runs once, so each row has one sample and the ratio is exactly theirs.
@@ -77,8 +85,8 @@ def test_quick_ratio_is_the_ratio_of_the_speeds(quick_run: tuple[int, str, str, 
 
 
 def test_quick_table_lists_every_row_with_its_numbers(
-    quick_run: tuple[int, str, str, dict],
-) -> None:  # type: ignore[type-arg]
+    quick_run: QuickRun,
+) -> None:
     _, stdout, _, data = quick_run
     lines = [line for line in stdout.splitlines() if line.startswith("| ")]
     assert len(lines) == 1 + len(data["rows"])
@@ -91,7 +99,7 @@ def test_quick_table_lists_every_row_with_its_numbers(
 
 
 def test_missing_qemu_binaries_skip_the_live_rows(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(bench.shutil, "which", lambda name: None)
+    monkeypatch.setattr(shutil, "which", lambda name: None)
     rows = bench.make_rows()
     bench.bench_live(rows, bench.QUICK, skip=False)
     for key, row in rows.items():
@@ -188,6 +196,7 @@ def test_run_measured_reports_exit_code_and_peak_rss() -> None:
     assert run.peak_rss >= 60_000_000
     assert run.stdout.strip() == "done"
     assert not run.timed_out
+    assert run.cpu_seconds > 0
 
 
 def test_run_measured_stops_after_timeout() -> None:
@@ -209,3 +218,55 @@ def test_run_measured_peak_rss_is_the_childs_own() -> None:
 def test_run_measured_missing_program_is_a_usage_error(tmp_path: Path) -> None:
     with pytest.raises(UsageError, match="cannot run"):
         run_measured([str(tmp_path / "no-such-program")], timeout=60)
+
+
+# -- the coverage clock and the live rows ----------------------------------------------------
+
+
+def test_coverage_clock_times_full_coverage_of_a_simulator_campaign() -> None:
+    model = model_for("7.2")
+    run = coverage_campaign(TargetChoice("sim", model="7.2"), model, 2, 5, 1)
+    goal = goals(model)
+    assert run.reached_after is not None
+    assert 0 < run.reached_after <= run.rates.result.seconds
+    assert run.reached == (
+        f"{len(goal.all_transitions())}/{len(goal.all_transitions())} transitions, "
+        f"{len(goal.cells)}/{len(goal.cells)} cells"
+    )
+    assert run.rates.tour.count > 0 and run.rates.explore.count > 0
+
+
+def test_coverage_clock_is_not_fooled_by_a_partial_run() -> None:
+    model = model_for("7.2")
+    clock = CoverageClock(model)
+    target = clock.watch(TargetChoice("sim", model="7.2").make)(0)
+    try:
+        job = {"type": "backup", "id": "b", "auto-finalize": True, "auto-dismiss": True}
+        target.apply({"op": "start", "jobs": [job], "grouped": False})
+        target.apply({"op": "release", "job": "b"})
+        target.settle()
+        records = target.take_records()
+    finally:
+        target.close()
+    assert records  # the watched target still hands its records on
+    assert clock.reached_after is None
+    assert clock.edges and len(clock.edges) < len(goals(model).all_transitions())
+
+
+@pytest.mark.live
+@pytest.mark.slow
+@pytest.mark.skipif(shutil.which("qemu-storage-daemon") is None, reason="no qemu-storage-daemon")
+def test_live_rows_of_qemu_storage_daemon_are_measured() -> None:
+    rows = bench.make_rows()
+    sizes = replace(
+        bench.QUICK, startups=1, round_trips=10, live_examples=1, live_steps=3, repeat=1
+    )
+    binary = shutil.which("qemu-storage-daemon")
+    assert binary is not None
+    bench_live.measure_binary(rows, "qsd", binary, sizes, "7.2")
+    for key, row in rows.items():
+        if key.startswith("qsd."):
+            assert row.skipped is None, key
+            assert len(row.samples) == 1 and row.samples[0] > 0, key
+    assert rows["qsd.rtt95"].samples[0] >= rows["qsd.rtt"].samples[0]
+    assert rows["qsd.ready"].samples[0] >= rows["qsd.startup"].samples[0]
