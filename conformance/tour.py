@@ -135,7 +135,7 @@ def _cell_tour(session: Session, model: Model, ids: _Ids) -> Iterator[None]:
                 if not remaining:
                     break
                 job, steps = plan_steps(plan, ids)
-                for step in steps:
+                for step in [*steps, {"op": "query"}]:
                     session.step(step)
                     yield
                 while remaining and session.status.get(job) == status.value:
@@ -235,8 +235,29 @@ def _run_probe(session: Session, steps: list[Step]) -> Iterator[None]:
                 _cleanup(session, spec["id"])
 
 
+def _error_field_probes(ids: _Ids) -> list[list[Step]]:
+    """job-info.error-iff-failed: a cancelled and a failed job, listed in concluded."""
+    probes = []
+    for on_error, fail in ((None, "cancel"), ("report", "release")):
+        job = ids()
+        setup = JobSetup(JobKind.BACKUP, auto_dismiss=False, on_error=on_error)
+        probes.append(
+            [
+                {"op": "start", "jobs": [_spec(setup, job)], "grouped": False},
+                {"op": "verb", "job": job, "verb": "cancel", "family": "job"}
+                if fail == "cancel"
+                else {"op": "release", "job": job},
+                {"op": "query"},
+                {"op": "verb", "job": job, "verb": "dismiss", "family": "job"},
+            ]
+        )
+    return probes
+
+
 def _probe_tour(session: Session, model: Model, ids: _Ids) -> Iterator[None]:
     yield from _run_probe(session, _finalize_probe(ids))
+    for probe in _error_field_probes(ids):
+        yield from _run_probe(session, probe)
     for kind in (JobKind.MIRROR, JobKind.ACTIVE_COMMIT):
         for _ in range(_PROBE_TRIES):
             job = ids()
