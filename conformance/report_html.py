@@ -18,10 +18,9 @@ from collections.abc import Mapping, Sequence
 from html import escape
 from typing import Any
 
-from jobcheck.conformance.report_markdown import edges_of, headline
+from jobcheck.conformance.report_markdown import coverage_view, headline
 from jobcheck.conformance.trace import Command, Event, Note, Record, Response
-from jobcheck.model.lifecycle import model_for
-from jobcheck.model.render import lifecycle_view, overlay, to_dot, to_mermaid
+from jobcheck.model.render import to_dot, to_mermaid
 
 TRACE_BEFORE = 24
 TRACE_AFTER = 8
@@ -78,14 +77,7 @@ def overlay_dot(document: dict[str, Any]) -> str:
 
 
 def _view(document: dict[str, Any]) -> Any:
-    model = model_for(document["model"]["version"])
-    view = overlay(
-        lifecycle_view(model),
-        covered=edges_of(document, "covered"),
-        uncovered=edges_of(document, "uncovered"),
-        divergent=edges_of(document, "divergent"),
-    )
-    return view
+    return coverage_view(document)
 
 
 def trace_lines(records: Sequence[Record]) -> list[tuple[str, str]]:

@@ -23,16 +23,25 @@ def edges_of(document: dict[str, Any], key: str) -> list[tuple[Status, Status]]:
     return [(Status(a), Status(b)) for a, b in document["coverage"]["edges"][key]]
 
 
+def coverage_view(document: dict[str, Any]) -> Any:
+    """The model's lifecycle view with the run's coverage overlay.
+
+    Every transition of the model that the run did not see is drawn as not
+    covered — also those outside the coverage goal because no driver step can
+    cause them (``created`` → ``null``, the silent ``aborting`` self-loop), so
+    that no edge looks covered that was not.
+    """
+    model = model_for(document["model"]["version"])
+    covered = edges_of(document, "covered")
+    divergent = edges_of(document, "divergent")
+    seen = set(covered) | set(divergent)
+    uncovered = [e for e in sorted(model.transitions) if e not in seen]
+    return overlay(lifecycle_view(model), covered=covered, uncovered=uncovered, divergent=divergent)
+
+
 def mermaid(document: dict[str, Any]) -> str:
     """The Mermaid ``stateDiagram-v2`` of the model with the run's coverage overlay."""
-    model = model_for(document["model"]["version"])
-    view = overlay(
-        lifecycle_view(model),
-        covered=edges_of(document, "covered"),
-        uncovered=edges_of(document, "uncovered"),
-        divergent=edges_of(document, "divergent"),
-    )
-    return to_mermaid(view)
+    return to_mermaid(coverage_view(document))
 
 
 def _cell(text: Any) -> str:
