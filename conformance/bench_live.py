@@ -332,7 +332,7 @@ def measure_jobs(rows: dict[str, Row], binary: str, sizes: Sizes, model_version:
         rows["jobs.speedup"].samples.append(one.seconds / two.seconds)
         rows["jobs.cores"].samples.append(one.cpu_seconds / one.seconds)
         rows["jobs.rss"].samples.append(one.peak_rss / MB)
-    work = f"{sizes.jobs_examples} examples × {sizes.live_steps} steps, no tour"
+    work = f"{sizes.jobs_examples} examples × ≤ {sizes.live_steps} steps, no tour"
     rows["jobs.one"].note = work
     rows["jobs.two"].note = work
     if 1 in exits:
