@@ -42,7 +42,7 @@ from jobcheck.conformance.coverage import Coverage
 from jobcheck.conformance.errors import TargetError
 from jobcheck.conformance.oracle import Divergence, Oracle
 from jobcheck.conformance.targets.base import Target
-from jobcheck.conformance.trace import Event, Meta, Note, Record
+from jobcheck.conformance.trace import Command, Event, Meta, Note, Record, Response
 from jobcheck.model.lifecycle import Model, Verb
 
 TargetFactory = Callable[[int], Target]
@@ -88,6 +88,71 @@ class Failure:
         return [r.text for r in self.records if isinstance(r, Note) and r.step is not None]
 
 
+MAX_SAMPLES = 64
+"""At most this many divergence samples kept per campaign (see :class:`Sample`)."""
+
+
+@dataclass
+class Sample:
+    """A short, replayable trace of one divergence seen in a session that went on.
+
+    The campaign keeps the records of its failing session only; for the other
+    divergences (known or baselined ones, which do not stop a run) it keeps the
+    first occurrence of each as the records of the job involved (and of the jobs
+    started with it) up to the divergence, with the driver steps that made them.
+    """
+
+    records: list[Record]
+    index: int
+    """Position of the divergent record in :attr:`records`."""
+    meta: Meta
+    divergence: Divergence
+
+
+def job_excerpt(records: list[Record], index: int, job: str | None) -> tuple[list[Record], int]:
+    """The records of ``job`` (and of the jobs started with it) up to ``records[index]``.
+
+    Without a job, the last 200 records up to the divergence.
+    """
+    if job is None:
+        start = max(0, index - 199)
+        return records[start : index + 1], index - start
+    group = {job}
+    for record in records[: index + 1]:
+        step = record.step if isinstance(record, Note) else None
+        if step and step.get("op") == "start":
+            ids = {str(spec.get("id")) for spec in step.get("jobs", [])}
+            if job in ids:
+                group = ids
+    out: list[Record] = []
+    target = records[index]
+    asked: set[Any] = {target.id} if isinstance(target, Response) else set()
+    keep_block = False
+    position = 0
+    for number, record in enumerate(records[: index + 1]):
+        if isinstance(record, Note):
+            step = record.step or {}
+            ids = {str(spec.get("id")) for spec in step.get("jobs", [])} | {str(step.get("job"))}
+            keep_block = bool(ids & group)
+            keep = keep_block
+        elif isinstance(record, Command):
+            keep = keep_block or record.id in asked
+            if keep:
+                asked.add(record.id)
+        elif isinstance(record, Response):
+            keep = record.id in asked
+        elif isinstance(record, Event):
+            data = record.data
+            keep = bool({str(data.get("id")), str(data.get("device"))} & group)
+        else:
+            keep = False
+        if keep or number == index:
+            if number == index:
+                position = len(out)
+            out.append(record)
+    return out, position
+
+
 @dataclass
 class CampaignResult:
     """What a campaign found and reached."""
@@ -101,8 +166,12 @@ class CampaignResult:
     seconds: float = 0.0
     tour_steps: int = 0
     tour_seconds: float = 0.0
+    samples: dict[tuple[str, str, str], Sample] = field(default_factory=dict)
+    """The first occurrence of each (rule, expected, observed), as a short trace."""
 
     def merge(self, other: CampaignResult) -> CampaignResult:
+        for key, sample in other.samples.items():
+            self.samples.setdefault(key, sample)
         self.coverage.merge(other.coverage)
         self.divergences.extend(other.divergences)
         self.failure = self.failure or other.failure
@@ -138,6 +207,8 @@ class Session:
         self.oracle = Oracle(model, self.meta)
         self.records: list[Record] = []
         self.divergences: list[Divergence] = []
+        self.unaccepted: list[Divergence] = []
+        """The divergences of this session that the campaign does not accept."""
         self.status: dict[str, str] = {}
 
     def step(self, step: dict[str, Any]) -> None:
@@ -171,16 +242,28 @@ class Session:
             if isinstance(record, Event) and record.event == "JOB_STATUS_CHANGE":
                 self.status[str(record.data.get("id"))] = str(record.data.get("status"))
             self.result.coverage.feed(record)
-            self._keep(self.oracle.feed(record))
+            found = self.oracle.feed(record)
+            self._keep(found)
+            self._sample(found)
 
     def _keep(self, divergences: list[Divergence]) -> None:
         self.divergences.extend(divergences)
         self.result.divergences.extend(divergences)
+        self.unaccepted.extend(d for d in divergences if not self.accept(d))
+
+    def _sample(self, divergences: list[Divergence]) -> None:
+        samples = self.result.samples
+        for d in divergences:
+            key = (d.rule, d.expected, d.observed)
+            if key in samples or len(samples) >= MAX_SAMPLES:
+                continue
+            index = min(d.index, len(self.records) - 1)
+            records, position = job_excerpt(self.records, index, d.job)
+            samples[key] = Sample(records, position, self.meta, d)
 
     def _raise_if_new(self) -> None:
-        new = [d for d in self.divergences if not self.accept(d)]
-        if new:
-            raise StepFailed("\n".join(f"{d.rule}: {d.message}" for d in new))
+        if self.unaccepted:
+            raise StepFailed("\n".join(f"{d.rule}: {d.message}" for d in self.unaccepted))
 
 
 class CampaignMachine(RuleBasedStateMachine):
@@ -373,6 +456,9 @@ def run_campaign(
             result.failure = tour_failure
             result.seconds = time.monotonic() - started
             return result
+    if examples == 0:
+        result.seconds = time.monotonic() - started
+        return result
     cls = machine_class(make_target, model, accept, result, extra)
     if on_progress is not None:
         _wrap_progress(cls, on_progress, result)

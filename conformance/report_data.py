@@ -20,12 +20,13 @@ classified:
 ``baselined``
     matched by a baseline entry: passes, even with ``--strict``.
 
-Traces.  A campaign keeps the records of its failing session only (the
-minimal run Hypothesis shrank to).  Every divergence that occurred in that
-session — the new ones, and the known ones the oracle finds when it checks
-the session again — gets that session's trace, with its position.  A
-divergence seen only in sessions that passed has no trace: its ``rerun``
-command (the same campaign with ``--strict``) fails on it and yields one.
+Traces.  A campaign keeps the records of its failing session (the minimal
+run Hypothesis shrank to).  Every divergence that occurred in that session —
+the new ones, and the known ones the oracle finds when it checks the session
+again — gets that session's trace, with its position.  A divergence seen
+only in sessions that went on gets its campaign sample
+(:class:`~jobcheck.conformance.machine.Sample`): the steps and records of
+the job involved, up to the divergence, marked as an excerpt.
 """
 
 from __future__ import annotations
@@ -100,6 +101,10 @@ class _Group:
     occurrences: int = 0
     sample_index: int | None = None
     sample_kind: str | None = None
+
+    @property
+    def key(self) -> tuple[str, str, str]:
+        return self.rule, _normalise(self.expected, self.job), _normalise(self.observed, self.job)
 
 
 # -- small helpers -------------------------------------------------------------------------
@@ -453,6 +458,7 @@ def build_document(
         d for d in (failure.divergences if failure else []) if (_key(d), d.index) not in seen
     ]
     groups = _group(result.divergences, sample, kinds)
+    samples = {_key(s.divergence): s for s in reversed(list(result.samples.values()))}
     crash = result.crash
     if crash and not any(g.rule == "qemu.no-abort" for g in groups):
         crash_group = _Group(
@@ -492,17 +498,27 @@ def build_document(
         fails = status == "new" or (strict and status == "known")
         trace = None
         repro = None
-        if group.sample_index is not None and records and failure is not None:
+        sample = None if group.sample_index is not None else samples.get(group.key)
+        if sample is not None:
+            group.job = group.job or sample.divergence.job
+            group.sample_kind = group.sample_kind or job_kinds(sample.records).get(group.job or "")
+        if (group.sample_index is not None and records and failure is not None) or sample:
             name = f"traces/{did}-{group.rule}.jsonl"
-            index = group.sample_index if group.sample_index >= 0 else None
-            saved, cut = _excerpt(records, index)
-            extra = dict(failure.meta.extra)
+            if sample is not None:
+                index: int | None = sample.index
+                saved, cut, meta = sample.records, True, sample.meta
+            else:
+                assert failure is not None and group.sample_index is not None
+                index = group.sample_index if group.sample_index >= 0 else None
+                saved, cut = _excerpt(records, index)
+                meta = failure.meta
+            extra = dict(meta.extra)
             extra.update({"divergence": did, "rule": group.rule, "index": index})
             if info.mutant:
                 extra.setdefault("mutant", info.mutant)
             if cut:
                 extra["excerpt"] = True
-            traces.append(TraceFile(name, replace(failure.meta, extra=extra), saved))
+            traces.append(TraceFile(name, replace(meta, extra=extra), saved))
             trace = {
                 "file": name,
                 "index": index,
