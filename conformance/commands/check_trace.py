@@ -69,7 +69,12 @@ class FileResult:
     records: int = 0
     jobs: int = 0
     new: list[Divergence] = field(default_factory=list)
+    """New divergences, the first :data:`MAX_KEPT` of them (all are counted and printed)."""
     known: list[Divergence] = field(default_factory=list)
+    """Known divergences, the first :data:`MAX_KEPT_PER_RULE` of each rule."""
+    new_count: int = 0
+    known_count: dict[str, int] = field(default_factory=dict)
+    """Known divergences per rule, all of them."""
     error: str | None = None
 
     def to_json(self) -> dict[str, Any]:
@@ -80,6 +85,7 @@ class FileResult:
             "records": self.records,
             "jobs": self.jobs,
             "divergences": [d.to_json() for d in (*self.new, *self.known)],
+            "counts": {"new": self.new_count, "known": dict(sorted(self.known_count.items()))},
             "error": self.error,
         }
 
@@ -127,12 +133,24 @@ def check_file(
     return result
 
 
+MAX_KEPT = 1000
+"""New divergences kept per file for the JSON output (more are printed and counted)."""
+MAX_KEPT_PER_RULE = 20
+"""Known divergences listed per rule and file (more are counted): memory stays bounded
+however long the trace."""
+
+
 def _sort(found: list[Divergence], result: FileResult, on_new: TextIO | None) -> None:
     for divergence in found:
         if divergence.known:
-            result.known.append(divergence)
+            seen = result.known_count.get(divergence.rule, 0)
+            result.known_count[divergence.rule] = seen + 1
+            if seen < MAX_KEPT_PER_RULE:
+                result.known.append(divergence)
         else:
-            result.new.append(divergence)
+            result.new_count += 1
+            if len(result.new) < MAX_KEPT:
+                result.new.append(divergence)
             if on_new is not None:
                 on_new.write(_line(divergence) + "\n")
 
@@ -146,8 +164,8 @@ def _summary(results: list[FileResult]) -> dict[str, Any]:
         "files": len(results),
         "records": sum(r.records for r in results),
         "jobs": sum(r.jobs for r in results),
-        "new": sum(len(r.new) for r in results),
-        "known": sum(len(r.known) for r in results),
+        "new": sum(r.new_count for r in results),
+        "known": sum(sum(r.known_count.values()) for r in results),
         "errors": sum(r.error is not None for r in results),
         "models": sorted({r.model for r in results if r.model is not None}),
     }
@@ -192,6 +210,11 @@ def run(args: argparse.Namespace) -> int:
         )
         for divergence in known:
             out.write(_line(divergence) + "\n")
+        for r in results:
+            for rule, count in sorted(r.known_count.items()):
+                if count > MAX_KEPT_PER_RULE:
+                    more = count - MAX_KEPT_PER_RULE
+                    out.write(f"{r.path}: {rule}: … and {more} more\n")
     out.write(_summary_line(summary, args.strict) + "\n")
     return code
 
