@@ -30,6 +30,7 @@ import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
+from functools import cached_property
 
 
 class Status(StrEnum):
@@ -151,7 +152,7 @@ class Model:
         major, minor = self.version.split(".")
         return int(major), int(minor)
 
-    @property
+    @cached_property
     def verbs(self) -> tuple[Verb, ...]:
         """The ``JobVerb`` members of this release, in QAPI enum order."""
         return tuple(v for v in Verb if v in self.permitted)
