@@ -174,8 +174,10 @@ def executable_statuses(model: Model, job_type: JobTypeArg = None) -> frozenset[
     within one command or one job step (qemu-live.md §5).  ``null`` counts: a
     verb on a dismissed job is answered "Job not found".  Per kind it is
     narrower: only backup rests in ``waiting`` (grouped transactions), only
-    mirror and active commit in ``ready``/``standby``, and jobs without pause
-    points never rest in ``paused``.
+    mirror and active commit in ``ready``/``standby``, jobs without pause
+    points never rest in ``paused``, and jobs without a speed to hold them by
+    (create, amend) not even in ``running``: their work is done within
+    milliseconds of their start.
     """
     return resting_statuses(model, job_type)
 

@@ -7,16 +7,16 @@ To get a job into a status it needs a *plan*: a list of
 * ``internal("start", setup)`` — start a held job of ``setup.kind`` with the
   setup's options (for ``grouped``: in a grouped transaction with a second,
   held backup job);
-* ``internal("release")`` — let the job work (``block-job-set-speed 0``; a job
-  that cannot be held, such as create, works on its own: release then means
-  waiting for it);
+* ``internal("release")`` — let the job work (``block-job-set-speed 0``); a job
+  that cannot be held (no speed: create, amend) works on its own from its start,
+  so it never rests in running;
 * ``internal("drain")`` — a drained section (the job pauses and returns);
 * ``verb(v)`` — send ``job-<v>`` (or ``block-job-<v>``).
 
 :func:`effect` says what one cause does to a job at rest: the transitions it
 passes through, each labelled by the cause that :mod:`jobcheck.model.causes`
 gives that edge, until the job rests again.  A job *rests* where it stays until
-the driver acts: running (held), paused, ready, standby, waiting (grouped, its
+the driver acts: running (held: block jobs only), paused, ready, standby, waiting (grouped, its
 partner held), pending (auto-finalize=false), concluded (auto-dismiss=false),
 null.  Only resting statuses can be planned; a job never rests in undefined,
 created or aborting.
@@ -94,7 +94,12 @@ def _direct(model: Model, state: JobState, cause: Cause) -> list[Hop] | None:
     if cause.name == "start":
         if status is not S.UNDEFINED or cause.setup is None:
             return None
-        return [(S.UNDEFINED, S.CREATED, cause), (S.CREATED, S.RUNNING, cause)]
+        hops = [(S.UNDEFINED, S.CREATED, cause), (S.CREATED, S.RUNNING, cause)]
+        if Feature.BLOCK_JOB not in cause.setup.kind.features:
+            # No speed to hold it by: the job works at once (a create job of a small
+            # image is done within milliseconds), so it never rests in running.
+            hops.append((S.RUNNING, S.WAITING, internal("work-done")))
+        return hops
     if setup is None:
         return None
     features = setup.kind.features
