@@ -169,3 +169,21 @@ def test_unknown_statuses_and_malformed_events_do_not_break_it() -> None:
     t.event("JOB_STATUS_CHANGE", {"id": 7})
     t.event("BLOCK_JOB_READY", {"device": "m"})
     assert t.status("m") == "frozen" and t.moving() == []
+
+
+def test_a_soft_cancelled_mirror_rests_in_pending_when_auto_finalize_is_off() -> None:
+    """block-job-cancel force=false on a READY mirror completes it: with auto-finalize=false
+    it then waits in pending for job-finalize (seen on QEMU 7.2.22), so it is not moving."""
+    tracker = JobTracker()
+    ok(
+        tracker,
+        "blockdev-mirror",
+        **{"job-id": "m", "device": "s", "target": "t", "sync": "full", "auto-finalize": False},
+    )
+    sc(tracker, "m", "created", "running", "ready")
+    ok(tracker, "block-job-cancel", device="m", force=False)
+    assert tracker.moving() == ["m"]  # on its way to waiting
+    sc(tracker, "m", "waiting", "pending")
+    assert tracker.moving() == []
+    ok(tracker, "job-cancel", id="m")  # a force cancel does move it on
+    assert tracker.moving() == ["m"]

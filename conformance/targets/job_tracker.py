@@ -62,6 +62,11 @@ class TrackedJob:
     pause_requested: bool = False
     complete_requested: bool = False
     cancel_requested: bool = False
+    soft_cancel: bool = False
+    """The cancel requested is ``block-job-cancel`` with ``force: false``: on a ready mirror
+    or active commit it completes the job (waiting, pending) rather than aborting it, and
+    once the job is pending it is spent (QEMU 6.2+ ignores a soft cancel after the job's
+    work is done)."""
 
     @property
     def unthrottled(self) -> bool:
@@ -123,6 +128,7 @@ class JobTracker:
                 job.complete_requested = status in ("ready", "standby")
             elif verb is Verb.CANCEL:
                 job.cancel_requested = status not in _DONE
+                job.soft_cancel = meaning.verb.family == "block-job" and not meaning.verb.force
             elif verb is Verb.SET_SPEED:
                 job.released = meaning.verb.speed == 0
 
@@ -186,7 +192,7 @@ class JobTracker:
         if status == "waiting":
             return job.cancel_requested or not any(p.status in WORKING for p in self._group(job))
         if status == "pending":
-            if job.cancel_requested:
+            if job.cancel_requested and not job.soft_cancel:
                 return True
             if not job.auto_finalize:
                 return False
