@@ -99,13 +99,6 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError("--jobs must be at least 1")
     if args.update_baseline and not args.baseline:
         raise UsageError("--update-baseline needs --baseline FILE")
-    if args.model is not None:
-        from jobcheck.model.lifecycle import UnknownVersionError, model_for
-
-        try:
-            model_for(args.model)
-        except UnknownVersionError as exc:
-            raise UsageError(str(exc)) from None
     choice = choose_target(
         args.target,
         qemu=args.qemu,

@@ -63,6 +63,13 @@ def choose_target(
     timeout: float = 10.0,
 ) -> TargetChoice:
     """Resolve the target options; raise :class:`UsageError` when they do not fit."""
+    if model is not None:
+        from jobcheck.model.lifecycle import UnknownVersionError, model_for
+
+        try:
+            model_for(model)
+        except UnknownVersionError as exc:
+            raise UsageError(str(exc)) from None
     if target is None:
         target = "qemu" if (qemu or connect or shutil.which("qemu-storage-daemon")) else "sim"
     if target == "sim":
