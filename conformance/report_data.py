@@ -498,15 +498,16 @@ def build_document(
         fails = status == "new" or (strict and status == "known")
         trace = None
         repro = None
-        sample = None if group.sample_index is not None else samples.get(group.key)
-        if sample is not None:
-            group.job = group.job or sample.divergence.job
-            group.sample_kind = group.sample_kind or job_kinds(sample.records).get(group.job or "")
-        if (group.sample_index is not None and records and failure is not None) or sample:
+        kept = None if group.sample_index is not None else samples.get(group.key)
+        if kept is not None:
+            group.job = group.job or kept.divergence.job
+            group.sample_kind = group.sample_kind or job_kinds(kept.records).get(group.job or "")
+        if (group.sample_index is not None and records and failure is not None) or kept:
             name = f"traces/{did}-{group.rule}.jsonl"
-            if sample is not None:
-                index: int | None = sample.index
-                saved, cut, meta = sample.records, True, sample.meta
+            index: int | None
+            if kept is not None:
+                index = kept.index
+                saved, cut, meta = kept.records, True, kept.meta
             else:
                 assert failure is not None and group.sample_index is not None
                 index = group.sample_index if group.sample_index >= 0 else None

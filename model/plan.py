@@ -94,12 +94,12 @@ def _direct(model: Model, state: JobState, cause: Cause) -> list[Hop] | None:
     if cause.name == "start":
         if status is not S.UNDEFINED or cause.setup is None:
             return None
-        hops = [(S.UNDEFINED, S.CREATED, cause), (S.CREATED, S.RUNNING, cause)]
+        started: list[Hop] = [(S.UNDEFINED, S.CREATED, cause), (S.CREATED, S.RUNNING, cause)]
         if Feature.BLOCK_JOB not in cause.setup.kind.features:
             # No speed to hold it by: the job works at once (a create job of a small
             # image is done within milliseconds), so it never rests in running.
-            hops.append((S.RUNNING, S.WAITING, internal("work-done")))
-        return hops
+            started.append((S.RUNNING, S.WAITING, internal("work-done")))
+        return started
     if setup is None:
         return None
     features = setup.kind.features
