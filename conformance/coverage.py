@@ -213,6 +213,10 @@ def goals(model: Model, kinds: tuple[JobKind, ...] = CAMPAIGN_KINDS) -> Goals:
             except ValueError:
                 continue
             edges.add((source, target))
+        if kind is JobKind.BACKUP:
+            # No plan reaches created -> aborting, but a start step can: backups created
+            # by a transaction that then aborts (the "aborted" start, targets/base.py).
+            edges.add((Status.CREATED, Status.ABORTING))
         transitions[kind.value] = frozenset(edges)
         families = ("job", "block-job") if kind.has_pause_points else ("job",)
         for status in executable_statuses(model, kind):

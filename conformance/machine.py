@@ -3,10 +3,11 @@
 :class:`CampaignMachine` is a :class:`~hypothesis.stateful.RuleBasedStateMachine`
 whose rules are the driver steps of :mod:`jobcheck.conformance.targets.base`:
 start jobs of every kind (auto-finalize and auto-dismiss on and off, an I/O
-error with the ``stop`` or ``report`` policy) and grouped transactions of 2–3
-backups; apply every verb, in both command families, to live, finished and
-unknown job ids; release and hold progress; drain; query; wait.  After every
-step the records the target produced go through the oracle; a divergence that
+error with the ``stop`` or ``report`` policy), grouped transactions of 2–3
+backups, and transactions that abort; apply every verb, in both command
+families, to live, finished and unknown job ids; release and hold progress;
+drain; query; wait.  After every step the records the target produced go
+through the oracle; a divergence that
 is not accepted (not a catalogued documented-vs-implemented one, not in the
 baseline) fails the step, and Hypothesis shrinks the run to a minimal one.
 
@@ -344,6 +345,12 @@ class CampaignMachine(RuleBasedStateMachine):
         specs = [self._spec(("backup", None), af, ad, None) for af, ad in flags]
         self._run({"op": "start", "jobs": specs, "grouped": True})
         return multiple(*(str(s["id"]) for s in specs))
+
+    @rule(count=st.integers(min_value=1, max_value=2))
+    def start_aborted(self, count: int) -> None:
+        """Backups created by a transaction that then aborts (they never run)."""
+        specs = [self._spec(("backup", None), True, True, None) for _ in range(count)]
+        self._run({"op": "start", "jobs": specs, "grouped": False, "aborted": True})
 
     @rule(
         job=st.one_of(jobs, st.just("nosuch")),

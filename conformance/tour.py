@@ -257,7 +257,14 @@ def _error_field_probes(ids: _Ids) -> list[list[Step]]:
     return probes
 
 
+def _aborted_probe(ids: _Ids) -> list[Step]:
+    """created → aborting: a backup created by a transaction that then aborts."""
+    spec = _spec(JobSetup(JobKind.BACKUP), ids())
+    return [{"op": "start", "jobs": [spec], "grouped": False, "aborted": True}, {"op": "query"}]
+
+
 def _probe_tour(session: Session, model: Model, ids: _Ids) -> Iterator[None]:
+    yield from _run_probe(session, _aborted_probe(ids))
     yield from _run_probe(session, _finalize_probe(ids))
     for probe in _error_field_probes(ids):
         yield from _run_probe(session, probe)

@@ -162,3 +162,38 @@ def test_cli_bad_mutant_is_one_line_exit_2(tmp_path: Path) -> None:
     proc = _jobcheck("run", "--target", "sim", "--sim-mutant", "nope", cwd=tmp_path)
     assert proc.returncode == 2
     assert len(proc.stderr.strip().splitlines()) == 1
+
+
+def _aborted_start_statuses(choice: TargetChoice) -> list[str]:
+    from jobcheck.conformance.trace import Event
+
+    target = choice.make(0)
+    try:
+        response = target.apply(
+            {"op": "start", "jobs": [{"type": "backup", "id": "a1"}], "aborted": True}
+        )
+        target.settle()
+        assert response is not None and response.error is not None
+        assert response.error.desc == "Transaction aborted using Abort action"
+        return [
+            r.data["status"]
+            for r in target.take_records()
+            if isinstance(r, Event) and r.event == "JOB_STATUS_CHANGE"
+        ]
+    finally:
+        target.close()
+
+
+def test_an_aborted_transaction_takes_its_job_from_created_to_aborting_in_the_simulator() -> None:
+    statuses = _aborted_start_statuses(TargetChoice("sim", model="7.2"))
+    assert statuses == ["created", "aborting", "concluded", "null"]
+
+
+@pytest.mark.live
+def test_an_aborted_transaction_takes_its_job_from_created_to_aborting_on_qemu() -> None:
+    import shutil
+
+    binary = shutil.which("qemu-storage-daemon") or shutil.which("qemu-system-x86_64")
+    assert binary is not None
+    statuses = _aborted_start_statuses(TargetChoice("qemu", binary=binary))
+    assert statuses == ["created", "aborting", "concluded", "null"]

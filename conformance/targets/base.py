@@ -10,7 +10,11 @@ can be replayed on another.  The steps are:
     Create the nodes the jobs need and start them: one start command per job,
     or one ``transaction`` with ``completion-mode: grouped`` when ``grouped``
     (backup jobs only).  A job starts *held*: it makes at most a little
-    progress and then waits for :meth:`Target.release`.
+    progress and then waits for :meth:`Target.release`.  With ``"aborted":
+    true`` the backup jobs go into one ``transaction`` whose last action is
+    ``abort``: QEMU creates them and tears them down inside the command
+    (``created`` → ``aborting`` → ``concluded`` → ``null``), the one way a
+    client can make a job leave ``created`` other than by starting it.
 ``{"op": "verb", "job": ID, "verb": "pause", "family": "job"}``
     Send a verb in the ``job-*`` family (``job-pause {"id": ID}``) or the
     ``block-job-*`` family (``block-job-pause {"device": ID}``).  ``cancel``
@@ -159,8 +163,14 @@ class Target(abc.ABC):
         """Send one QMP command and return its response (recorded, with any events)."""
 
     @abc.abstractmethod
-    def start(self, jobs: Sequence[JobSpec], grouped: bool = False) -> Response:
-        """Set up nodes and start the jobs, held; the response of the start command."""
+    def start(
+        self, jobs: Sequence[JobSpec], grouped: bool = False, aborted: bool = False
+    ) -> Response:
+        """Set up nodes and start the jobs, held; the response of the start command.
+
+        ``aborted``: start backup jobs in a transaction that ends with an ``abort``
+        action (see the module docstring).
+        """
 
     @abc.abstractmethod
     def release(self, job_id: str) -> None:
@@ -224,7 +234,9 @@ class Target(abc.ABC):
         self.note(describe_step(step), step)
         if op == "start":
             specs = [JobSpec.from_json(j) for j in step["jobs"]]
-            return self.start(specs, bool(step.get("grouped", False)))
+            return self.start(
+                specs, bool(step.get("grouped", False)), bool(step.get("aborted", False))
+            )
         if op == "verb":
             return self.verb(
                 Verb(step["verb"]),
@@ -264,6 +276,8 @@ def describe_step(step: dict[str, Any]) -> str:
             flags += [f"{k}={job[k]}" for k in ("variant", "on-error") if job.get(k)]
             parts.append(" ".join([job["type"], job["id"], *flags]))
         prefix = "start grouped transaction: " if step.get("grouped") else "start "
+        if step.get("aborted"):
+            prefix = "start in a transaction that aborts: "
         return prefix + ", ".join(parts)
     if op == "verb":
         command, arguments = verb_command(

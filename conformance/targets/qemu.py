@@ -336,20 +336,26 @@ class QemuTarget(Target):
 
     # -- steps -----------------------------------------------------------
 
-    def start(self, jobs: Sequence[JobSpec], grouped: bool = False) -> Response:
+    def start(
+        self, jobs: Sequence[JobSpec], grouped: bool = False, aborted: bool = False
+    ) -> Response:
         specs = list(jobs)
         if not specs:
             raise UsageError("a start step needs at least one job")
         for spec in specs:
             if spec.type not in self.supported_types:
                 raise UsageError(f"this QEMU ({self._version}) cannot start {spec.type.value} jobs")
-        if grouped and any(s.type is not JobType.BACKUP for s in specs):
-            raise UsageError("a grouped transaction holds backup jobs only")
+        if (grouped or aborted) and any(s.type is not JobType.BACKUP for s in specs):
+            raise UsageError("a grouped or aborted transaction holds backup jobs only")
         assert self._setup is not None
         self._before_drain()
         plans = [self._setup.plan(spec) for spec in specs]
         for plan in plans:
             self._plans[plan.spec.id] = plan
+        if aborted:
+            actions = [{"type": p.command, "data": p.arguments} for p in plans]
+            actions.append({"type": "abort", "data": {}})
+            return self.execute("transaction", {"actions": actions})
         if grouped:
             actions = [{"type": p.command, "data": p.arguments} for p in plans]
             return self.execute(

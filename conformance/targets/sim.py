@@ -181,11 +181,19 @@ class Simulator(Target):
 
     # -- steps -------------------------------------------------------------------------
 
-    def start(self, jobs: Sequence[JobSpec], grouped: bool = False) -> Response:
+    def start(
+        self, jobs: Sequence[JobSpec], grouped: bool = False, aborted: bool = False
+    ) -> Response:
         if not jobs:
             raise UsageError("a start step needs at least one job")
         for spec in jobs:
             self._types[spec.id] = spec.type
+        if aborted:
+            if any(s.type is not JobType.BACKUP for s in jobs):
+                raise UsageError("an aborted transaction holds backup jobs only")
+            actions = [{"type": "blockdev-backup", "data": start_command(s)[1]} for s in jobs]
+            actions.append({"type": "abort", "data": {}})
+            return self.execute("transaction", {"actions": actions})
         if grouped:
             others = sorted({s.type.value for s in jobs if s.type is not JobType.BACKUP})
             if others:
