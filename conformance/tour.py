@@ -5,9 +5,14 @@ that kind can rest, the tour brings fresh jobs to that status along the
 shortest plan of :mod:`jobcheck.model.plan` and sends every verb there, in
 both command families (``block-job-cancel`` both soft and forced).  A verb
 that moves the job on ends that job's turn; the remaining verbs get a fresh
-job.  Then every plannable transition not yet seen is driven once.  So one
-tour reaches every reachable verb × status cell and transition, which random
-exploration alone reaches only slowly.
+job.  Then every plannable transition not yet seen is driven once.  A few
+*probes* — short scripted runs — reach what no cell reaches by itself: first
+a backup created by a transaction that aborts, so that it goes from
+``created`` straight to ``aborting``; at the end, finalizing one member of a
+grouped transaction, the ``error`` member of a cancelled and of a failed job,
+and job-complete sent right behind a soft cancel (repeated until it lands in
+its window, if it can).  So one tour reaches every reachable verb × status
+cell and transition, which random exploration alone reaches only slowly.
 
 The tour runs on one target through a :class:`~jobcheck.conformance.machine.Session`,
 so the oracle checks it step by step like any other run.
@@ -264,7 +269,6 @@ def _aborted_probe(ids: _Ids) -> list[Step]:
 
 
 def _probe_tour(session: Session, model: Model, ids: _Ids) -> Iterator[None]:
-    yield from _run_probe(session, _aborted_probe(ids))
     yield from _run_probe(session, _finalize_probe(ids))
     for probe in _error_field_probes(ids):
         yield from _run_probe(session, probe)
@@ -297,6 +301,9 @@ def run_tour(
     ids = _Ids()
     steps_before = result.steps
     try:
+        # First the one transition no plan reaches (it takes a single command).
+        for _ in _run_probe(session, _aborted_probe(ids)):
+            pass
         for _ in _cell_tour(session, model, ids):
             pass
         for _ in _edge_tour(session, model, ids):
