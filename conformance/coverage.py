@@ -18,20 +18,16 @@ What *can* be reached is :mod:`jobcheck.model.graph`'s business
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from jobcheck.conformance.job_commands import verb_call
 from jobcheck.conformance.trace import Command, Event, Note, Record, Response
 from jobcheck.model.graph import executable_statuses, lifecycle_graph, plan_edge
 from jobcheck.model.kinds import JobKind, kind_for
 from jobcheck.model.lifecycle import JobType, Model, Status, Verb
-
-_VERB_COMMAND = re.compile(r"^(job|block-job)-(.+)$")
-_VERB_ERROR = re.compile(
-    r"^Job '(.*)' in state '([a-z-]+)' cannot accept command verb '([a-z-]+)'$"
-)
+from jobcheck.model.semantics import Refusal, parse_error
 
 Cell = tuple[str, Verb, Status]
 """(family, verb, status)."""
@@ -60,24 +56,6 @@ def kind_of(spec: dict[str, Any]) -> str:
         return "?"
 
 
-def verb_of_command(command: Command) -> tuple[str, Verb, str] | None:
-    """(family, verb, job id) of a verb command, or None for any other command."""
-    if command.execute == "block-job-set-speed":
-        return "block-job", Verb.SET_SPEED, str(command.arguments.get("device"))
-    if command.execute == "block-job-change":
-        return "block-job", Verb.CHANGE, str(command.arguments.get("id"))
-    match = _VERB_COMMAND.match(command.execute)
-    if not match:
-        return None
-    family, name = match.groups()
-    try:
-        verb = Verb(name)
-    except ValueError:
-        return None
-    args = command.arguments
-    return family, verb, str(args.get("id") if "id" in args else args.get("device"))
-
-
 @dataclass
 class Coverage:
     """Transitions and cells reached, fed one record at a time (see :meth:`feed`)."""
@@ -101,12 +79,11 @@ class Coverage:
         elif isinstance(record, Event):
             self._event(record)
         elif isinstance(record, Command):
-            parsed = verb_of_command(record)
-            if parsed is not None:
-                family, verb, job = parsed
-                status = self._status.get(job)
+            call = verb_call(record.execute, record.arguments)
+            if call is not None and call.job_id is not None:
+                status = self._status.get(call.job_id)
                 if status is not None:
-                    self._pending[record.id] = (family, verb, job, status)
+                    self._pending[record.id] = (call.family, call.verb, call.job_id, status)
         elif isinstance(record, Response):
             self._response(record)
 
@@ -147,10 +124,10 @@ class Coverage:
             return
         family, verb, job, status = pending
         if response.error is not None:
-            match = _VERB_ERROR.match(response.error.desc)
-            if match and match.group(1) == job:
+            stated = parse_error(response.error.desc)
+            if stated is not None and stated.refusal is Refusal.VERB and stated.job_id == job:
                 try:
-                    status = Status(match.group(2))
+                    status = Status(stated.status)
                 except ValueError:
                     return
         kind = self._kind.get(job, "?")
