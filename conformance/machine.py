@@ -41,7 +41,7 @@ from hypothesis.stateful import (
 from jobcheck.conformance.coverage import Coverage
 from jobcheck.conformance.errors import TargetError
 from jobcheck.conformance.oracle import Divergence, Oracle
-from jobcheck.conformance.targets.base import Target
+from jobcheck.conformance.targets.base import Target, step_jobs
 from jobcheck.conformance.trace import Command, Event, Meta, Note, Record, Response
 from jobcheck.model.lifecycle import Model, Verb
 
@@ -120,10 +120,8 @@ def job_excerpt(records: list[Record], index: int, job: str | None) -> tuple[lis
     group = {job}
     for record in records[: index + 1]:
         step = record.step if isinstance(record, Note) else None
-        if step and step.get("op") == "start":
-            ids = {str(spec.get("id")) for spec in step.get("jobs", [])}
-            if job in ids:
-                group = ids
+        if step and step.get("op") == "start" and job in step_jobs(step):
+            group = step_jobs(step)
     out: list[Record] = []
     target = records[index]
     asked: set[Any] = {target.id} if isinstance(target, Response) else set()
@@ -131,9 +129,7 @@ def job_excerpt(records: list[Record], index: int, job: str | None) -> tuple[lis
     position = 0
     for number, record in enumerate(records[: index + 1]):
         if isinstance(record, Note):
-            step = record.step or {}
-            ids = {str(spec.get("id")) for spec in step.get("jobs", [])} | {str(step.get("job"))}
-            keep_block = bool(ids & group)
+            keep_block = bool(step_jobs(record.step or {}) & group)
             keep = keep_block
         elif isinstance(record, Command):
             keep = keep_block or record.id in asked

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 from jobcheck.conformance.errors import TargetError
+from jobcheck.conformance.targets.base import step_jobs
 from jobcheck.conformance.trace import Meta, Note, Record
 
 Step = dict[str, Any]
@@ -29,12 +30,6 @@ MAX_REPLAYS = 400
 def steps_of(records: list[Record]) -> list[Step]:
     """The driver steps recorded in a trace (its notes that carry a step)."""
     return [r.step for r in records if isinstance(r, Note) and r.step is not None]
-
-
-def _jobs_of(step: Step) -> set[str]:
-    if step.get("op") == "start":
-        return {str(job["id"]) for job in step.get("jobs", [])}
-    return {str(step["job"])} if "job" in step else set()
 
 
 def minimize(
@@ -72,9 +67,9 @@ def minimize(
     records = None
     if job is not None:
         group = set().union(
-            *(_jobs_of(s) for s in steps if s.get("op") == "start" and job in _jobs_of(s))
+            *(step_jobs(s) for s in steps if s.get("op") == "start" and job in step_jobs(s))
         )
-        focused = [s for s in steps if _jobs_of(s) <= group or not _jobs_of(s)]
+        focused = [s for s in steps if step_jobs(s) <= group or not step_jobs(s)]
         if focused and len(focused) < len(steps):
             records = fails(focused)
             if records is not None:
@@ -84,9 +79,9 @@ def minimize(
         if records is None:
             return None
     # Drop whole jobs, last started first (the failure usually involves the last one).
-    jobs = [j for step in current if step.get("op") == "start" for j in _jobs_of(step)]
+    jobs = [j for step in current if step.get("op") == "start" for j in step_jobs(step)]
     for job in reversed(jobs):
-        candidate = [s for s in current if not (_jobs_of(s) & {job})]
+        candidate = [s for s in current if not (step_jobs(s) & {job})]
         if candidate and (found := fails(candidate)) is not None:
             current, records = candidate, found
     # Then single steps.

@@ -129,6 +129,14 @@ def _cleanup(session: Session, job: str) -> None:
             session.step({"op": "verb", "job": job, "verb": "dismiss", "family": "job"})
 
 
+def _cleanup_started(session: Session, steps: list[Step]) -> None:
+    """Clean up every job the steps started, in the order they were started."""
+    for step in steps:
+        if step["op"] == "start":
+            for spec in step["jobs"]:
+                _cleanup(session, str(spec["id"]))
+
+
 def _cell_tour(session: Session, model: Model, ids: _Ids) -> Iterator[None]:
     for kind in CAMPAIGN_KINDS:
         if kind.job_type not in model.job_types:
@@ -149,9 +157,7 @@ def _cell_tour(session: Session, model: Model, ids: _Ids) -> Iterator[None]:
                         {"op": "verb", "job": job, "verb": verb.value, "family": family, **extra}
                     )
                     yield
-                _cleanup(session, job)
-                for other in [s["id"] for st in steps if st["op"] == "start" for s in st["jobs"]]:
-                    _cleanup(session, other)
+                _cleanup_started(session, steps)
 
 
 def _edge_tour(session: Session, model: Model, ids: _Ids) -> Iterator[None]:
@@ -166,13 +172,7 @@ def _edge_tour(session: Session, model: Model, ids: _Ids) -> Iterator[None]:
             except ValueError:
                 continue
             _, steps = plan_steps(plan, ids)
-            for step in steps:
-                session.step(step)
-                yield
-            for st in steps:
-                if st["op"] == "start":
-                    for spec in st["jobs"]:
-                        _cleanup(session, spec["id"])
+            yield from _run_probe(session, steps)
 
 
 def _finalize_probe(ids: _Ids) -> list[Step]:
@@ -231,13 +231,11 @@ def _in_window(session: Session) -> bool:
 
 
 def _run_probe(session: Session, steps: list[Step]) -> Iterator[None]:
+    """Run the steps, then clean up every job they started."""
     for step in steps:
         session.step(step)
         yield
-    for step in steps:
-        if step["op"] == "start":
-            for spec in step["jobs"]:
-                _cleanup(session, spec["id"])
+    _cleanup_started(session, steps)
 
 
 def _error_field_probes(ids: _Ids) -> list[list[Step]]:

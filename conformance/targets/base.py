@@ -262,6 +262,13 @@ class Target(abc.ABC):
         return None
 
 
+def step_jobs(step: dict[str, Any]) -> set[str]:
+    """The ids of the jobs a step names: those a ``start`` step starts, or its ``job``."""
+    if step.get("op") == "start":
+        return {str(job["id"]) for job in step.get("jobs", [])}
+    return {str(step["job"])} if "job" in step else set()
+
+
 def describe_step(step: dict[str, Any]) -> str:
     """A step in words, for the readable reproducer: ``job-pause j0``, ``start mirror j0``."""
     op = step.get("op")
