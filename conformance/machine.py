@@ -270,6 +270,8 @@ class CampaignMachine(RuleBasedStateMachine):
     accept: Accept
     result: CampaignResult
     meta_extra: dict[str, Any]
+    on_progress: Callable[[CampaignResult], None] | None = None
+    """Called after each example (the ``run`` command's progress line)."""
     last: Session | None = None
 
     jobs = Bundle("jobs")
@@ -386,8 +388,13 @@ class CampaignMachine(RuleBasedStateMachine):
         self._run({"op": "wait"})
 
     def teardown(self) -> None:
-        if self.session is not None:
-            self.session.finish()
+        try:
+            if self.session is not None:
+                self.session.finish()
+        finally:
+            cls = type(self)
+            if cls.on_progress is not None:
+                cls.on_progress(cls.result)
 
 
 def machine_class(
@@ -396,6 +403,7 @@ def machine_class(
     accept: Accept,
     result: CampaignResult,
     meta_extra: dict[str, Any],
+    on_progress: Callable[[CampaignResult], None] | None = None,
 ) -> type[CampaignMachine]:
     """A configured subclass of :class:`CampaignMachine` (class attributes hold the setup)."""
     return type(
@@ -407,6 +415,7 @@ def machine_class(
             "accept": staticmethod(accept),
             "result": result,
             "meta_extra": meta_extra,
+            "on_progress": staticmethod(on_progress) if on_progress else None,
         },
     )
 
@@ -455,9 +464,7 @@ def run_campaign(
     if examples == 0:
         result.seconds = time.monotonic() - started
         return result
-    cls = machine_class(make_target, model, accept, result, extra)
-    if on_progress is not None:
-        _wrap_progress(cls, on_progress, result)
+    cls = machine_class(make_target, model, accept, result, extra, on_progress)
     test = hypothesis_seed(seed)(
         get_state_machine_test(cls, settings=campaign_settings(profile, examples, steps))
     )
@@ -489,22 +496,6 @@ def is_crash(exc: BaseException) -> bool:
     from jobcheck.conformance.targets.qemu_process import QemuCrashed
 
     return isinstance(exc, QemuCrashed)
-
-
-def _wrap_progress(
-    cls: type[CampaignMachine],
-    on_progress: Callable[[CampaignResult], None],
-    result: CampaignResult,
-) -> None:
-    original = cls.teardown
-
-    def teardown(self: CampaignMachine) -> None:
-        try:
-            original(self)
-        finally:
-            on_progress(result)
-
-    cls.teardown = teardown  # type: ignore[method-assign]
 
 
 def iter_failure_lines(result: CampaignResult, seed: int) -> Iterator[str]:
