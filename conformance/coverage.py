@@ -127,7 +127,7 @@ class Coverage:
             stated = parse_error(response.error.desc)
             if stated is not None and stated.refusal is Refusal.VERB and stated.job_id == job:
                 try:
-                    status = Status(stated.status)
+                    status = Status(str(stated.status))
                 except ValueError:
                     return
         kind = self._kind.get(job, "?")
