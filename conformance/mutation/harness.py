@@ -168,7 +168,8 @@ def _run(options: Options, out: TextIO) -> int:
         _say(out, f"rebuilding the pristine binary failed: {tail(rebuilt.log, 1)}")
     md, js = write(stem, info, results)
     summary = ", ".join(f"{n} {verdict}" for verdict, n in totals(results).items() if n)
-    _say(out, f"{len(results)} mutants: {summary}; table {md}, JSON {js}")
+    count = f"{len(results)} mutant{'s' if len(results) != 1 else ''}"
+    _say(out, f"{count}: {summary}; table {md}, JSON {js}")
     return 0
 
 
