@@ -111,10 +111,8 @@ def _run(options: Options, out: TextIO) -> int:
         raise UsageError("no mutant applies to this tree")
 
     _say(out, f"tree {tree}; building {build.binary.relative_to(build.directory)}")
-    built = build.make() if build.configured() else None
-    if built is None:
-        build.prepare()
-        built = build.make()
+    build.prepare()
+    built = build.make()
     if built.exit_code != 0:
         raise UsageError(f"the pristine build failed ({built.log}): {tail(built.log, 2)}")
     version = binary_version(build.binary)
