@@ -18,6 +18,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from jobcheck.conformance.mutation.interrupts import ENDING_SIGNALS, signals_deferred
+
 GRACE = 10.0
 """Seconds between SIGINT and SIGKILL when a child overruns its limit or the run is interrupted."""
 
@@ -44,6 +46,11 @@ def _stop(process: subprocess.Popen[bytes], grace: float) -> None:
             continue
 
 
+def _unblock_signals() -> None:
+    """In the child, before exec: undo the mask it inherited from :func:`signals_deferred`."""
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, ENDING_SIGNALS)
+
+
 def run_group(
     argv: Sequence[str],
     *,
@@ -62,24 +69,31 @@ def run_group(
     """
     log.parent.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
+    process: subprocess.Popen[bytes] | None = None
+    timed_out = False
     with open(log, "wb") as output:
-        process = subprocess.Popen(
-            list(argv),
-            stdin=subprocess.DEVNULL,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-            cwd=cwd,
-            env=None if env is None else dict(env),
-            start_new_session=True,
-        )
-        timed_out = False
         try:
+            # An interrupt while Popen waits for the exec would leave a child nobody stops:
+            # hold the signals back until ``process`` is known (the child unblocks them).
+            with signals_deferred():
+                process = subprocess.Popen(
+                    list(argv),
+                    stdin=subprocess.DEVNULL,
+                    stdout=output,
+                    stderr=subprocess.STDOUT,
+                    cwd=cwd,
+                    env=None if env is None else dict(env),
+                    start_new_session=True,
+                    preexec_fn=_unblock_signals,
+                )
             process.wait(limit)
         except subprocess.TimeoutExpired:
             timed_out = True
+            assert process is not None
             _stop(process, grace)
         except BaseException:
-            _stop(process, grace)
+            if process is not None:
+                _stop(process, grace)
             raise
     code = process.returncode
     return Finished(
