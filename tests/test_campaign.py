@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from jobcheck.conformance.coverage import Coverage, coverage_summary, goals
-from jobcheck.conformance.machine import run_campaign
+from jobcheck.conformance.campaign.coverage import Coverage, coverage_summary, goals
+from jobcheck.conformance.campaign.run import run_campaign
 from jobcheck.conformance.targets.select import TargetChoice
 from jobcheck.conformance.targets.sim_mutants import MUTANTS
-from jobcheck.conformance.trace import read_jsonl
+from jobcheck.conformance.trace.records import read_jsonl
 from jobcheck.model.lifecycle import model_for
 
 
@@ -165,7 +165,7 @@ def test_cli_bad_mutant_is_one_line_exit_2(tmp_path: Path) -> None:
 
 
 def _aborted_start_statuses(choice: TargetChoice) -> list[str]:
-    from jobcheck.conformance.trace import Event
+    from jobcheck.conformance.trace.records import Event
 
     target = choice.make(0)
     try:

@@ -38,7 +38,7 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from jobcheck.conformance.errors import TargetError, UsageError
+from jobcheck.conformance.errors import TargetCrashed, UsageError
 
 #: Signals that mean QEMU crashed rather than was stopped.
 CRASH_SIGNALS: frozenset[int] = frozenset(
@@ -47,7 +47,7 @@ CRASH_SIGNALS: frozenset[int] = frozenset(
 _CRASH_TEXTS = ("Assertion", "assertion failed", "core dumped")
 
 
-class QemuCrashed(TargetError):
+class QemuCrashed(TargetCrashed):
     """QEMU aborted or died of a fatal signal: the finding of rule ``qemu.no-abort``.
 
     ``returncode`` is the process's exit status (negative: killed by that
