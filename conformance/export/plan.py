@@ -218,7 +218,7 @@ def build_plan(records: list[Record], meta: Meta, model_version: str, path: str)
     rule = RULES.get(divergence.rule)
     return Plan(
         exchanges=exchanges,
-        rule=divergence.rule,
+        rule=str(divergence.rule),
         anchor=rule.anchor if rule else None,
         quote=rule.quote if rule else None,
         paraphrase=rule.text if rule else None,

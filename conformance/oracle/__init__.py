@@ -69,6 +69,7 @@ from jobcheck.conformance.oracle.queries import QueryChecks, is_job_info
 from jobcheck.conformance.oracle.verbs import VerbChecks
 from jobcheck.conformance.trace.records import Command, Event, Meta, Note, Record, Response
 from jobcheck.model.lifecycle import Model
+from jobcheck.model.rules import RuleId
 
 
 class Oracle(VerbChecks, QueryChecks, EventChecks):
@@ -117,7 +118,7 @@ class Oracle(VerbChecks, QueryChecks, EventChecks):
             for name in names:
                 if str(name) not in known[enum]:
                     self._emit(
-                        "qapi.members-known",
+                        RuleId.QAPI_MEMBERS_KNOWN,
                         None,
                         f"QEMU's schema has {enum} member {name!r}",
                         f"one of the model {self.model.version} {enum} members",

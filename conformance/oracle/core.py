@@ -28,6 +28,7 @@ from jobcheck.conformance.oracle.job_state import (
 from jobcheck.conformance.trace.job_commands import StartInfo, VerbCall
 from jobcheck.conformance.trace.records import Command, Meta
 from jobcheck.model.lifecycle import BLOCK_JOB_TYPES, JobType, Model, Status
+from jobcheck.model.rules import RuleId
 from jobcheck.model.semantics import documented, known_for
 
 #: The most commands waiting for a response that the oracle remembers.
@@ -114,7 +115,7 @@ class OracleCore:
 
     def _divergence(
         self,
-        rule: str,
+        rule: RuleId,
         job: str | None,
         what: str,
         expected: str,
@@ -143,7 +144,7 @@ class OracleCore:
 
     def _emit(
         self,
-        rule: str,
+        rule: RuleId,
         job: JobState | str | None,
         what: str,
         expected: str,
@@ -162,7 +163,7 @@ class OracleCore:
         self._out.append(self._divergence(rule, name, what, expected, observed, known=known))
 
     def _emit_known(
-        self, rule: str, job: JobState, what: str, expected: str, observed: str
+        self, rule: RuleId, job: JobState, what: str, expected: str, observed: str
     ) -> None:
         """Report a known divergence, once per job, if the catalogue names it for the model."""
         if known_for(rule, self.model) is not None:
