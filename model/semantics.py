@@ -32,8 +32,8 @@ Example — a job paused only by a drained section, in QEMU 7.2::
     >>> out = apply_verb(MODELS["7.2"], job, Verb.RESUME)
     >>> out.error
     "Can't resume a job that was not paused"
-    >>> out.known
-    'job-resume.not-paused-is-error'
+    >>> print(out.known)
+    job-resume.not-paused-is-error
     >>> apply_verb(MODELS["7.2"], job, Verb.PAUSE).accepted
     True
 """
