@@ -55,7 +55,8 @@ Example::
     >>> from jobcheck.model.lifecycle import MODELS
     >>> def jsc(status):
     ...     return Event("JOB_STATUS_CHANGE", {"id": "j", "status": status})
-    >>> [str(d.rule) for d in check([jsc("created"), jsc("running"), jsc("created")], MODELS["7.2"])]
+    >>> trace = [jsc("created"), jsc("running"), jsc("created")]
+    >>> [str(d.rule) for d in check(trace, MODELS["7.2"])]
     ['status.transition-table']
 """
 
