@@ -18,7 +18,7 @@ Everything is sorted (statuses and verbs in QAPI enum order, edges by source
 and target, causes by :attr:`Cause.sort_key`), so the same model gives
 byte-identical DOT, Mermaid and Markdown.  This module does no I/O: turning
 DOT into SVG or PNG needs Graphviz's ``dot`` program and is done by
-:mod:`jobcheck.conformance.diagrams`.
+:mod:`jobcheck.conformance.report.diagram_files`.
 
     >>> from jobcheck.model.lifecycle import MODELS
     >>> text = to_mermaid(lifecycle_view(MODELS["7.2"]))

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from jobcheck.conformance.trace import Command, read_jsonl
+from jobcheck.conformance.trace.records import Command, read_jsonl
 
 DATA = Path(__file__).parent / "data" / "create-then-quit.jsonl"
 

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from jobcheck.conformance.cli import main
-from jobcheck.conformance.diagrams import (
+from jobcheck.conformance.report.diagram_files import (
     DEFAULT_FORMATS,
     dot_program,
     render_image,

@@ -19,11 +19,20 @@ from typing import Any
 
 import pytest
 
-from jobcheck.conformance import export_iotest, export_script
 from jobcheck.conformance.cli import main
 from jobcheck.conformance.errors import UsageError
-from jobcheck.conformance.reproducer import WORKDIR, build_plan, substitute, work_directory
-from jobcheck.conformance.trace import Command, Event, Meta, Note, Record, Response, write_jsonl
+from jobcheck.conformance.export import iotest as export_iotest
+from jobcheck.conformance.export import script as export_script
+from jobcheck.conformance.export.plan import WORKDIR, build_plan, substitute, work_directory
+from jobcheck.conformance.trace.records import (
+    Command,
+    Event,
+    Meta,
+    Note,
+    Record,
+    Response,
+    write_jsonl,
+)
 
 DIR = "/tmp/jobcheck-live-x1y2"
 

@@ -28,9 +28,9 @@ import pytest
 from qemu.qmp import QMPClient
 
 from jobcheck.conformance.errors import TargetError, UsageError
-from jobcheck.conformance.targets.base import JobSpec
 from jobcheck.conformance.targets.qemu import QemuCrashed, QemuTarget
-from jobcheck.conformance.trace import Command, Event, Note, Record, Response
+from jobcheck.conformance.trace.records import Command, Event, Note, Record, Response
+from jobcheck.conformance.trace.steps import JobSpec
 from jobcheck.model.lifecycle import JobType, Status, Verb, model_for
 
 pytestmark = pytest.mark.live

@@ -24,8 +24,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from jobcheck.conformance.errors import UsageError
-from jobcheck.conformance.readers import detect_format, open_trace, read_trace
-from jobcheck.conformance.trace import (
+from jobcheck.conformance.trace.readers import detect_format, open_trace, read_trace
+from jobcheck.conformance.trace.records import (
     Command,
     Event,
     Meta,

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from jobcheck.conformance.cli import main
-from jobcheck.conformance.diagrams import (
+from jobcheck.conformance.report.diagram_files import (
     DEFAULT_FORMATS,
     diagram_set,
     dot_program,
@@ -53,7 +53,7 @@ def _dot_edges(source: str) -> dict[tuple[str, str], str]:
 
 _DIGEST = """
 import hashlib
-from jobcheck.conformance.diagrams import standard_set, text_files, DEFAULT_FORMATS
+from jobcheck.conformance.report.diagram_files import standard_set, text_files, DEFAULT_FORMATS
 h = hashlib.sha256()
 for name, text in sorted(text_files(standard_set(), DEFAULT_FORMATS).items()):
     h.update(name.encode()); h.update(text.encode())

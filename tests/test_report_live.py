@@ -17,9 +17,9 @@ from typing import Any
 
 import pytest
 
-from jobcheck.conformance import report
 from jobcheck.conformance.cli import main
-from jobcheck.conformance.report_junit import expected_counts
+from jobcheck.conformance.report import write as report
+from jobcheck.conformance.report.junit import expected_counts
 
 pytestmark = pytest.mark.live
 

@@ -11,10 +11,10 @@ from typing import Any
 import pytest
 
 from jobcheck.conformance.errors import TargetError, UsageError
-from jobcheck.conformance.targets.base import JobSpec
 from jobcheck.conformance.targets.sim import Simulator, start_command
 from jobcheck.conformance.targets.sim_engine import Engine, Job
-from jobcheck.conformance.trace import Command, Event, Record, Response, write_jsonl
+from jobcheck.conformance.trace.records import Command, Event, Record, Response, write_jsonl
+from jobcheck.conformance.trace.steps import JobSpec
 from jobcheck.model.lifecycle import JobType, Status, Verb
 
 MIRROR, BACKUP, COMMIT, CREATE = JobType.MIRROR, JobType.BACKUP, JobType.COMMIT, JobType.CREATE

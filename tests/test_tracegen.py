@@ -16,9 +16,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from jobcheck.conformance.readers import open_trace
-from jobcheck.conformance.trace import Command, Event, Note, Record, Response
-from jobcheck.conformance.tracegen import main, synthetic_records, write_synthetic_trace
+from jobcheck.conformance.trace.readers import open_trace
+from jobcheck.conformance.trace.records import Command, Event, Note, Record, Response
+from jobcheck.conformance.trace.synthetic import main, synthetic_records, write_synthetic_trace
 from jobcheck.model.lifecycle import MODELS, Status, Verb
 
 MODELS_CHECKED = [MODELS["7.2"], MODELS["10.2"]]

@@ -27,11 +27,11 @@ import sys
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
-from jobcheck.conformance.divergence import Divergence
-from jobcheck.conformance.errors import UsageError
+from jobcheck.conformance.errors import UsageError, model_for_option
 from jobcheck.conformance.oracle import Oracle
-from jobcheck.conformance.readers import FORMATS, open_trace
-from jobcheck.conformance.trace import TraceFormatError
+from jobcheck.conformance.oracle.divergence import Divergence
+from jobcheck.conformance.trace.readers import FORMATS, open_trace
+from jobcheck.conformance.trace.records import TraceFormatError
 from jobcheck.model.lifecycle import LATEST, Model, UnknownVersionError, model_for
 
 HELP = (
@@ -93,10 +93,7 @@ class FileResult:
 def _model(version: str | None) -> Model | None:
     if version is None:
         return None
-    try:
-        return model_for(version)
-    except UnknownVersionError as exc:
-        raise UsageError(str(exc)) from None
+    return model_for_option(version)
 
 
 def _model_of_trace(version: str | None) -> Model:

@@ -19,16 +19,14 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
-from jobcheck.conformance.errors import UsageError
+from jobcheck.conformance.errors import model_for_option
 from jobcheck.model.graph import ModelDiff, diff
 from jobcheck.model.lifecycle import (
     BLOCK_JOB_TYPES,
     MODELS,
     Model,
     Status,
-    UnknownVersionError,
     Verb,
-    model_for,
 )
 from jobcheck.model.rules import Rule, rules_for
 
@@ -54,10 +52,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _model(version: str) -> Model:
-    try:
-        return model_for(version)
-    except UnknownVersionError as exc:
-        raise UsageError(str(exc)) from None
+    return model_for_option(version)
 
 
 def run(args: argparse.Namespace) -> int:

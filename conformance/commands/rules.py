@@ -16,8 +16,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from jobcheck.conformance.errors import UsageError
-from jobcheck.model.lifecycle import UnknownVersionError
+from jobcheck.conformance.errors import UsageError, model_for_option
 from jobcheck.model.rules import CATALOGUE, Rule, rules_for
 from jobcheck.model.schema_doc import Anchor, SchemaSyntaxError, anchors, parse_schema
 
@@ -41,10 +40,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def _selected_rules(version: str | None) -> tuple[Rule, ...]:
     if version is None:
         return CATALOGUE
-    try:
-        return rules_for(version)
-    except UnknownVersionError as exc:
-        raise UsageError(str(exc)) from None
+    return rules_for(model_for_option(version).version)
 
 
 def read_schema(path: str) -> tuple[Anchor, ...]:
@@ -130,6 +126,6 @@ def _print_catalogue(rules: tuple[Rule, ...], *, as_json: bool) -> None:
         if known is not None:
             kfirst, klast = known.versions
             print(f"    known divergence ({kfirst}–{klast}; {known.evidence}): {known.observed}")
-        print(f"    checks: {', '.join(r.checks) or '(none)'}")
+        print(f"    checks: {', '.join(r.checks) or r.unchecked}")
     diverging = sum(r.known_divergence is not None for r in rules)
     print(f"{len(rules)} rules, {diverging} with a known divergence")

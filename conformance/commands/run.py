@@ -1,7 +1,8 @@
 """``jobcheck run``: a conformance campaign against the simulator or a live QEMU.
 
 The campaign is the planned coverage tour followed by Hypothesis exploration
-(:mod:`jobcheck.conformance.machine`).  On a terminal it shows progress
+(:mod:`jobcheck.conformance.campaign`), then the reports
+(:mod:`jobcheck.conformance.report`).  On a terminal it shows progress
 (examples run, coverage, divergences so far); otherwise it prints a plain
 summary.  Exit codes: 0 conforms (or only known/baselined divergences), 1 new
 divergences, 2 usage or environment error, 3 the target failed.
@@ -11,10 +12,20 @@ from __future__ import annotations
 
 import argparse
 import sys
+from dataclasses import replace
 from pathlib import Path
 
+from jobcheck.conformance.campaign.coverage import coverage_summary
+from jobcheck.conformance.campaign.parallel import RunInfo, probe, run_campaigns
+from jobcheck.conformance.campaign.results import CampaignResult, iter_failure_lines
+from jobcheck.conformance.campaign.run import PROFILES
 from jobcheck.conformance.errors import UsageError
-from jobcheck.conformance.targets.select import choose_target
+from jobcheck.conformance.report import write as report
+from jobcheck.conformance.report.baseline import Acceptor, load_baseline
+from jobcheck.conformance.targets.qemu_package import debian_package
+from jobcheck.conformance.targets.select import TargetChoice, target_from_options
+from jobcheck.conformance.targets.sim_mutants import MUTANTS
+from jobcheck.model.lifecycle import Model
 
 HELP = "run a conformance campaign (planned tour + Hypothesis exploration) against a target"
 
@@ -89,8 +100,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     if args.list_mutants:
-        from jobcheck.conformance.targets.sim_mutants import MUTANTS
-
         width = max(len(name) for name in MUTANTS)
         for name, mutant in sorted(MUTANTS.items()):
             print(f"{name:<{width}}  {mutant.description}  [{mutant.rule}]")
@@ -99,17 +108,81 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError("--jobs must be at least 1")
     if args.update_baseline and not args.baseline:
         raise UsageError("--update-baseline needs --baseline FILE")
-    choice = choose_target(
-        args.target,
-        qemu=args.qemu,
-        connect=args.connect,
-        model=args.model,
-        mutant=args.sim_mutant,
-        timeout=args.timeout,
-    )
+    choice = target_from_options(args)
     if args.connect and args.jobs > 1:
         raise UsageError("--jobs N needs launched QEMUs; it cannot share one --connect socket")
     print(f"jobcheck run: target: {choice.describe()}", file=sys.stderr)
-    from jobcheck.conformance.campaign import execute
-
     return execute(choice, args, out_dir=Path(args.out) if args.out else None)
+
+
+def execute(choice: TargetChoice, args: argparse.Namespace, out_dir: Path | None) -> int:
+    """Run the campaign(s) for ``jobcheck run``; print, write the reports, return the exit code."""
+    # a malformed baseline is a usage error, before any run
+    baseline = load_baseline(args.baseline) if args.baseline else None
+    qemu_version, model = probe(choice)
+    chosen = choice
+    if choice.model is None:
+        choice = replace(choice, model=model.version)
+    profile = PROFILES[args.profile]
+    examples = args.examples if args.examples is not None else profile["examples"]
+    steps = args.steps if args.steps is not None else profile["steps"]
+    if examples < 0 or steps < 1:
+        raise UsageError("--examples must be ≥ 0 and --steps ≥ 1")
+    interactive = sys.stderr.isatty() and args.jobs == 1
+    result = run_campaigns(
+        choice,
+        model,
+        seed=args.seed,
+        profile=args.profile,
+        examples=examples,
+        steps=steps,
+        jobs=args.jobs,
+        tour=not args.no_tour,
+        accept=Acceptor(baseline, qemu_version, args.strict),
+        progress=interactive,
+    )
+    if interactive:
+        sys.stderr.write("\n")
+    info = RunInfo.of(
+        chosen,
+        qemu_version=qemu_version,
+        model=model.version,
+        seed=args.seed,
+        profile=args.profile,
+        examples=examples,
+        steps=steps,
+        jobs=args.jobs,
+        command=" ".join(["jobcheck", *sys.argv[1:]]) if sys.argv else "jobcheck run",
+        package=debian_package(choice.binary),
+    )
+    return finish(info, result, model, args, out_dir)
+
+
+def finish(
+    info: RunInfo,
+    result: CampaignResult,
+    model: Model,
+    args: argparse.Namespace,
+    out_dir: Path | None,
+) -> int:
+    """Print the summary, write the outputs, and decide the exit code."""
+    summary = coverage_summary(result.coverage, model)
+    outcome = report.build(
+        info, result, summary, baseline_path=args.baseline, strict=args.strict, directory=out_dir
+    )
+    for line in report.summary_lines(outcome):
+        print(line)
+    for line in iter_failure_lines(result, info.seed):
+        print(line)
+    if args.json:
+        report.write_json(outcome, Path(args.json))
+    if not args.no_report:
+        directory = out_dir or Path("reports") / outcome.run_name
+        report.write_all(outcome, directory)
+        print(f"reports: {directory}/")
+    if args.update_baseline:
+        report.update_baseline(outcome, Path(args.baseline))
+        print(f"baseline updated: {args.baseline}")
+    if result.crash:
+        return 1
+    return outcome.exit_code

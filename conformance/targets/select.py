@@ -10,12 +10,14 @@ otherwise.
 
 from __future__ import annotations
 
+import argparse
 import os
 import shutil
 from dataclasses import dataclass
 
-from jobcheck.conformance.errors import UsageError
+from jobcheck.conformance.errors import UsageError, model_for_option
 from jobcheck.conformance.targets.base import Target
+from jobcheck.conformance.targets.sim_mutants import MUTANTS
 
 
 @dataclass(frozen=True)
@@ -40,8 +42,19 @@ class TargetChoice:
             return f"live QEMU at {self.connect}"
         return f"live QEMU {self.binary}"
 
+    def options(self) -> list[str]:
+        """The command-line options that reach this target again (for replay and rerun)."""
+        if self.kind == "sim":
+            out = ["--target", "sim"]
+            if self.mutant:
+                out += ["--sim-mutant", self.mutant]
+            return [*out, "--model", self.model or "latest"]
+        out = ["--connect", self.connect] if self.connect else ["--qemu", self.binary or ""]
+        return [*out, "--model", self.model] if self.model else out
+
     def make(self, seed: int = 0) -> Target:
         """A fresh target (the seed feeds the simulator's own randomness)."""
+        # lazy: a simulator run never loads qemu.qmp, and a live one not the simulator
         if self.kind == "sim":
             from jobcheck.conformance.targets.sim import Simulator
 
@@ -64,22 +77,14 @@ def choose_target(
 ) -> TargetChoice:
     """Resolve the target options; raise :class:`UsageError` when they do not fit."""
     if model is not None:
-        from jobcheck.model.lifecycle import UnknownVersionError, model_for
-
-        try:
-            model_for(model)
-        except UnknownVersionError as exc:
-            raise UsageError(str(exc)) from None
+        model_for_option(model)
     if target is None:
         target = "qemu" if (qemu or connect or shutil.which("qemu-storage-daemon")) else "sim"
     if target == "sim":
         if qemu or connect:
             raise UsageError("--qemu and --connect need --target qemu, not --target sim")
-        if mutant is not None:
-            from jobcheck.conformance.targets.sim_mutants import MUTANTS
-
-            if mutant not in MUTANTS:
-                raise UsageError(f"unknown mutant {mutant!r}; see jobcheck run --list-mutants")
+        if mutant is not None and mutant not in MUTANTS:
+            raise UsageError(f"unknown mutant {mutant!r}; see jobcheck run --list-mutants")
         return TargetChoice("sim", model=model, mutant=mutant)
     if target != "qemu":
         raise UsageError(f"unknown target {target!r}; choose sim or qemu")
@@ -99,3 +104,16 @@ def choose_target(
             "(it ships qemu-storage-daemon) or pass --qemu PATH"
         )
     return TargetChoice("qemu", model=model, binary=found, timeout=timeout)
+
+
+def target_from_options(options: argparse.Namespace) -> TargetChoice:
+    """:func:`choose_target` from parsed options named as ``jobcheck run``'s are
+    (``target``, ``qemu``, ``connect``, ``model``, ``sim_mutant``, ``timeout``)."""
+    return choose_target(
+        options.target,
+        qemu=options.qemu,
+        connect=options.connect,
+        model=options.model,
+        mutant=options.sim_mutant,
+        timeout=options.timeout,
+    )
