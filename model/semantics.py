@@ -6,8 +6,8 @@ job was paused by the user or only by a drained section, whether a cancel was
 already requested, whether the job type has a ready phase or is a block job at
 all, and which family of command (``job-*`` or ``block-job-*``) was used.  This
 module is that decision, written from QEMU's ``job.c``/``job-qmp.c``/
-``blockdev.c`` behaviour (the project's notes, ``qemu-jobs.md`` §4 and
-``qemu-live.md`` §6):
+``blockdev.c`` behaviour (docs/qemu-job-engine.md, 'Order of checks per verb' and
+'Error texts'; measured: docs/driving-qemu.md, 'Verb and status matrix of 7.2.22'):
 
 * :class:`AbstractJob` — a status plus the flags that refine it;
 * :func:`apply_verb` — accepted or refused, with the exact QMP error class and
@@ -490,7 +490,8 @@ def apply_verb(
     (job-cancel always forces).  ``speed`` is block-job-set-speed's,
     ``copy_mode`` block-job-change's.  ``job_id`` names the job when ``job``
     is ``None``.  With ``then=False`` :attr:`Outcome.then` is left empty (it
-    is the costly part).  The checks run in QEMU's order (``qemu-jobs.md`` §4.1).
+    is the costly part).  The checks run in QEMU's order (docs/qemu-job-engine.md,
+    'Order of checks per verb').
     """
     if verb is Verb.SET_SPEED or verb is Verb.CHANGE:
         family = "block-job"

@@ -62,7 +62,8 @@ EXPECTED_IDS = [
     "qemu.no-abort",
 ]
 
-# Rules whose documentation QEMU is known to contradict (the reference notes, §8.1).
+# Rules whose documentation QEMU is known to contradict (docs/qemu-job-engine.md,
+# 'Documented versus implemented').
 KNOWN = {
     "status.null-never-visible",
     "status.waiting-not-visible-for-last",
