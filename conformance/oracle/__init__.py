@@ -149,6 +149,8 @@ class Oracle(VerbChecks, QueryChecks, EventChecks):
             self._check_query(response.value, pending.index, complete=True)
         elif pending.kind == "start" and response.error is not None:
             self._start_failed(pending.starts)
+        elif pending.kind == "start" and not self.wire:
+            self._start_accepted(pending.starts)
 
     def _unpaired(self, response: Response) -> None:
         if response.error is not None:
