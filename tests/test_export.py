@@ -29,6 +29,7 @@ from jobcheck.conformance.trace.records import (
     Event,
     Meta,
     Note,
+    QmpError,
     Record,
     Response,
     write_jsonl,
@@ -356,3 +357,29 @@ def test_plan_ends_at_a_quit_after_the_divergence() -> None:
     assert plan.exchanges[-1].execute == "blockdev-backup"
     assert plan.exchanges[-1].events[-1]["data"] == {"id": "j", "status": "null"}
     assert len(plan.exchanges[-1].events) == 9
+
+
+def test_the_quote_is_the_documentation_of_the_model_version() -> None:
+    # QEMU refuses job-complete of a ready mirror as if a cancel had been requested: the
+    # rule's sentence was reworded in 10.1, and the plan quotes the model's own wording.
+    ready = {"device": "j", "len": 1, "offset": 1, "speed": 0, "type": "mirror"}
+    records: list[Record] = [
+        Command("blockdev-add", {"driver": "null-co", "node-name": "src", "size": 1 << 30}, 1),
+        Response(1, {}),
+        Command("blockdev-add", {"driver": "null-co", "node-name": "dst", "size": 1 << 30}, 2),
+        Response(2, {}),
+        Command(
+            "blockdev-mirror", {"job-id": "j", "device": "src", "target": "dst", "sync": "full"}, 3
+        ),
+        _jsc("j", "created"),
+        _jsc("j", "running"),
+        Response(3, {}),
+        _jsc("j", "ready"),
+        Event("BLOCK_JOB_READY", ready),
+        Command("job-complete", {"id": "j"}, 4),
+        Response(4, None, QmpError("GenericError", "The active block job 'j' cannot be completed")),
+    ]
+    meta = Meta("qemu", "7.2.22", "wire")
+    quotes = {v: build_plan(records, meta, v, "live.jsonl").quote for v in ("7.2", "10.2")}
+    assert quotes["7.2"] == "A cancelled or paused job cannot be completed."
+    assert quotes["10.2"] is not None and quotes["10.2"].startswith("Note that if you issue")
