@@ -1,14 +1,14 @@
 """``jobcheck rules``: the rule catalogue, and which schema items it covers.
 
 Without ``--schema`` it lists the catalogue of documented rules
-(:mod:`jobcheck.model.rules`), each with the sentence of the documentation it quotes:
-with ``--model V`` as the documentation of V words it, else every wording with the
-releases that have it (the documentation was rewritten over time).  With ``--schema PATH`` it reads a QAPI schema
-file (such as QEMU's ``qapi/job.json``), lists every definition and member
-in it with the rules that cover it (as primary anchor or in ``covers``), then
-those no rule covers.  Exit codes: 0 every item is covered (or no
-``--schema``), 1 some item is not, 2 unreadable or malformed schema, or an
-unknown ``--model``.
+(:mod:`jobcheck.model.rules`), each with the sentence of the documentation it
+quotes: with ``--model V`` as the documentation of V words it, else every
+wording with the model versions that have it (the documentation was rewritten
+over time).  With ``--schema PATH`` it reads a QAPI schema file (such as
+QEMU's ``qapi/job.json``), lists every definition and member in it with the
+rules that cover it (as primary anchor or in ``covers``), then those no rule
+covers.  Exit codes: 0 every item is covered (or no ``--schema``), 1 some item
+is not, 2 unreadable or malformed schema, or an unknown ``--model``.
 """
 
 from __future__ import annotations
