@@ -126,10 +126,13 @@ def check_file(
         oracle = Oracle(chosen, meta, path=path)
         notes = 0
         try:
+            feed = oracle.feed
             for record in records:
-                if isinstance(record, Note):
+                if type(record) is Note:
                     notes += 1
-                _sort(oracle.feed(record), result, on_new)
+                found = feed(record)
+                if found:
+                    _sort(found, result, on_new)
         finally:
             _sort(oracle.finish(), result, on_new)
             result.records, result.jobs = oracle.records - notes, oracle.jobs

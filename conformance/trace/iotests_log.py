@@ -80,12 +80,12 @@ from collections import deque
 from collections.abc import Iterable, Iterator
 from typing import Any, Literal
 
-from jobcheck.conformance.trace.job_commands import classify, verb_call
+from jobcheck.conformance.trace.job_commands import START_COMMANDS, classify
 from jobcheck.conformance.trace.lenient_json import to_json
 from jobcheck.conformance.trace.qmp_messages import (
     JOB_STATUS_CHANGE,
+    QMP_KEYS,
     Greeting,
-    is_qmp_shaped,
     message_to_record,
 )
 from jobcheck.conformance.trace.records import (
@@ -96,6 +96,7 @@ from jobcheck.conformance.trace.records import (
     Response,
     TraceFormatError,
 )
+from jobcheck.model.semantics import VERB_COMMANDS
 
 #: The most lines one JSON value may span.
 MAX_VALUE_LINES = 100_000
@@ -123,6 +124,7 @@ _PYTHON_KWARGS = {
     "auto_finalize": "auto-finalize",
     "auto_dismiss": "auto-dismiss",
 }
+_DECODER = json.JSONDecoder()
 _COMPLETION_EVENTS = frozenset({"BLOCK_JOB_COMPLETED", "BLOCK_JOB_CANCELLED"})
 _DISMISS = frozenset({"job-dismiss", "block-job-dismiss"})
 
@@ -201,6 +203,8 @@ class _ResetPlacer:
         return out
 
     def feed(self, record: Record) -> list[Record]:
+        if self.undecided is None:
+            return self._track(record)
         return self._drain(deque((record,)))
 
     def finish(self) -> list[Record]:
@@ -254,6 +258,7 @@ class _ResetPlacer:
     def _track(self, record: Record) -> list[Record]:
         """Follow the jobs through one record: the record, with the reset notes it brings."""
         out: list[Record] = []
+        self.records_since_reset = True
         if isinstance(record, Event):
             job, status = _job_event(record)
             if job is not None:
@@ -263,18 +268,18 @@ class _ResetPlacer:
                     out.append(self._reset("a new QEMU (the previous one ended)", record.line))
                 self._job_event(job, record, status)
             elif record.event == "SHUTDOWN":
-                self.records_since_reset = True
                 return [record, *self._ending("QEMU shut down (SHUTDOWN)", record.line)]
         elif isinstance(record, Command):
-            call = verb_call(record.execute, record.arguments)
-            job = call.job_id if call is not None else None
-            self.unanswered.append((record, self.jobs.get(job) if job is not None else None))
+            state = None
+            if record.execute in VERB_COMMANDS:
+                arguments = record.arguments
+                job = arguments.get("id", arguments.get("device"))
+                state = self.jobs.get(job) if isinstance(job, str) else None
+            self.unanswered.append((record, state))
         elif isinstance(record, Response) and self.unanswered:
             command, state = self.unanswered.popleft()
             if record.ok:
-                self.records_since_reset = True
                 return [record, *self._accepted(command, state, record.line)]
-        self.records_since_reset = True
         out.append(record)
         return out
 
@@ -294,17 +299,18 @@ class _ResetPlacer:
         name = command.execute
         if name == "quit":
             return self._ending("quit", line)
-        meaning = classify(name, command.arguments)
-        call = meaning.verb
-        if call is not None and call.job_id in self.jobs:
-            if name in _DISMISS:
-                self.jobs[call.job_id] = "finished"
-            elif state == "finished":
-                # A concluded job accepts nothing but a dismiss: a new instance took the id.
-                self.jobs[call.job_id] = "running"
-        for info in meaning.starts:
-            if info.id in self.jobs:
-                self.jobs[info.id] = "running"
+        if name in VERB_COMMANDS:
+            job = command.arguments.get("id", command.arguments.get("device"))
+            if isinstance(job, str) and job in self.jobs:
+                if name in _DISMISS:
+                    self.jobs[job] = "finished"
+                elif state == "finished":
+                    # A concluded job accepts nothing but a dismiss: a new instance took the id.
+                    self.jobs[job] = "running"
+        elif name in START_COMMANDS or name == "transaction":
+            for info in classify(name, command.arguments).starts:
+                if info.id in self.jobs:
+                    self.jobs[info.id] = "running"
         return []
 
     def _ending(self, reason: str, line: int) -> list[Record]:
@@ -319,7 +325,7 @@ class _ResetPlacer:
 def iotests_records(lines: Iterable[tuple[int, str]], path: str) -> Iterator[Record]:
     """The trace records of an iotests ``.out`` file, with reset notes."""
     placer = _ResetPlacer()
-    loads = json.loads
+    decode = _DECODER.raw_decode
     value: list[str] | None = None
     opener = ""
     start = 0
@@ -350,12 +356,13 @@ def iotests_records(lines: Iterable[tuple[int, str]], path: str) -> Iterator[Rec
                 first = "{"
         if first == "{" or first == "[":
             try:
-                obj = loads(text)
+                obj, end = decode(text)
             except (ValueError, RecursionError):
                 pass
             else:
-                yield from _object_records(obj, path, number, placer)
-                continue
+                if end == len(text) or text[end:].isspace():
+                    yield from _object_records(obj, path, number, placer)
+                    continue
             converted, depth = to_json(text)
             opener, start = first, number
             if depth <= 0:
@@ -397,16 +404,15 @@ def _python_kwargs(obj: dict[str, Any]) -> None:
             arguments[qmp] = arguments.pop(python)
 
 
-def _object_records(obj: Any, path: str, line: int, placer: _ResetPlacer) -> Iterator[Record]:
-    """The record of one JSON value, if it is a QMP message."""
-    if not isinstance(obj, dict) or not is_qmp_shaped(obj):
-        return
+def _object_records(obj: Any, path: str, line: int, placer: _ResetPlacer) -> list[Record]:
+    """The record of one JSON value if it is a QMP message, with the notes it brings."""
+    if type(obj) is not dict or QMP_KEYS.isdisjoint(obj):
+        return []
     message = message_to_record(obj, path, line)
     if isinstance(message, Greeting):
-        yield from placer.boundary("new QMP session (greeting)", line)
-        return
+        return placer.boundary("new QMP session (greeting)", line)
     if message is None:
-        return
+        return []
     if isinstance(message, Command) and message.execute == "qmp_capabilities":
-        yield from placer.boundary("new QMP session (qmp_capabilities)", line)
-    yield from placer.feed(message)
+        return [*placer.boundary("new QMP session (qmp_capabilities)", line), *placer.feed(message)]
+    return placer.feed(message)
