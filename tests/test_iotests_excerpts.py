@@ -297,7 +297,17 @@ def test_a_job_created_by_a_command_that_is_not_logged(tmp_path: Path) -> None:
         '{"execute": "job-dismiss", "arguments": {"id": "job0"}}\n{"return": {}}\n'
     )
     result = _check(tmp_path, text)
-    assert (result.order, _new(result), result.records) == ("per-job", [], 4)
+    # QEMU accepts a verb only for a job that exists: that job counts, in an unknown status.
+    assert (result.order, _new(result), result.records, result.jobs) == ("per-job", [], 4, 1)
+    # A dismissed job is gone: a second accepted dismiss reached a new job of that id.
+    twice = text + '{"execute": "job-dismiss", "arguments": {"id": "job0"}}\n{"return": {}}\n'
+    assert (_new(_check(tmp_path, twice)), _check(tmp_path, twice).jobs) == ([], 2)
+    # Refused, it proves nothing.
+    refused = text + (
+        '{"execute": "job-dismiss", "arguments": {"id": "job0"}}\n'
+        '{"error": {"class": "GenericError", "desc": "Job not found"}}\n'
+    )
+    assert (_new(_check(tmp_path, refused)), _check(tmp_path, refused).jobs) == ([], 1)
 
 
 # --- documentation transcripts, and files without a record --------------------------------

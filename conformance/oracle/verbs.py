@@ -198,23 +198,37 @@ class VerbChecks(OracleCore):
             self._check_verb(call, job, response, pending.index)
         elif response.error is not None:
             self._text_refusal(response.error, pending.index)
-        elif job is not None and self._jobs.get(job.id) is job:
-            self._accepted_per_job(job, call.verb, pending.index)
+        elif call.job_id is not None:
+            self._accepted_per_job(job, call.job_id, call.verb, pending.index)
 
-    def _accepted_per_job(self, job: JobState, verb: Verb, since: int) -> None:
-        """Per-job order: what an accepted verb (sent at record ``since``) tells of the job.
+    def _accepted_per_job(
+        self, sent_to: JobState | None, job_id: str, verb: Verb, since: int
+    ) -> None:
+        """Per-job order: what an accepted verb (sent at record ``since`` to the instance
+        ``sent_to``) tells of the job.
 
-        A dismiss ends the instance.  A verb that a concluded job refuses, sent after the
-        instance ended, was accepted by a new instance under the same id: its status is
-        unknown.
+        QEMU accepts a verb only for a job that exists, so an id with no instance known
+        names one whose start was not logged: its status is unknown.  An instance that
+        ended before the verb was sent (dismissed, or concluded and the verb one that a
+        concluded job refuses) had given its id to a new instance, of unknown status too.
+        A dismiss ends the instance it reaches.
         """
+        job = self._jobs.get(job_id)
+        if sent_to is not None and job is not sent_to:
+            return  # a start command or a status event replaced the instance meanwhile
+        if job is None:
+            job = self._adopt(job_id, None)
+        elif (
+            job.ended_at is not None
+            and job.ended_at < since
+            and (job.dismissed or not self.model.permits(verb, _E))
+        ):
+            del self._jobs[job_id]
+            job = self._adopt(job_id, None)
         if verb is Verb.DISMISS:
             job.dismissed = True
             if job.ended_at is None:
                 job.ended_at = self._index
-        elif job.ended_at is not None and job.ended_at < since and not self.model.permits(verb, _E):
-            del self._jobs[job.id]
-            self._adopt(job.id, None)
 
     # --- paired verb responses (wire order) -------------------------------------------
 
