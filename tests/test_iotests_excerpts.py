@@ -163,8 +163,10 @@ SIGNS = {
     "qmp-session": "QMP_VERSION\n",
     "unittest-line": "..\n",
     "unittest-glued": '.{"execute": "query-jobs"}\n{"return": []}\n',
-    "shutdown": f'{{"data": {{"guest": false}}, "event": "SHUTDOWN", {TS}}}\n',
-    "quit": '{"execute": "quit"}\n' + ACCEPTED,
+    # A QEMU that ended, then anything from a new one: here a response to a command that
+    # the log does not show.
+    "shutdown": f'{{"data": {{"guest": false}}, "event": "SHUTDOWN", {TS}}}\n' + ACCEPTED,
+    "quit": '{"execute": "quit"}\n' + ACCEPTED + ACCEPTED,
     "start-job-id": '{"execute": "blockdev-mirror", "arguments": {"job-id": "j",'
     ' "device": "src", "target": "dst", "sync": "full"}}\n' + ACCEPTED,
     "start-device": '{"execute": "drive-mirror", "arguments": {"device": "j",'
@@ -202,6 +204,18 @@ def test_a_transaction_that_starts_a_job_under_the_same_id(tmp_path: Path) -> No
     ]
     result = _check(tmp_path, FIRST + transaction + ACCEPTED + second)
     assert (_new(result), result.jobs) == ([], 2)
+
+
+def test_after_a_shutdown_only_a_new_qemu_sends_events_again(tmp_path: Path) -> None:
+    shutdown = f'{{"data": {{"guest": false}}, "event": "SHUTDOWN", {TS}}}\n'
+    completed = f"{_block('BLOCK_JOB_COMPLETED', 'j')}\n"
+    # The ended QEMU's job completes again, with nothing from a new QEMU in between.
+    assert _new(_check(tmp_path, FIRST + shutdown + completed)) == ["6: block-job.completion-event"]
+    # A response that answers no logged command comes from a new QEMU: its job may follow.
+    assert _new(_check(tmp_path, FIRST + shutdown + ACCEPTED + completed)) == []
+    # The answer of the logged quit is the old QEMU's.
+    quit = '{"execute": "quit"}\n' + shutdown + ACCEPTED
+    assert _new(_check(tmp_path, FIRST + quit + completed)) == ["8: block-job.completion-event"]
 
 
 def test_a_refused_start_command_is_no_sign(tmp_path: Path) -> None:

@@ -19,6 +19,7 @@ are absent.
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -88,6 +89,33 @@ def test_every_qmp_message_is_read(case: tuple[str, Path], shared_dir: Path) -> 
     assert _kinds(list(records)) == expected
     # check-trace's summary counts the same messages.
     assert check_file(str(path), "auto", None).records == len(expected)
+
+
+def _completion_lines(lines: list[str]) -> list[int]:
+    """The first, a middle and the last line that logs a completion event."""
+    found = [
+        i
+        for i, line in enumerate(lines)
+        if line.startswith("{") and re.search(r'"event":\s*"BLOCK_JOB_(COMPLETED|CANCELLED)"', line)
+    ]
+    return sorted({found[0], found[len(found) // 2], found[-1]}) if found else []
+
+
+@pytest.mark.parametrize("case", CASES, ids=_id)
+def test_a_second_completion_event_is_still_caught(
+    case: tuple[str, Path], shared_dir: Path, tmp_path: Path
+) -> None:
+    # The signs that let a job id name a new job must not let a real double completion
+    # pass: each completion event logged twice in a row is a new divergence.
+    corpus, path = case
+    lines = path.read_text(encoding="utf-8").split("\n")
+    for index in _completion_lines(lines):
+        mutated = tmp_path / path.name
+        mutated.write_text("\n".join([*lines[: index + 1], *lines[index:]]), encoding="utf-8")
+        result = check_file(str(mutated), "auto", model_for(CORPORA[corpus][0]))
+        assert [(d.line, d.rule) for d in result.new] == [
+            (index + 2, "block-job.completion-event")
+        ], index + 1
 
 
 @pytest.mark.parametrize("corpus", CORPORA)

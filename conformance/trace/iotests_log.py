@@ -43,12 +43,11 @@ The records are in the test's logging order, not the wire order (see
 and reuses job ids.  The reader marks where a new instance or test case
 begins with ``Note("reset: <why>")``; the oracle forgets every job there.  The
 candidate places (*boundaries*) are: a new QMP session (a greeting, the
-``QMP_VERSION`` placeholder, or a ``qmp_capabilities`` command), a QEMU that
-ends (a ``SHUTDOWN`` event, or an accepted ``quit``), ``Launching VM...``,
-``Starting VM...``, ``... Restart ...``, ``Testcase ...``, headings
-(``=== ... ===``, ``== ... ==``, ``--- ... ---``, ``### ...``, ``*** ...``)
-and unittest progress characters.  A reset must never cut a job's life in
-two.  The reader follows each job the log shows, from its first event (a
+``QMP_VERSION`` placeholder, or a ``qmp_capabilities`` command),
+``Launching VM...``, ``Starting VM...``, ``... Restart ...``, ``Testcase
+...``, headings (``=== ... ===``, ``== ... ==``, ``--- ... ---``, ``### ...``,
+``*** ...``) and unittest progress characters.  A reset must never cut a
+job's life in two.  The reader follows each job the log shows, from its first event (a
 ``JOB_STATUS_CHANGE`` by ``id``, a ``BLOCK_JOB_*`` event by ``device``, or
 ``id`` for ``BLOCK_JOB_PENDING``) until it is gone (``JOB_STATUS_CHANGE`` to
 ``null``), in one of three states:
@@ -70,6 +69,15 @@ now names a new instance, so the reset is written at the boundary.  If no
 such event comes (end of file, or more than :data:`MAX_UNDECIDED` records),
 no reset is written.  A start command accepted for a followed id makes it
 *running* again (QEMU refuses an id in use, so the old instance is gone).
+
+A QEMU that ends (a ``SHUTDOWN`` event, or an accepted ``quit``) is a
+boundary only when no job is followed: its jobs may still log their last
+events after it (a ``quit`` cancels them), and one that logs more than that
+— a second completion event, say — has a divergence, not a successor.  Once
+a new QEMU shows itself, though (a command is logged, or a response that
+answers no command of the log: the ended QEMU can send neither), an event
+that a followed job's old instance cannot send is the new QEMU's, and the
+reset is written right before it.
 """
 
 from __future__ import annotations
@@ -187,8 +195,10 @@ class _ResetPlacer:
         self.held: list[Record] = []
         self.unanswered: deque[tuple[Command, JobState | None]] = deque(maxlen=MAX_UNANSWERED)
         """Commands awaiting their responses, each with the state of the job it addresses."""
-        self.qemu_ended = False
-        """The QEMU of the followed jobs has ended (``SHUTDOWN`` or an accepted ``quit``)."""
+        self.qemu: Literal["up", "ended", "relaunched"] = "up"
+        """The QEMU of the followed jobs: ``ended`` after a ``SHUTDOWN`` or an accepted
+        ``quit``; ``relaunched`` when, after that, a command is sent or a response comes that
+        answers no command of the log (the ended QEMU can do neither)."""
 
     def boundary(self, reason: str, line: int) -> list[Record]:
         # An earlier boundary still undecided: no followed job has sent an event since, so
@@ -252,7 +262,7 @@ class _ResetPlacer:
         self.jobs.clear()
         self.unanswered.clear()
         self.records_since_reset = False
-        self.qemu_ended = False
+        self.qemu = "up"
         return Note(f"reset: {reason}", None, line)
 
     def _track(self, record: Record) -> list[Record]:
@@ -263,23 +273,33 @@ class _ResetPlacer:
             job, status = _job_event(record)
             if job is not None:
                 state = self.jobs.get(job)
-                if self.qemu_ended and state is not None and not _continues(state, record, status):
-                    # A QEMU that has ended sends nothing more: this is a new QEMU's job.
+                if (
+                    self.qemu == "relaunched"
+                    and state is not None
+                    and not _continues(state, record, status)
+                ):
+                    # The old QEMU's job cannot send this: it is the new QEMU's job.
                     out.append(self._reset("a new QEMU (the previous one ended)", record.line))
                 self._job_event(job, record, status)
             elif record.event == "SHUTDOWN":
                 return [record, *self._ending("QEMU shut down (SHUTDOWN)", record.line)]
         elif isinstance(record, Command):
+            if self.qemu == "ended":
+                self.qemu = "relaunched"
             state = None
             if record.execute in VERB_COMMANDS:
                 arguments = record.arguments
                 job = arguments.get("id", arguments.get("device"))
                 state = self.jobs.get(job) if isinstance(job, str) else None
             self.unanswered.append((record, state))
-        elif isinstance(record, Response) and self.unanswered:
-            command, state = self.unanswered.popleft()
-            if record.ok:
-                return [record, *self._accepted(command, state, record.line)]
+        elif isinstance(record, Response):
+            if not self.unanswered:
+                if self.qemu == "ended":
+                    self.qemu = "relaunched"
+            else:
+                command, state = self.unanswered.popleft()
+                if record.ok:
+                    return [record, *self._accepted(command, state, record.line)]
         out.append(record)
         return out
 
@@ -314,12 +334,17 @@ class _ResetPlacer:
         return []
 
     def _ending(self, reason: str, line: int) -> list[Record]:
-        """The QEMU goes away: its running jobs are ending; a boundary."""
+        """The QEMU goes away: its running jobs are ending.
+
+        With no job followed this is a boundary.  Otherwise it is not one by itself: the
+        ended QEMU may still log its jobs' last events, and a job of it that sends more
+        than that is a divergence, unless a new QEMU has shown itself in between.
+        """
         for job, state in self.jobs.items():
             if state == "running":
                 self.jobs[job] = "ending"
-        self.qemu_ended = True
-        return self.boundary(reason, line)
+        self.qemu = "ended"
+        return [] if self.jobs else self.boundary(reason, line)
 
 
 def iotests_records(lines: Iterable[tuple[int, str]], path: str) -> Iterator[Record]:
