@@ -338,7 +338,10 @@ def _documentation_changes(old: Model, new: Model) -> list[str]:
                 f"QEMU now diverges from {rst_literal(rule.id)}: {rst_text(known.observed)}"
             )
         elif before and not now:
-            diverging.append(f"the known divergence from {rst_literal(rule.id)} no longer applies")
+            diverging.append(
+                f"the known divergence from {rst_literal(rule.id)} ends; it was:"
+                f" {rst_text(known.observed)}"
+            )
     for rule in rules_for(old.version):
         if not rule.applies_to(new.version):
             ended.append(f"no longer documented, {rst_literal(rule.id)}: {rst_text(rule.text)}")
@@ -426,7 +429,10 @@ def change_summary(model: Model) -> str:
 def release_page(model: Model, mode: str = "both") -> str:
     """The reST page of one release (``job-lifecycle-V.rst``)."""
     lines = [
-        *_generated_by(f"jobcheck docs --model {model.version}"),
+        *_generated_by(
+            f"jobcheck docs --model {model.version}"
+            + ("" if mode == "both" else f" --diagram {mode}")
+        ),
         *title(rst_text(f"QEMU {model.version}: the job lifecycle"), "=", over=True),
         "",
         *_introduction(model),

@@ -223,7 +223,7 @@ def _only_text(doctree: nodes.document, context: str) -> str:
 
 
 #: More examples than the profile's default: each is cheap, and markup hides in corners.
-_MANY = settings(max_examples=max(300, settings.default.max_examples))
+_MANY = settings(max_examples=max(200, settings.default.max_examples))
 
 
 @_MANY

@@ -326,9 +326,18 @@ def spine_problems(positions: dict[str, tuple[float, float]], tolerance: float) 
     return problems
 
 
+def _layout_samples() -> list[LifecycleView]:
+    """Every model's lifecycle and diff views; the per-kind and per-verb views of the newest."""
+    newest = ALL_MODELS[-1]
+    views = [lifecycle_view(model) for model in ALL_MODELS]
+    views += [lifecycle_view(newest, kind) for kind in kinds_of(newest)]
+    views += [verb_view(newest, verb) for verb in newest.verbs]
+    return views + [diff_view(a, b) for a, b in itertools.pairwise(ALL_MODELS)]
+
+
 @needs_dot
 def test_graphviz_lays_out_the_spine_straight() -> None:
-    for view in _documentation_views():
+    for view in _layout_samples():
         assert not spine_problems(_plain_positions(to_dot(view)), 0.01), view.name
     covered = overlay(lifecycle_view(MODELS["7.2"]), divergent=[(S.READY, S.PAUSED)])
     assert not spine_problems(_plain_positions(to_dot(covered)), 0.01)
