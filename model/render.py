@@ -514,7 +514,9 @@ SPINE: tuple[Status, ...] = (
 )
 
 #: The side states: each is drawn on the rank of a spine status, to its left
-#: (``"left"``) or right (``"right"``).
+#: (``"left"``) or right (``"right"``).  ``aborting`` and ``standby`` are on the
+#: right: the many edges into ``aborting`` then cross nothing, and ``running`` →
+#: ``waiting`` passes left of ``ready`` instead of around ``standby``.
 SIDE_STATES: dict[Status, tuple[Status, str]] = {
     Status.UNDEFINED: (Status.CREATED, "left"),
     Status.PAUSED: (Status.RUNNING, "left"),

@@ -275,6 +275,14 @@ def test_dot_holds_the_spine_and_its_side_states() -> None:
             for side, (spine, where) in SIDE_STATES.items()
         }
         assert ranks == expected, view.name
+        edges = _dot_edges(source)
+        for side, (spine, where) in SIDE_STATES.items():
+            attrs = edges.get((spine.value, side.value))
+            if attrs is not None:
+                # Drawn head to tail (so that the side state stays on its side), named right.
+                reversed_ = "dir=back" in attrs
+                assert reversed_ is (where == "left"), (view.name, side)
+                assert not reversed_ or f'tooltip="{spine.value} → {side.value}"' in attrs
 
 
 def _plain_positions(dot_source: str) -> dict[str, tuple[float, float]]:
