@@ -5,7 +5,8 @@ enumerations of ``qapi/job.json`` and, for each modelled QEMU release, the
 status transition relation (QEMU's ``JobSTT``) and the verb permission
 relation (QEMU's ``JobVerbTable``).  Nothing here does I/O.
 
-The tables were compiled from QEMU's source history:
+The tables were compiled from QEMU's source history (docs/qemu-job-engine.md,
+'The transition table', 'The verb table' and 'Enumerations per release'):
 
 * the transition relation has not changed since v2.12.0;
 * the verb table has three variants: **A** (2.12 to 5.2), **B** (6.0 to 8.1:

@@ -1,8 +1,8 @@
 """Pin every cell of the lifecycle tables, for every model version.
 
 The expected tables are typed here independently of ``model/lifecycle.py``,
-transcribed from the tables compiled from QEMU's source history (JobSTT §1.1,
-JobVerbTable variants A/B/C §1.2, enums per version §2 of the reference
+transcribed from the tables compiled from QEMU's source history (docs/qemu-job-engine.md,
+'The transition table', 'The verb table' and 'Enumerations per release' of the engine
 notes): one string of permitted column letters per row, with the letters
 ``U C R P Y S W D X E N`` of QEMU's table comments.
 """
