@@ -283,11 +283,24 @@ def _permissions(model: Model) -> list[str]:
     ]
 
 
-def _documented(rule: Rule) -> str:
-    """The documented sentence and its anchor, then the paraphrase, as cell paragraphs."""
-    anchor = rst_literal(rule.anchor) if rule.anchor else "not documented"
-    first = f"“{rst_text(rule.quote)}” ({anchor})" if rule.quote else f"({anchor})"
-    return f"{first}\n\n{rst_text(rule.text)}"
+def _cited(rule: Rule, version: str) -> str:
+    """The sentence QEMU ``version`` documents the rule with, in quotes, and its anchor;
+    the paraphrase where no sentence is quoted."""
+    quote = next((q for q in rule.quotes if q.applies_to(version)), None)
+    anchor = (quote.anchor if quote and quote.anchor else None) or rule.anchor
+    cite = f" ({rst_literal(anchor)})" if anchor else ""
+    said = f"“{rst_text(quote.text)}”" if quote else rst_text(rule.text)
+    return f"{said}{cite}"
+
+
+def _documented(rule: Rule, version: str) -> str:
+    """The documented sentence and its anchor, then the paraphrase (and why jobcheck does
+    not check it yet, if so), as cell paragraphs."""
+    first = _cited(rule, version) if rule.anchor or rule.quotes else "(not documented)"
+    paraphrase = rst_text(rule.text)
+    if rule.unchecked:
+        paraphrase += " " + rst_text(f"({rule.unchecked})")
+    return f"{first}\n\n{paraphrase}"
 
 
 def _divergence(rule: Rule, model: Model) -> str:
@@ -299,7 +312,8 @@ def _divergence(rule: Rule, model: Model) -> str:
 
 def _rules(model: Model) -> list[str]:
     rows = [
-        [rst_literal(r.id), _documented(r), _divergence(r, model)] for r in rules_for(model.version)
+        [rst_literal(r.id), _documented(r, model.version), _divergence(r, model)]
+        for r in rules_for(model.version)
     ]
     table = _list_table(
         rst_text(f"The documented rules that apply to QEMU {model.version}"),
@@ -320,15 +334,19 @@ def _transition(edge: tuple[Status, Status]) -> str:
 
 
 def _documentation_changes(old: Model, new: Model) -> list[str]:
-    """Rules whose version range starts at ``new`` or ends before it, then known
-    divergences that start or end there (of rules documented in both)."""
-    started, ended, diverging = [], [], []
+    """Rules whose version range starts at ``new`` or ends before it, rules whose sentence
+    is worded anew, then known divergences that start or end there (of rules documented
+    in both)."""
+    started, ended, reworded, diverging = [], [], [], []
     for rule in rules_for(new.version):
         if not rule.applies_to(old.version):
-            said = f"“{rst_text(rule.quote)}”" if rule.quote else rst_text(rule.text)
-            anchor = f" ({rst_literal(rule.anchor)})" if rule.anchor else ""
-            started.append(f"newly documented, {rst_literal(rule.id)}: {said}{anchor}")
+            started.append(f"newly documented, {rst_literal(rule.id)}: {_cited(rule, new.version)}")
             continue
+        if rule.quote_for(old.version) != rule.quote_for(new.version):
+            reworded.append(
+                f"worded anew, {rst_literal(rule.id)}: {_cited(rule, new.version)};"
+                f" was {_cited(rule, old.version)}"
+            )
         known = rule.known_divergence
         if known is None:
             continue
@@ -345,7 +363,7 @@ def _documentation_changes(old: Model, new: Model) -> list[str]:
     for rule in rules_for(old.version):
         if not rule.applies_to(new.version):
             ended.append(f"no longer documented, {rst_literal(rule.id)}: {rst_text(rule.text)}")
-    return started + ended + diverging
+    return started + ended + reworded + diverging
 
 
 def _order(edges: Iterable[tuple[Status, Status]]) -> list[tuple[Status, Status]]:

@@ -48,7 +48,7 @@ from enum import StrEnum
 from typing import Any, Literal
 
 from jobcheck.model import rules as _rules
-from jobcheck.model.lifecycle import BLOCK_JOB_TYPES, JobType, Model, Status, Verb
+from jobcheck.model.lifecycle import BLOCK_JOB_TYPES, MODELS, JobType, Model, Status, Verb
 from jobcheck.model.rules import RuleId
 
 Family = Literal["job", "block-job"]
@@ -255,11 +255,27 @@ def block_not_found_error(job_id: str) -> str:
     return f"Block job '{job_id}' not found"
 
 
+#: The text of a negative-speed refusal, keyed by the model version of the first release
+#: that gives it: QEMU 5.0 changed it (commit 1ef7d9d368 "blockjob: Fix error message for
+#: negative speed"; in 2.12 each driver's ``set_speed`` gave the old text).
+NEGATIVE_SPEED_TEXTS: dict[str, str] = {
+    "2.12": "Invalid parameter 'speed'",
+    "5.0": "Parameter 'speed' expects a non-negative value",
+}
+
+
 def negative_speed_error(model: Model) -> str:
-    """The text for a negative speed: changed in QEMU 5.0 (commit 1ef7d9d368)."""
-    if model.release < (5, 0):
-        return "Invalid parameter 'speed'"
-    return "Parameter 'speed' expects a non-negative value"
+    """The text QEMU ``model`` gives for a negative speed (:data:`NEGATIVE_SPEED_TEXTS`).
+
+    >>> from jobcheck.model.lifecycle import model_for
+    >>> negative_speed_error(model_for("4.2.1"))
+    "Invalid parameter 'speed'"
+    >>> negative_speed_error(model_for("5.0.0"))
+    "Parameter 'speed' expects a non-negative value"
+    """
+    releases = {v: MODELS[v].release for v in NEGATIVE_SPEED_TEXTS}
+    first = max((v for v in releases if releases[v] <= model.release), key=releases.__getitem__)
+    return NEGATIVE_SPEED_TEXTS[first]
 
 
 def copy_mode_error(mode: str) -> str:
@@ -312,8 +328,7 @@ _FIXED: dict[str, Refusal] = {
     NOT_PAUSED: Refusal.NOT_PAUSED,
     JOB_NOT_FOUND: Refusal.NOT_FOUND,
     CHANGE_UNSUPPORTED: Refusal.CHANGE_UNSUPPORTED,
-    "Parameter 'speed' expects a non-negative value": Refusal.NEGATIVE_SPEED,
-    "Invalid parameter 'speed'": Refusal.NEGATIVE_SPEED,
+    **{text: Refusal.NEGATIVE_SPEED for text in NEGATIVE_SPEED_TEXTS.values()},
 }
 _COPY_MODE_RE = re.compile(r"^Change to copy mode '(.*)' is not implemented$")
 _COMMAND_RE = re.compile(r"^The command (\S+) has not been found$")

@@ -39,7 +39,7 @@ from jobcheck.model.doc_pages import (
 from jobcheck.model.graph import diff
 from jobcheck.model.lifecycle import MODELS, Model
 from jobcheck.model.render import lifecycle_view, to_dot
-from jobcheck.model.rules import rules_for
+from jobcheck.model.rules import RULES, rules_for
 
 docutils = pytest.importorskip("docutils", reason="docutils (installed with sphinx) is missing")
 from docutils import nodes  # noqa: E402
@@ -272,10 +272,14 @@ def test_page_cites_every_rule_that_applies(model: Model) -> None:
     rules = rules_for(model.version)
     assert [row[0] for row in rows[1:]] == [r.id for r in rules]
     for rule, (_, documented, divergence) in zip(rules, rows[1:], strict=True):
-        if rule.quote:
-            assert f"“{_words(rule.quote)}”" in documented, rule.id
-        assert (rule.anchor or "not documented") in documented, rule.id
+        quote = next((q for q in rule.quotes if q.applies_to(model.version)), None)
+        if quote is not None:
+            assert f"“{_words(quote.text)}”" in documented, rule.id
+            assert (quote.anchor or rule.anchor or "") in documented, rule.id
+        assert (rule.anchor or "not documented") in documented or quote, rule.id
         assert _words(rule.text) in documented, rule.id
+        if rule.unchecked:
+            assert _words(rule.unchecked) in documented, rule.id
         known = rule.known_divergence
         if known is not None and known.applies_to(model.version):
             assert divergence == _words(f"{known.observed} ({known.evidence})"), rule.id
@@ -318,7 +322,12 @@ def test_changes_section_says_what_changed(old: Model, new: Model) -> None:
     text = _words(section.astext())
     d = diff(old, new)
     terms = [t.astext() for t in section.findall(nodes.term)]
-    if d.empty and set(rules_for(old.version)) == set(rules_for(new.version)):
+    reworded = {
+        r.id
+        for r in rules_for(new.version)
+        if r.applies_to(old.version) and r.quote_for(old.version) != r.quote_for(new.version)
+    }
+    if d.empty and set(rules_for(old.version)) == set(rules_for(new.version)) and not reworded:
         same_divergences = all(
             (r.known_divergence is None)
             or r.known_divergence.applies_to(old.version)
@@ -350,6 +359,11 @@ def test_changes_section_says_what_changed(old: Model, new: Model) -> None:
         assert any(e.startswith(f"newly documented, {rule_id}:") for e in documentation)
     for rule_id in ended:
         assert any(e.startswith(f"no longer documented, {rule_id}:") for e in documentation)
+    for rule_id in reworded:
+        (line,) = [e for e in documentation if e.startswith(f"worded anew, {rule_id}:")]
+        now, was = RULES[rule_id].quote_for(new.version), RULES[rule_id].quote_for(old.version)
+        assert f"“{_words(now or '')}”" in line.split("; was ")[0], rule_id
+        assert f"“{_words(was or '')}”" in line.split("; was ")[1], rule_id
     unchanged = [category for category, found in changes(old, new) if not found]
     assert set(entries) == {c for c, found in changes(old, new) if found}
     if unchanged:
