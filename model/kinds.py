@@ -28,8 +28,10 @@ source) and docs/driving-qemu.md, 'Create jobs' (measured):
   take both options (since 3.1 for all of them).
 * grouped: only backup actions accept ``completion-mode: grouped``, so only
   backup jobs wait in ``waiting`` for a partner.
-* transaction: backup and mirror (``drive-mirror``) can be ``transaction``
-  actions, so a failing transaction can tear them down while created.
+* transaction: only backup jobs can be started by a ``transaction`` action
+  (``drive-backup``, ``blockdev-backup``; no release has a mirror, commit or
+  stream action — docs/qemu-job-engine.md, 'Job kinds'), so only
+  they can be torn down by a failing transaction while created.
 """
 
 from __future__ import annotations
@@ -136,7 +138,7 @@ _NON_BLOCK = frozenset({_F.AUTO_FINALIZE, _F.MANUAL_DISMISS})
 
 #: The features of each kind (see the module docstring for the sources).
 KIND_FEATURES: dict[JobKind, frozenset[Feature]] = {
-    JobKind.MIRROR: _BLOCK | {_F.READY_PHASE, _F.TRANSACTION},
+    JobKind.MIRROR: _BLOCK | {_F.READY_PHASE},
     JobKind.ACTIVE_COMMIT: _BLOCK | {_F.READY_PHASE},
     JobKind.INTERMEDIATE_COMMIT: _BLOCK,
     JobKind.STREAM: _BLOCK,
