@@ -42,6 +42,20 @@ def _jsc(job: str, status: str) -> Event:
     return Event("JOB_STATUS_CHANGE", {"id": job, "status": status})
 
 
+def _start(command: str, job: str, first_id: int) -> list[Record]:
+    """Two null-co nodes added, then ``command`` starting ``job`` from one to the other."""
+    node = {"driver": "null-co", "size": 1 << 30}
+    return [
+        Command("blockdev-add", {**node, "node-name": "src"}, first_id),
+        Response(first_id, {}),
+        Command("blockdev-add", {**node, "node-name": "dst"}, first_id + 1),
+        Response(first_id + 1, {}),
+        Command(
+            command, {"job-id": job, "device": "src", "target": "dst", "sync": "full"}, first_id + 2
+        ),
+    ]
+
+
 def live_records() -> list[Record]:
     done = {"device": "j", "len": 1073741824, "offset": 1073741824, "speed": 0, "type": "backup"}
     return [
@@ -61,13 +75,7 @@ def live_records() -> list[Record]:
         _jsc("c1", "null"),
         Response(2, {}),
         Note("start backup j", {"op": "query"}),
-        Command("blockdev-add", {"driver": "null-co", "node-name": "src", "size": 1 << 30}, 3),
-        Response(3, {}),
-        Command("blockdev-add", {"driver": "null-co", "node-name": "dst", "size": 1 << 30}, 4),
-        Response(4, {}),
-        Command(
-            "blockdev-backup", {"job-id": "j", "device": "src", "target": "dst", "sync": "full"}, 5
-        ),
+        *_start("blockdev-backup", "j", 3),
         _jsc("j", "created"),
         _jsc("j", "running"),
         _jsc("j", "paused"),
@@ -364,13 +372,7 @@ def test_the_quote_is_the_documentation_of_the_model_version() -> None:
     # rule's sentence was reworded in 10.1, and the plan quotes the model's own wording.
     ready = {"device": "j", "len": 1, "offset": 1, "speed": 0, "type": "mirror"}
     records: list[Record] = [
-        Command("blockdev-add", {"driver": "null-co", "node-name": "src", "size": 1 << 30}, 1),
-        Response(1, {}),
-        Command("blockdev-add", {"driver": "null-co", "node-name": "dst", "size": 1 << 30}, 2),
-        Response(2, {}),
-        Command(
-            "blockdev-mirror", {"job-id": "j", "device": "src", "target": "dst", "sync": "full"}, 3
-        ),
+        *_start("blockdev-mirror", "j", 1),
         _jsc("j", "created"),
         _jsc("j", "running"),
         Response(3, {}),
