@@ -30,6 +30,7 @@ from jobcheck.model.doc_pages import release_range
 from jobcheck.model.graph import ModelDiff, diff
 from jobcheck.model.lifecycle import (
     BLOCK_JOB_TYPES,
+    MODELS,
     Model,
     Status,
     Verb,
