@@ -153,7 +153,7 @@ def _boundary(text: str) -> str | None:
     return None
 
 
-JobState = Literal["running", "ending", "finished"]
+Phase = Literal["running", "ending", "finished"]
 
 
 def _job_event(record: Record) -> tuple[str | None, str | None]:
@@ -172,7 +172,7 @@ def _job_event(record: Record) -> tuple[str | None, str | None]:
     return None, None
 
 
-def _continues(state: JobState, record: Event, status: str | None) -> bool:
+def _continues(state: Phase, record: Event, status: str | None) -> bool:
     """Whether the instance of a job in ``state`` can still send ``record``."""
     if status == "created":
         return False
@@ -187,13 +187,13 @@ class _ResetPlacer:
     """Decides where reset notes go (see the module docstring), streaming."""
 
     def __init__(self) -> None:
-        self.jobs: dict[str, JobState] = {}
+        self.jobs: dict[str, Phase] = {}
         """The jobs followed (seen in an event and not gone), and their states."""
         self.records_since_reset = False
         self.undecided: tuple[str, int] | None = None
-        self.watched: dict[str, JobState] = {}
+        self.watched: dict[str, Phase] = {}
         self.held: list[Record] = []
-        self.unanswered: deque[tuple[Command, JobState | None]] = deque(maxlen=MAX_UNANSWERED)
+        self.unanswered: deque[tuple[Command, Phase | None]] = deque(maxlen=MAX_UNANSWERED)
         """Commands awaiting their responses, each with the state of the job it addresses."""
         self.qemu: Literal["up", "ended", "relaunched"] = "up"
         """The QEMU of the followed jobs: ``ended`` after a ``SHUTDOWN`` or an accepted
@@ -314,7 +314,7 @@ class _ResetPlacer:
             state = "finished"
         self.jobs[job] = state
 
-    def _accepted(self, command: Command, state: JobState | None, line: int) -> list[Record]:
+    def _accepted(self, command: Command, state: Phase | None, line: int) -> list[Record]:
         """What an accepted command tells; ``state``: its job's state when it was sent."""
         name = command.execute
         if name == "quit":
