@@ -220,7 +220,7 @@ def build_plan(records: list[Record], meta: Meta, model_version: str, path: str)
         exchanges=exchanges,
         rule=str(divergence.rule),
         anchor=rule.anchor if rule else None,
-        quote=rule.quote if rule else None,
+        quote=rule.quote_for(model_version) if rule else None,
         paraphrase=rule.text if rule else None,
         expected=divergence.expected,
         observed=divergence.observed,

@@ -314,7 +314,8 @@ def _kinds_or_none(group: _Group) -> list[str | None]:
     return list(group.kinds) or [None]
 
 
-def _rule_json(rule_id: str) -> dict[str, Any]:
+def _rule_json(rule_id: str, version: str) -> dict[str, Any]:
+    """A rule as the report shows it, quoting the documentation of model ``version``."""
     rule = RULES.get(rule_id)
     if rule is None:
         return {
@@ -330,7 +331,7 @@ def _rule_json(rule_id: str) -> dict[str, Any]:
         "anchor": rule.anchor,
         "category": rule.category.value,
         "paraphrase": rule.text,
-        "quote": rule.quote,
+        "quote": rule.quote_for(version),
         "known_divergence": rule.known_divergence.observed if rule.known_divergence else None,
     }
 
@@ -438,7 +439,7 @@ def build_document(
             repro = shlex.join(words if status == "new" else [*words, "--strict"])
         strict_run = status == "new" or "--strict" in rerun_base.split()
         rerun = rerun_base if strict_run else rerun_base + " --strict"
-        about = _rule_json(group.rule)
+        about = _rule_json(group.rule, model.version)
         entries.append(
             {
                 "id": did,
@@ -494,7 +495,7 @@ def build_document(
             verdict = "pass"
         rules.append(
             {
-                **_rule_json(rule_id),
+                **_rule_json(rule_id, model.version),
                 "result": verdict,
                 "unchecked": RULES[rule_id].unchecked if rule_id in RULES else None,
                 "divergences": [e["id"] for e in mine],
