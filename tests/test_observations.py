@@ -225,3 +225,26 @@ def test_observations_merge_as_sets() -> None:
     one, two = _watch(records), _watch(records)
     merged = Observations().merge(one).merge(two)
     assert merged.cells == one.cells
+
+
+def test_a_drain_is_a_cell_and_other_jobs_are_bystanders() -> None:
+    seen = _watch(
+        [
+            _start("j1"),
+            _status("j1", "running"),
+            Note("start backup j2", {"op": "start", "jobs": [{"type": "backup", "id": "j2"}]}),
+            _status("j2", "running"),
+            Note("drain j1", {"op": "drain", "job": "j1"}),
+            Command("blockdev-reopen", {"options": []}, 4),
+            _status("j1", "paused"),
+            _status("j2", "paused"),
+            _status("j2", "running"),
+            _status("j1", "running"),
+            Response(4, {}),
+        ],
+        tour=False,
+    )
+    assert sorted(
+        outcome_text(o)
+        for o in seen.explored_cells[("mirror", "drain (blockdev-reopen)", "running")]
+    ) == ["accepted → paused, running · other jobs: paused, running"]

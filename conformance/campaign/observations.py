@@ -12,7 +12,10 @@ else (one :class:`Watcher` per session, fed the same records as the oracle):
     the names of its other events (``BLOCK_JOB_READY``, …), plus those of the
     other members of its transaction; or *refused*, with the error class and
     the text with job ids, node names and paths normalised (``JOB``,
-    ``NODE``, ``PATH``).
+    ``NODE``, ``PATH``).  Either way, what other jobs did meanwhile
+    (``bystanders``: each one's statuses).  A ``drain`` step is a cell too,
+    named after the command that drained the node (``drain
+    (blockdev-reopen)``).
 ``plans``
     Per plan of the tour (a fresh job's steps up to the ``query-jobs`` that
     follows them, ids renumbered ``J1``, ``J2`` …): the statuses, events and
@@ -41,7 +44,7 @@ jobs: how often the tour repeats a plan, and how the events of two jobs
 interleave, depend on timing; what one job does in answer to one step does
 not.
 
-    >>> from jobcheck.conformance.trace.records import Command, Event, Note, Response
+    >>> from jobcheck.conformance.trace.records import Command, Event, Note, QmpError, Response
     >>> seen = Observations()
     >>> watcher = seen.watch(tour=True)
     >>> for record in [
@@ -82,7 +85,6 @@ from jobcheck.conformance.trace.records import (
     Event,
     Meta,
     Note,
-    QmpError,
     Record,
     Response,
 )
@@ -151,7 +153,7 @@ def outcome_text(outcome: Outcome) -> str:
     """
     data = json.loads(outcome)
     if not data.get("accepted"):
-        return f"refused {data.get('class')}: {data.get('error')}"
+        return f"refused {data.get('class')}: {data.get('error')}" + _bystanders_text(data)
     parts = ["accepted"]
     statuses = data.get("statuses") or []
     parts.append("→ " + ", ".join(statuses) if statuses else "(no status change)")
@@ -160,7 +162,12 @@ def outcome_text(outcome: Outcome) -> str:
         text += " · " + ", ".join(data["events"])
     for other, seen in sorted((data.get("others") or {}).items()):
         text += f" · {other}: " + ", ".join(seen)
-    return text
+    return text + _bystanders_text(data)
+
+
+def _bystanders_text(data: dict[str, Any]) -> str:
+    bystanders = data.get("bystanders")
+    return " · other jobs: " + " | ".join(bystanders) if bystanders else ""
 
 
 def command_label(command: str, arguments: dict[str, Any]) -> str:
@@ -419,8 +426,8 @@ class Watcher:
             answer = step.answers.get(command_id)
             if answer is None:
                 continue
-            outcome, named = self._outcome(step, command_id, job, answer[1])
-            racy = step.racy or job in self.tainted or (named is not None and named != status)
+            outcome, named, tainted = self._outcome(step, command_id, job, answer[1])
+            racy = step.racy or tainted or job in self.tainted or named not in (None, status)
             cell = (kind, label, status)
             if racy:
                 self.into.racy_cells.setdefault(cell, set()).add(outcome)
@@ -484,13 +491,17 @@ class Watcher:
             step.starts[command.id] = [info.id for info in meaning.starts]
             return
         call = meaning.verb
-        if call is None or call.job_id is None or call.job_id not in self.kind:
+        if call is not None:
+            job, label = call.job_id, command_label(command.execute, command.arguments)
+        elif step.step.get("op") == "drain" and not step.calls and command.execute != "query-jobs":
+            # the command that drains the job's node: how the step did it is part of the cell
+            job, label = str(step.step.get("job")), f"drain ({command.execute})"
+        else:
             return
-        status = self.status.get(call.job_id)
-        if status is None:
+        status = self.status.get(job) if job is not None else None
+        if job is None or job not in self.kind or status is None:
             return
-        label = command_label(command.execute, command.arguments)
-        step.calls[command.id] = (call.job_id, self.kind[call.job_id], label, status)
+        step.calls[command.id] = (job, self.kind[job], label, status)
 
     def _response(self, response: Response) -> None:
         command = self.sent.pop(response.id, None)
@@ -522,21 +533,15 @@ class Watcher:
 
     def _outcome(
         self, step: _Step, command_id: Any, job: str, response: Response
-    ) -> tuple[Outcome, str | None]:
-        """The outcome of a verb command, and the status a refusal names (if any)."""
-        if response.error is not None:
-            stated = parse_error(response.error.desc)
-            named = (
-                str(stated.status)
-                if stated is not None and stated.refusal is Refusal.VERB and stated.job_id == job
-                else None
-            )
-            return _answer_json(response.error, self.group.get(job, [job])), named
+    ) -> tuple[Outcome, str | None, bool]:
+        """The outcome of a command for ``job``, the status a verb refusal names (if
+        any), and whether a job it moved was already tainted."""
         group = self.group.get(job, [job])
         since = step.position.get(command_id, 0)
         statuses: list[str] = []
         events: list[str] = []
         others: dict[str, list[str]] = {}
+        bystanders: dict[str, list[str]] = {}
         for event in step.events[since:]:
             owner = _event_job(event)
             if owner == job:
@@ -547,12 +552,30 @@ class Watcher:
             elif owner in group:
                 name = f"J{group.index(owner) + 1}"
                 others.setdefault(name, []).append(_event_name(event))
-        outcome: dict[str, Any] = {"accepted": True, "statuses": statuses}
-        if events:
-            outcome["events"] = events
-        if others:
-            outcome["others"] = others
-        return _dump(outcome), None
+            elif owner is not None and owner in self.kind:
+                bystanders.setdefault(owner, []).append(_event_name(event))
+        named = None
+        outcome: dict[str, Any]
+        if response.error is not None:
+            stated = parse_error(response.error.desc)
+            if stated is not None and stated.refusal is Refusal.VERB and stated.job_id == job:
+                named = str(stated.status)
+            outcome = {
+                "accepted": False,
+                "class": response.error.error_class,
+                "error": normalise(response.error.desc, group),
+            }
+        else:
+            outcome = {"accepted": True, "statuses": statuses}
+            if events:
+                outcome["events"] = events
+            if others:
+                outcome["others"] = others
+        if bystanders:
+            # jobs of other transactions, each as its own sequence: how the events of
+            # several jobs interleave is timing, what each one did is not
+            outcome["bystanders"] = sorted(", ".join(seen) for seen in bystanders.values())
+        return _dump(outcome), named, bool(set(bystanders) & self.tainted)
 
 
 def _renumbered(step: dict[str, Any], ids: dict[str, str]) -> str:
@@ -591,12 +614,6 @@ def _event_name(event: Event) -> str:
     if "error" in event.data:
         return f"{event.event}(error)"
     return event.event
-
-
-def _answer_json(error: QmpError, jobs: Iterable[str]) -> Outcome:
-    return _dump(
-        {"accepted": False, "class": error.error_class, "error": normalise(error.desc, jobs)}
-    )
 
 
 def _answer(response: Response, jobs: Iterable[str]) -> str:
