@@ -26,6 +26,7 @@ SUBCOMMANDS: dict[str, str] = {
     "model": "model",
     "diagram": "diagram",
     "rules": "rules",
+    "compare": "compare",
 }
 
 
