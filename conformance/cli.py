@@ -27,6 +27,7 @@ SUBCOMMANDS: dict[str, str] = {
     "diagram": "diagram",
     "rules": "rules",
     "compare": "compare",
+    "merge": "merge",
 }
 
 
