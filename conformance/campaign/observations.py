@@ -24,7 +24,7 @@ else (one :class:`Watcher` per session, fed the same records as the oracle):
     Per job kind × status: the members ``query-jobs`` listed for the job
     (with the text of its ``error``).
 ``transitions``, ``commands``, ``schema``
-    Per job kind, every status change seen (tour and exploration); the job
+    Per job kind, every status change seen in the tour; the job
     commands QEMU introspects (``query-qmp-schema``), those sent, and those
     it did not know (``CommandNotFound``); the ``JobStatus`` and ``JobType``
     members it introspects.
@@ -475,7 +475,7 @@ class Watcher:
         new = str(event.data.get("status"))
         old = "undefined" if new == "created" else self.status.get(job)
         kind = self.kind.get(job, "?")
-        if old is not None and old != new:
+        if old is not None and old != new and self.tour:
             self.into.transitions.setdefault(kind, set()).add((old, new))
         self.status[job] = new
 
