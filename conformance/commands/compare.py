@@ -91,7 +91,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     camp = parser.add_argument_group("campaign (the same on both)")
     camp.add_argument("--seed", type=int, default=0, help="seed of the exploration (default 0)")
-    camp.add_argument("--profile", choices=sorted(PROFILES), default="ci", help="default ci")
+    camp.add_argument(
+        "--profile",
+        choices=sorted(PROFILES),
+        default="ci",
+        help="how much to explore: ci (30 examples), thorough (500) or bisect (10); default ci",
+    )
     camp.add_argument("--examples", type=int, metavar="N", help="Hypothesis examples")
     camp.add_argument("--steps", type=int, metavar="N", help="steps per example")
     camp.add_argument("--no-tour", action="store_true", help="skip the planned tour")

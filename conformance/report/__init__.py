@@ -5,7 +5,10 @@
 * :mod:`.write` — the outcome of a run: summary lines, exit code, the files;
 * :mod:`.markdown`, :mod:`.html`, :mod:`.junit` — one renderer per format;
 * :mod:`.baseline` — the version-keyed file of accepted divergences;
-* :mod:`.diagram_files` — the model's diagrams written as files.
+* :mod:`.diagram_files` — the model's diagrams written as files;
+* :mod:`.compare_pages`, :mod:`.compare_diagram` — a comparison of two builds
+  (:mod:`jobcheck.conformance.campaign.compare`) as text, Markdown, HTML and a diff diagram;
+* :mod:`.merge`, :mod:`.merge_pages` — several runs' documents as one (a CI matrix).
 
 A new report format is a renderer here: it reads the document, it computes nothing.
 """

@@ -38,6 +38,10 @@ def _side_line(side: dict[str, Any]) -> str:
     return f"{label} = {side['description']} · QEMU {side['qemu_version']} · model {model}"
 
 
+def _title(side: dict[str, Any]) -> str:
+    return f"{side['label']} (QEMU {side['qemu_version']})"
+
+
 def _coverage(side: dict[str, Any]) -> str:
     cov = side.get("coverage") or {}
     parts = [
@@ -126,7 +130,7 @@ def render_markdown(document: dict[str, Any], links: Mapping[str, str] | None = 
     """The comparison as Markdown (``compare.md``)."""
     a, b = document["a"], document["b"]
     out = [
-        f"# jobcheck compare: {_md(a['label'])} vs {_md(b['label'])}",
+        f"# jobcheck compare: {_md(_title(a))} vs {_md(_title(b))}",
         "",
         f"**{_md(headline(document))}**",
         "",
@@ -224,9 +228,9 @@ def render_html(
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8">',
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
-        f"<title>jobcheck compare: {escape(a['label'])} vs {escape(b['label'])}</title>",
+        f"<title>jobcheck compare: {escape(_title(a))} vs {escape(_title(b))}</title>",
         f"<style>{CSS}{_CSS_EXTRA}</style></head><body><main>",
-        f"<h1>jobcheck compare: {escape(a['label'])} vs {escape(b['label'])}</h1>",
+        f"<h1>jobcheck compare: {escape(_title(a))} vs {escape(_title(b))}</h1>",
         f'<p><span class="verdict {verdict}">{verdict.upper()}</span> '
         f"{escape(headline(document))}</p>",
         f'<table class="cmp"><tr><th class="subject"></th><th>{escape(a["label"])}</th>'
