@@ -1,19 +1,20 @@
 """The build-tree workflow: ``--qemu-build DIR`` (binary, source tree, VERSION, job.json),
 ``jobcheck rules --qemu-build``, and ``jobcheck run --bisect``'s exit codes for git bisect.
 
-The build directories are fakes: the layout of a QEMU build with a symlink to a real
-binary (or a script that cannot start), which is all jobcheck looks at.
+The build directories are fakes: the layout of a QEMU build with a symlink to a binary
+(or a script that cannot start), which is all jobcheck looks at.  A good build on real QEMU,
+``jobcheck compare`` of builds and ``rules`` on a tree run as the README writes them, in
+``tests/test_workflows.py``.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import shutil
 from pathlib import Path
 
 import pytest
-from conftest import QEMU_BUILDS, SHARED
+from conftest import SHARED
 
 from jobcheck.conformance.cli import main
 from jobcheck.conformance.errors import UsageError
@@ -173,17 +174,3 @@ def test_bisect_aborts_on_a_wrong_command_line(
     assert code == 128 and "bisect: abort" in text
     code, _ = _bisect(["--qemu-build", str(tmp_path / "not-there")], capsys)
     assert code == 128
-
-
-@pytest.mark.live
-def test_bisect_good_on_a_real_build(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    """One build is enough here (the campaign itself runs on every build elsewhere)."""
-    qemu = next((b for b in QEMU_BUILDS if b.present), None)
-    if qemu is None or qemu.storage_daemon is None:
-        pytest.skip("no QEMU build")
-    build = _tree(tmp_path / "qemu", qemu.version)
-    _link(build, os.path.abspath(qemu.storage_daemon))
-    code, text = _bisect(["--qemu-build", str(build)], capsys)
-    assert code == 0, text
-    assert "bisect: good (exit 0)" in text
-    assert f"QEMU {qemu.version}" in text and "cells" in text
