@@ -257,7 +257,8 @@ class Observations:
 
     @property
     def steps_digest(self) -> str:
-        """A digest of the exploration's steps (job ids renumbered), example by example."""
+        """A digest of the exploration's steps, example by example (the driver names the
+        jobs of each example ``j1``, ``j2``, …, so the same steps give the same text)."""
         self.flush()
         return hashlib.sha256("\n".join(self._digests).encode()).hexdigest()[:16]
 
@@ -350,8 +351,7 @@ class Watcher:
         self.step: _Step | None = None
         self.plans: list[_Plan] = []
         self.steps: list[str] = []
-        """The session's steps, job ids renumbered (for the exploration digest)."""
-        self.ids: dict[str, str] = {}
+        """The session's steps as text (for the exploration digest)."""
         self.sent: dict[Any, str] = {}
 
     # -- feeding -------------------------------------------------------------------
@@ -413,9 +413,8 @@ class Watcher:
             jobs.update(self.group.get(job, ()))
         racy = step.get("settle", True) is False or bool(jobs & self.tainted)
         self.step = _Step(step, jobs, racy)
-        for job in sorted(step_jobs(step)):
-            self.ids.setdefault(job, f"J{len(self.ids) + 1}")
-        self.steps.append(_renumbered(step, self.ids))
+        if not self.tour:
+            self.steps.append(repr(step))
 
     def _end_step(self) -> None:
         step = self.step
@@ -576,21 +575,6 @@ class Watcher:
             # several jobs interleave is timing, what each one did is not
             outcome["bystanders"] = sorted(", ".join(seen) for seen in bystanders.values())
         return _dump(outcome), named, bool(set(bystanders) & self.tainted)
-
-
-def _renumbered(step: dict[str, Any], ids: dict[str, str]) -> str:
-    """A step as JSON text, with the job ids it names replaced by their numbers."""
-    out = dict(step)
-    if "job" in out:
-        out["job"] = ids.get(str(out["job"]), out["job"])
-    if isinstance(out.get("jobs"), list):
-        out["jobs"] = [
-            {**spec, "id": ids.get(str(spec.get("id")), spec.get("id"))}
-            if isinstance(spec, dict)
-            else spec
-            for spec in out["jobs"]
-        ]
-    return _dump(out)
 
 
 def _rename(text: str, names: dict[str, str]) -> str:
