@@ -190,3 +190,27 @@ def test_json_on_stdout_and_usage_errors(
     assert main(["compare", str(tmp_path / "not.json"), str(tmp_path / "not.json")]) == 2
     err = capsys.readouterr().err
     assert "Traceback" not in err and err.count("\n") == 5
+
+
+def test_a_crash_on_one_side_only_is_a_difference() -> None:
+    def side(label: str, crash: str | None) -> Side:
+        document = {
+            "schema_version": 2,
+            "target": {"description": label, "qemu_version": "7.2.22"},
+            "model": {"version": "7.2"},
+            "coverage": {"permitted": {}, "edges": {}},
+            "outcome": {"crash": crash},
+            "divergences": [],
+            "observations": {"cells": [], "racy_cells": [], "commands": {"sent": []}},
+        }
+        return Side.from_document(document, label)
+
+    abort = "qemu-storage-daemon (pid 812) was killed by SIGABRT (last command: quit)"
+    (crash,) = compare(side("A", None), side("B", abort)).differences
+    assert (crash.category, crash.a, crash.b) == (
+        "crash",
+        ("no crash",),
+        ("qemu-storage-daemon (pid N) was killed by SIGABRT (last command: quit)",),
+    )
+    same_abort = abort.replace("812", "907")  # another process, the same crash
+    assert compare(side("A", abort), side("B", same_abort)).same
