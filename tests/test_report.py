@@ -38,6 +38,7 @@ from jobcheck.conformance.trace.records import (
     read_jsonl,
 )
 from jobcheck.model.lifecycle import model_for
+from jobcheck.model.rules import rules_for
 
 MUTANT = "dismiss-in-pending"
 
@@ -115,7 +116,8 @@ def test_junit_parses_and_its_counts_equal_the_json(mutant_run: Run) -> None:
     skipped = [c for c in cases if c.find("skipped") is not None]
     assert int(suite.get("tests", "-1")) == len(cases) == expected_counts(doc)["tests"]
     assert int(suite.get("failures", "-1")) == len(failures) == doc["counts"]["failing"]
-    assert int(suite.get("skipped", "-1")) == len(skipped) == doc["counts"]["accepted"]
+    accepted, unchecked = doc["counts"]["accepted"], doc["counts"]["rules_unchecked"]
+    assert int(suite.get("skipped", "-1")) == len(skipped) == accepted + unchecked
     assert int(suite.get("errors", "-1")) == 0
     names = {c.get("name") for c in failures}
     assert names == {f"{e['rule']}[{e['id']}]" for e in doc["divergences"] if e["fails"]}
@@ -477,3 +479,15 @@ def test_plain_simulator_known_only_run_and_the_stale_gate(
     assert loose.code == 0
     assert "stale: job-dismiss.only-concluded: fixed? remove it from the baseline" in loose.output
     assert loose.document()["baseline"]["stale_judged"] is True
+
+
+def test_a_rule_no_check_enforces_is_unchecked_not_passed() -> None:
+    doc = _outcome([]).document
+    results = {r["id"]: r for r in doc["rules"]}
+    unchecked = [r for r in results.values() if r["result"] == "unchecked"]
+    assert unchecked and all(r["unchecked"] for r in unchecked)
+    assert {r["id"] for r in unchecked} == {str(r.id) for r in rules_for("7.2") if not r.checks}
+    assert doc["counts"]["rules_unchecked"] == len(unchecked)
+    assert doc["counts"]["rules_passed"] == sum(
+        1 for r in results.values() if r["result"] == "pass"
+    )

@@ -15,7 +15,9 @@ and Hypothesis shrinks the run to a minimal one.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from hypothesis import strategies as st
@@ -46,8 +48,13 @@ MAX_LIVE_JOBS = 4
 """At most this many jobs started per example and not yet finished (keeps QEMU light)."""
 
 
-class CampaignMachine(RuleBasedStateMachine):
-    """Hypothesis rules over a :class:`Session`; configured by :func:`machine_class`."""
+@dataclass
+class Exploration:
+    """What the machines of one campaign share: how to open a session, and what they found.
+
+    Hypothesis makes a fresh machine for every example (see :func:`machine_factory`);
+    each one adds to the same :attr:`result` and leaves its session in :attr:`last`.
+    """
 
     make_target: TargetFactory
     model: Model
@@ -57,26 +64,35 @@ class CampaignMachine(RuleBasedStateMachine):
     on_progress: Callable[[CampaignResult], None] | None = None
     """Called after each example (the ``run`` command's progress line)."""
     last: Session | None = None
+    """The session of the example that ran last (after shrinking: the minimal one)."""
+
+
+class CampaignMachine(RuleBasedStateMachine):
+    """Hypothesis rules over a :class:`Session`, one example of an :class:`Exploration`.
+
+    The rule that sends verbs draws them from the model's verbs, so it is defined per
+    model by :func:`machine_factory`; this class has every other rule.
+    """
 
     jobs = Bundle("jobs")
 
-    def __init__(self) -> None:
+    def __init__(self, exploration: Exploration) -> None:
         super().__init__()
+        self.exploration = exploration
         self.session: Session | None = None
         self.counter = 0
-        cls = type(self)
-        cls.last = None
+        exploration.last = None
 
     # -- setup -----------------------------------------------------------
 
     @initialize(target_seed=st.integers(min_value=0, max_value=2**16))
     def open_target(self, target_seed: int) -> None:
-        cls = type(self)
-        cls.result.examples += 1
+        e = self.exploration
+        e.result.examples += 1
         self.session = Session(
-            cls.make_target(target_seed), cls.model, cls.accept, cls.result, cls.meta_extra
+            e.make_target(target_seed), e.model, e.accept, e.result, e.meta_extra
         )
-        cls.last = self.session
+        e.last = self.session
 
     def _run(self, step: dict[str, Any]) -> None:
         assert self.session is not None
@@ -134,16 +150,11 @@ class CampaignMachine(RuleBasedStateMachine):
         specs = [self._spec(("backup", None), True, True, None) for _ in range(count)]
         self._run({"op": "start", "jobs": specs, "grouped": False, "aborted": True})
 
-    @rule(
-        job=st.one_of(jobs, st.just("nosuch")),
-        verb=st.sampled_from(list(Verb)),
-        how=st.sampled_from([("job", False), ("block-job", False), ("block-job", True)]),
-    )
-    def verb(self, job: str, verb: Verb, how: tuple[str, bool]) -> None:
+    def send_verb(self, job: str, verb: Verb, how: tuple[str, bool]) -> None:
         """``how``: the command family, and force (block-job-cancel) or speed 0 (set-speed)."""
+        if verb not in self.exploration.model.verbs:
+            raise ValueError(f"model {self.exploration.model.version} has no verb {verb.value!r}")
         family, force = how
-        if verb not in type(self).model.verbs:
-            verb = Verb.CANCEL
         step: dict[str, Any] = {"op": "verb", "job": job, "verb": verb.value, "family": family}
         if verb is Verb.CANCEL and family == "block-job":
             step["force"] = force
@@ -176,29 +187,29 @@ class CampaignMachine(RuleBasedStateMachine):
             if self.session is not None:
                 self.session.finish()
         finally:
-            cls = type(self)
-            if cls.on_progress is not None:
-                cls.on_progress(cls.result)
+            e = self.exploration
+            if e.on_progress is not None:
+                e.on_progress(e.result)
 
 
-def machine_class(
-    make_target: TargetFactory,
-    model: Model,
-    accept: Accept,
-    result: CampaignResult,
-    meta_extra: dict[str, Any],
-    on_progress: Callable[[CampaignResult], None] | None = None,
-) -> type[CampaignMachine]:
-    """A configured subclass of :class:`CampaignMachine` (class attributes hold the setup)."""
-    return type(
-        "Campaign",
-        (CampaignMachine,),
-        {
-            "make_target": staticmethod(make_target),
-            "model": model,
-            "accept": staticmethod(accept),
-            "result": result,
-            "meta_extra": meta_extra,
-            "on_progress": staticmethod(on_progress) if on_progress else None,
-        },
-    )
+def machine_factory(exploration: Exploration) -> Callable[[], CampaignMachine]:
+    """What Hypothesis calls for each example: a fresh machine over ``exploration``."""
+    cls = _machine_class(exploration.model.verbs)
+    return lambda: cls(exploration)
+
+
+@functools.cache
+def _machine_class(verbs: tuple[Verb, ...]) -> type[CampaignMachine]:
+    """The machine whose verb rule draws from ``verbs`` (one class per model's verb set)."""
+
+    class Machine(CampaignMachine):
+        @rule(
+            job=st.one_of(CampaignMachine.jobs, st.just("nosuch")),
+            verb=st.sampled_from(verbs),
+            how=st.sampled_from([("job", False), ("block-job", False), ("block-job", True)]),
+        )
+        def verb(self, job: str, verb: Verb, how: tuple[str, bool]) -> None:
+            self.send_verb(job, verb, how)
+
+    Machine.__name__ = Machine.__qualname__ = "Campaign"
+    return Machine

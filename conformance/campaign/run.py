@@ -11,16 +11,17 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 from hypothesis import HealthCheck, Phase, settings
 from hypothesis import seed as hypothesis_seed
 from hypothesis.errors import Flaky
-from hypothesis.stateful import get_state_machine_test
+from hypothesis.stateful import RuleBasedStateMachine, get_state_machine_test
 
-from jobcheck.conformance.campaign.machine import machine_class
+from jobcheck.conformance.campaign.machine import Exploration, machine_factory
 from jobcheck.conformance.campaign.results import Accept, CampaignResult, Failure, accept_known
 from jobcheck.conformance.campaign.session import StepFailed, TargetFactory
+from jobcheck.conformance.campaign.tour import run_tour
 from jobcheck.conformance.errors import TargetCrashed, TargetError
 from jobcheck.conformance.trace.records import Meta
 from jobcheck.model.lifecycle import Model
@@ -64,8 +65,6 @@ def run_campaign(
     on_progress: Callable[[CampaignResult], None] | None = None,
 ) -> CampaignResult:
     """The planned tour, then Hypothesis exploration; see the module docstring."""
-    from jobcheck.conformance.campaign.tour import run_tour
-
     result = CampaignResult()
     extra = {"seed": seed, "profile": profile, **(meta_extra or {})}
     started = time.monotonic()
@@ -79,21 +78,24 @@ def run_campaign(
     if examples == 0:
         result.seconds = time.monotonic() - started
         return result
-    cls = machine_class(make_target, model, accept, result, extra, on_progress)
+    exploration = Exploration(make_target, model, accept, result, extra, on_progress)
+    # Hypothesis documents the factory as "anything which returns an instance of
+    # RuleBasedStateMachine when called with no arguments"; its annotation says a class.
+    factory = cast(type[RuleBasedStateMachine], machine_factory(exploration))
     test = hypothesis_seed(seed)(
-        get_state_machine_test(cls, settings=campaign_settings(profile, examples, steps))
+        get_state_machine_test(factory, settings=campaign_settings(profile, examples, steps))
     )
     try:
         test()
     except (StepFailed, AssertionError, Flaky) as exc:
-        session = cls.last
+        session = exploration.last
         records = session.records if session else []
         seen = session.divergences if session else []
         meta = session.meta if session else Meta("?")
         unaccepted = [d for d in seen if not accept(d)]
         result.failure = Failure(_first_line(exc), records, meta, unaccepted, list(seen))
     except TargetError as exc:
-        session = cls.last
+        session = exploration.last
         if session is None or not isinstance(exc, TargetCrashed):
             raise
         result.crash = str(exc)

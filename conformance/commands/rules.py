@@ -157,6 +157,6 @@ def _print_catalogue(rules: tuple[Rule, ...], *, as_json: bool) -> None:
         if known is not None:
             kfirst, klast = known.versions
             print(f"    known divergence ({kfirst}–{klast}; {known.evidence}): {known.observed}")
-        print(f"    checks: {', '.join(r.checks) or '(none)'}")
+        print(f"    checks: {', '.join(r.checks) or r.unchecked}")
     diverging = sum(r.known_divergence is not None for r in rules)
     print(f"{len(rules)} rules, {diverging} with a known divergence")

@@ -4,8 +4,8 @@
 :mod:`jobcheck.conformance.oracle` shares: the live jobs (one
 :class:`~jobcheck.conformance.oracle.job_state.JobState` each), a bounded memory of
 gone job ids, and the divergences found for the record being checked.  The
-checks themselves live in :mod:`.oracle_events`, :mod:`.oracle_verbs` and
-:mod:`.oracle_queries`; :class:`jobcheck.conformance.oracle.Oracle` combines
+checks themselves live in :mod:`.events`, :mod:`.verbs` and
+:mod:`.queries`; :class:`jobcheck.conformance.oracle.Oracle` combines
 them.  Pure: no I/O.
 """
 
@@ -28,6 +28,7 @@ from jobcheck.conformance.oracle.job_state import (
 from jobcheck.conformance.trace.job_commands import StartInfo, VerbCall
 from jobcheck.conformance.trace.records import Command, Meta
 from jobcheck.model.lifecycle import BLOCK_JOB_TYPES, JobType, Model, Status
+from jobcheck.model.rules import RuleId
 from jobcheck.model.semantics import documented, known_for
 
 #: The most commands waiting for a response that the oracle remembers.
@@ -71,7 +72,10 @@ def names(statuses: Iterable[Status]) -> str:
 
 
 class OracleCore:
-    """State and helpers shared by the oracle's checks (see :class:`.oracle.Oracle`)."""
+    """State and helpers shared by the oracle's checks.
+
+    :class:`jobcheck.conformance.oracle.Oracle` combines it with the checks.
+    """
 
     def __init__(self, model: Model, meta: Meta | None = None, *, path: str | None = None):
         self.model = model
@@ -114,7 +118,7 @@ class OracleCore:
 
     def _divergence(
         self,
-        rule: str,
+        rule: RuleId,
         job: str | None,
         what: str,
         expected: str,
@@ -143,7 +147,7 @@ class OracleCore:
 
     def _emit(
         self,
-        rule: str,
+        rule: RuleId,
         job: JobState | str | None,
         what: str,
         expected: str,
@@ -162,7 +166,7 @@ class OracleCore:
         self._out.append(self._divergence(rule, name, what, expected, observed, known=known))
 
     def _emit_known(
-        self, rule: str, job: JobState, what: str, expected: str, observed: str
+        self, rule: RuleId, job: JobState, what: str, expected: str, observed: str
     ) -> None:
         """Report a known divergence, once per job, if the catalogue names it for the model."""
         if known_for(rule, self.model) is not None:

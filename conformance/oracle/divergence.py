@@ -10,13 +10,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from jobcheck.model.rules import RuleId
+
 
 @dataclass(frozen=True, slots=True)
 class Divergence:
     """One place where QEMU did something the model does not allow."""
 
-    rule: str
-    """The rule id (see :mod:`jobcheck.model.rules`)."""
+    rule: RuleId
+    """The rule (see :mod:`jobcheck.model.rules`)."""
     job: str | None
     index: int
     """The 0-based index of the record in the trace (every record fed to the oracle
@@ -42,7 +44,7 @@ class Divergence:
     def to_json(self) -> dict[str, Any]:
         """The divergence as plain JSON data (every field, by name)."""
         return {
-            "rule": self.rule,
+            "rule": str(self.rule),
             "job": self.job,
             "index": self.index,
             "line": self.line,
@@ -55,9 +57,10 @@ class Divergence:
 
     @classmethod
     def from_json(cls, obj: dict[str, Any]) -> Divergence:
-        """The inverse of :meth:`to_json` (raises ``KeyError``/``TypeError`` on bad data)."""
+        """The inverse of :meth:`to_json` (raises ``KeyError``, ``TypeError`` or
+        ``ValueError`` on bad data, such as a rule the catalogue does not have)."""
         return cls(
-            str(obj["rule"]),
+            RuleId(str(obj["rule"])),
             None if obj.get("job") is None else str(obj["job"]),
             int(obj["index"]),
             int(obj["line"]),

@@ -26,16 +26,17 @@ from typing import Any
 from jobcheck.conformance.oracle.core import OracleCore, names
 from jobcheck.conformance.oracle.job_state import JobState
 from jobcheck.model.lifecycle import BLOCK_JOB_TYPES, JobType, Status
+from jobcheck.model.rules import RuleId
 
 _U, _C, _R, _P, _Y, _S, _W, _D, _X, _E, _N = tuple(Status)
 _WORKING = frozenset({_U, _C, _R, _P, _Y, _S})
 
-BLOCK_EVENTS: dict[str, str] = {
-    "BLOCK_JOB_READY": "block-job.ready-event-after-ready",
-    "BLOCK_JOB_PENDING": "block-job.pending-event",
-    "BLOCK_JOB_COMPLETED": "block-job.completion-event",
-    "BLOCK_JOB_CANCELLED": "block-job.completion-event",
-    "BLOCK_JOB_ERROR": "block-job.completion-event",
+BLOCK_EVENTS: dict[str, RuleId] = {
+    "BLOCK_JOB_READY": RuleId.BLOCK_JOB_READY_EVENT_AFTER_READY,
+    "BLOCK_JOB_PENDING": RuleId.BLOCK_JOB_PENDING_EVENT,
+    "BLOCK_JOB_COMPLETED": RuleId.BLOCK_JOB_COMPLETION_EVENT,
+    "BLOCK_JOB_CANCELLED": RuleId.BLOCK_JOB_COMPLETION_EVENT,
+    "BLOCK_JOB_ERROR": RuleId.BLOCK_JOB_COMPLETION_EVENT,
 }
 """Each block-job event and the rule its own checks enforce."""
 
@@ -50,7 +51,7 @@ class EventChecks(OracleCore):
         name = data.get("status")
         if not isinstance(job_id, str) or not isinstance(name, str):
             self._emit(
-                "qapi.members-known",
+                RuleId.QAPI_MEMBERS_KNOWN,
                 job_id if isinstance(job_id, str) else None,
                 "JOB_STATUS_CHANGE without a string id and status",
                 "string members id and status",
@@ -61,7 +62,7 @@ class EventChecks(OracleCore):
             status = Status(name)
         except ValueError:
             self._emit(
-                "qapi.members-known",
+                RuleId.QAPI_MEMBERS_KNOWN,
                 job_id,
                 f"JOB_STATUS_CHANGE reports status {name!r}",
                 "a JobStatus member",
@@ -70,7 +71,7 @@ class EventChecks(OracleCore):
             return
         if status is _U:
             self._emit(
-                "status.undefined-never-visible",
+                RuleId.STATUS_UNDEFINED_NEVER_VISIBLE,
                 job_id,
                 "JOB_STATUS_CHANGE reports undefined",
                 "no undefined status",
@@ -86,7 +87,7 @@ class EventChecks(OracleCore):
         if status is _C and previous not in (_U, None):
             if self.wire or not job.lossy:
                 self._emit(
-                    "status.transition-table",
+                    RuleId.STATUS_TRANSITION_TABLE,
                     job,
                     f"created reported for a job that is {previous}",
                     "created only for a new job (after null)",
@@ -99,7 +100,7 @@ class EventChecks(OracleCore):
         elif previous is _U:
             if status is not _C:
                 self._emit(
-                    "status.created-first",
+                    RuleId.STATUS_CREATED_FIRST,
                     job,
                     f"the job's first status event is {status.value!r}",
                     "created first",
@@ -108,7 +109,7 @@ class EventChecks(OracleCore):
             self._begin_instance(job)
         elif status is previous:
             self._emit(
-                "event.status-change-is-a-change",
+                RuleId.EVENT_STATUS_CHANGE_IS_A_CHANGE,
                 job,
                 f"JOB_STATUS_CHANGE repeats the current status {status.value!r}",
                 "an event only when the status changes",
@@ -116,11 +117,11 @@ class EventChecks(OracleCore):
             )
             return
         elif not self.model.allows(previous, status):
-            rule = "status.transition-table"
+            rule = RuleId.STATUS_TRANSITION_TABLE
             if previous is _X:
-                rule = "status.aborting-ends-concluded"
+                rule = RuleId.STATUS_ABORTING_ENDS_CONCLUDED
             elif previous is _S:
-                rule = "status.standby-returns-to-ready"
+                rule = RuleId.STATUS_STANDBY_RETURNS_TO_READY
             self._emit(
                 rule,
                 job,
@@ -137,7 +138,7 @@ class EventChecks(OracleCore):
         if status is _C:
             if self.wire and self._commands_seen:
                 self._emit(
-                    "event.status-change-known-job",
+                    RuleId.EVENT_STATUS_CHANGE_KNOWN_JOB,
                     job_id,
                     "JOB_STATUS_CHANGE names a job no command started",
                     "events only for started jobs",
@@ -146,7 +147,7 @@ class EventChecks(OracleCore):
             return self._new_job(job_id, None, _U)
         if job_id in self._gone:
             self._emit(
-                "status.nothing-after-null",
+                RuleId.STATUS_NOTHING_AFTER_NULL,
                 job_id,
                 f"JOB_STATUS_CHANGE {status.value!r} after the job's null",
                 "no event after null (a new job starts at created)",
@@ -155,7 +156,7 @@ class EventChecks(OracleCore):
             return None
         if self.wire and self._commands_seen:
             self._emit(
-                "event.status-change-known-job",
+                RuleId.EVENT_STATUS_CHANGE_KNOWN_JOB,
                 job_id,
                 "JOB_STATUS_CHANGE names a job no command started",
                 "events only for started jobs",
@@ -174,7 +175,7 @@ class EventChecks(OracleCore):
             job.reached_ready = True
             if job.ready_phase is False:
                 self._emit(
-                    "status.ready-only-for-ready-phase-jobs",
+                    RuleId.STATUS_READY_ONLY_FOR_READY_PHASE_JOBS,
                     job,
                     f"a {job.type or 'job without a ready phase'} job reports ready",
                     "ready only for mirror and active commit jobs",
@@ -197,7 +198,7 @@ class EventChecks(OracleCore):
         others = self._partners(job)
         if all(o.status is not None and o.status not in _WORKING for o in others):
             self._emit_known(
-                "status.waiting-not-visible-for-last",
+                RuleId.STATUS_WAITING_NOT_VISIBLE_FOR_LAST,
                 job,
                 "JOB_STATUS_CHANGE waiting for "
                 + ("the last job of its transaction" if job.grouped else "a job on its own"),
@@ -233,7 +234,7 @@ class EventChecks(OracleCore):
                 job.concluded_after_cancel = True
             if self.wire and job.force_cancel is True:
                 self._emit(
-                    "job-cancel.aborts",
+                    RuleId.JOB_CANCEL_ABORTS,
                     job,
                     "the job concluded from pending after an accepted force cancel",
                     "aborting, then concluded",
@@ -246,7 +247,7 @@ class EventChecks(OracleCore):
                 and not job.wild
             ):
                 self._emit(
-                    "status.pending-waits-for-finalize",
+                    RuleId.STATUS_PENDING_WAITS_FOR_FINALIZE,
                     job,
                     "an auto-finalize=false job left pending without job-finalize",
                     "pending until job-finalize (or a cancel)",
@@ -254,7 +255,7 @@ class EventChecks(OracleCore):
                 )
         if self.wire and job.block_job and job.started and not job.completions and not job.lossy:
             self._emit(
-                "block-job.completion-event",
+                RuleId.BLOCK_JOB_COMPLETION_EVENT,
                 job,
                 "the block job concluded without BLOCK_JOB_COMPLETED or BLOCK_JOB_CANCELLED",
                 "one completion event before concluded",
@@ -271,14 +272,14 @@ class EventChecks(OracleCore):
             and not job.wild
         ):
             self._emit(
-                "status.concluded-waits-for-dismiss",
+                RuleId.STATUS_CONCLUDED_WAITS_FOR_DISMISS,
                 job,
                 "an auto-dismiss=false job left concluded without job-dismiss",
                 "concluded until job-dismiss",
                 "concluded -> null",
             )
         self._emit_known(
-            "status.null-never-visible",
+            RuleId.STATUS_NULL_NEVER_VISIBLE,
             job,
             "JOB_STATUS_CHANGE null",
             "no event with status null (documented as never visible)",
@@ -300,7 +301,7 @@ class EventChecks(OracleCore):
         if job is None:
             if job_id in self._gone:
                 self._emit(
-                    "status.nothing-after-null",
+                    RuleId.STATUS_NOTHING_AFTER_NULL,
                     job_id,
                     f"{name} after the job's null",
                     "no event after null",
@@ -319,7 +320,7 @@ class EventChecks(OracleCore):
         if event_type is not None:
             if event_type not in BLOCK_JOB_TYPES:
                 self._emit(
-                    "block-job.no-events-for-non-block-jobs",
+                    RuleId.BLOCK_JOB_NO_EVENTS_FOR_NON_BLOCK_JOBS,
                     job,
                     f"{name} for a {event_type.value} job",
                     "no BLOCK_JOB_* event for create, amend or snapshot jobs",
@@ -328,7 +329,7 @@ class EventChecks(OracleCore):
                 return
             if job.type is not None and job.type is not event_type:
                 self._emit(
-                    "job-info.type-matches",
+                    RuleId.JOB_INFO_TYPE_MATCHES,
                     job,
                     f"{name} has type {event_type.value!r} for a {job.type.value} job",
                     job.type.value,
@@ -338,7 +339,7 @@ class EventChecks(OracleCore):
                 self._learn_type(job, event_type)
         if job.block_job is False:
             self._emit(
-                "block-job.no-events-for-non-block-jobs",
+                RuleId.BLOCK_JOB_NO_EVENTS_FOR_NON_BLOCK_JOBS,
                 job,
                 f"{name} for a {job.type or 'non-block'} job",
                 "no BLOCK_JOB_* event for create, amend or snapshot jobs",
@@ -366,7 +367,7 @@ class EventChecks(OracleCore):
             return JobType(type_name)
         except ValueError:
             self._emit(
-                "qapi.members-known",
+                RuleId.QAPI_MEMBERS_KNOWN,
                 job,
                 f"{name} has type {type_name!r}",
                 "a JobType member",
@@ -394,7 +395,7 @@ class EventChecks(OracleCore):
             job.reached_ready = True
             return
         self._emit(
-            "block-job.ready-event-after-ready",
+            RuleId.BLOCK_JOB_READY_EVENT_AFTER_READY,
             job,
             f"BLOCK_JOB_READY while the job is {job.status}",
             "BLOCK_JOB_READY right after JOB_STATUS_CHANGE ready",
@@ -405,7 +406,7 @@ class EventChecks(OracleCore):
     def _pending_event(self, job: JobState) -> None:
         if job.auto_finalize is True:
             self._emit(
-                "block-job.pending-event",
+                RuleId.BLOCK_JOB_PENDING_EVENT,
                 job,
                 "BLOCK_JOB_PENDING for an auto-finalize=true job",
                 "BLOCK_JOB_PENDING only for auto-finalize=false jobs",
@@ -414,7 +415,7 @@ class EventChecks(OracleCore):
         if job.status is _D or self._infer(job, _D):
             return
         self._emit(
-            "block-job.pending-event",
+            RuleId.BLOCK_JOB_PENDING_EVENT,
             job,
             f"BLOCK_JOB_PENDING while the job is {job.status}",
             "BLOCK_JOB_PENDING right after JOB_STATUS_CHANGE pending",
@@ -426,7 +427,7 @@ class EventChecks(OracleCore):
         has_error = "error" in data
         if job.completions:
             self._emit(
-                "block-job.completion-event",
+                RuleId.BLOCK_JOB_COMPLETION_EVENT,
                 job,
                 f"a second completion event ({name})",
                 "exactly one BLOCK_JOB_COMPLETED or BLOCK_JOB_CANCELLED",
@@ -439,7 +440,7 @@ class EventChecks(OracleCore):
         implied = _X if cancelled or has_error else _D
         if job.status not in allowed and not self._infer(job, implied):
             self._emit(
-                "block-job.completion-event",
+                RuleId.BLOCK_JOB_COMPLETION_EVENT,
                 job,
                 f"{name} while the job is {job.status}",
                 f"{name} in " + " or ".join(s.value for s in allowed),
@@ -448,7 +449,7 @@ class EventChecks(OracleCore):
             return
         if not cancelled and (job.status is _X) != has_error:
             self._emit(
-                "job-info.error-iff-failed",
+                RuleId.JOB_INFO_ERROR_IFF_FAILED,
                 job,
                 f"BLOCK_JOB_COMPLETED in {job.status} "
                 + ("with an error" if has_error else "without an error"),
@@ -464,7 +465,7 @@ class EventChecks(OracleCore):
             and not self._partner_aborting(job)
         ):
             self._emit(
-                "block-job.completion-event",
+                RuleId.BLOCK_JOB_COMPLETION_EVENT,
                 job,
                 "BLOCK_JOB_CANCELLED without a force cancel",
                 "BLOCK_JOB_CANCELLED only after a force cancel",

@@ -20,6 +20,7 @@ from typing import Any
 from jobcheck.conformance.oracle.core import OracleCore, names
 from jobcheck.conformance.oracle.job_state import JobState, Obligation
 from jobcheck.model.lifecycle import JobType, Status
+from jobcheck.model.rules import RuleId
 
 _U, _C, _R, _P, _Y, _S, _W, _D, _X, _E, _N = tuple(Status)
 _NO_ERROR = frozenset({_C, _R, _P, _Y, _S, _W, _D})
@@ -54,7 +55,7 @@ class QueryChecks(OracleCore):
             window = self._window(job, since)
             if _N not in window:
                 self._emit(
-                    "query-jobs.lists-live-jobs",
+                    RuleId.QUERY_JOBS_LISTS_LIVE_JOBS,
                     job,
                     f"query-jobs does not list the job (last status {job.status})",
                     "the job listed in " + names(window),
@@ -66,7 +67,7 @@ class QueryChecks(OracleCore):
                     Obligation(
                         frozenset({_N}),
                         self._divergence(
-                            "query-jobs.lists-live-jobs",
+                            RuleId.QUERY_JOBS_LISTS_LIVE_JOBS,
                             job.id,
                             "query-jobs left the job out, but it never reached null",
                             "the job listed until it reaches null",
@@ -81,7 +82,7 @@ class QueryChecks(OracleCore):
             status = Status(str(status_name))
         except ValueError:
             self._emit(
-                "qapi.members-known",
+                RuleId.QAPI_MEMBERS_KNOWN,
                 job_id,
                 f"query-jobs lists status {status_name!r}",
                 "a JobStatus member",
@@ -89,7 +90,11 @@ class QueryChecks(OracleCore):
             )
             return
         if status is _U or status is _N:
-            rule = "status.undefined-never-visible" if status is _U else "status.null-never-visible"
+            rule = (
+                RuleId.STATUS_UNDEFINED_NEVER_VISIBLE
+                if status is _U
+                else RuleId.STATUS_NULL_NEVER_VISIBLE
+            )
             self._emit(
                 rule,
                 job_id,
@@ -108,7 +113,7 @@ class QueryChecks(OracleCore):
             self._check_listed_status(job, status, since)
         if job.dismissed_at is not None and since > job.dismissed_at:
             self._emit(
-                "job-dismiss.removes-job",
+                RuleId.JOB_DISMISS_REMOVES_JOB,
                 job,
                 "query-jobs lists the job after its job-dismiss was accepted",
                 "the job gone from query-jobs",
@@ -116,7 +121,7 @@ class QueryChecks(OracleCore):
             )
         if status is _D and job.finalized_at is not None and since > job.finalized_at:
             self._emit(
-                "job-finalize.whole-transaction",
+                RuleId.JOB_FINALIZE_WHOLE_TRANSACTION,
                 job,
                 "query-jobs lists the job in pending after job-finalize of a transaction"
                 " partner was accepted",
@@ -125,7 +130,7 @@ class QueryChecks(OracleCore):
             )
         if status is _E and job.auto_dismiss is True and job.started:
             self._emit(
-                "status.concluded-waits-for-dismiss",
+                RuleId.STATUS_CONCLUDED_WAITS_FOR_DISMISS,
                 job,
                 "query-jobs lists an auto-dismiss=true job in concluded",
                 "an auto-dismiss job goes from concluded to null at once",
@@ -144,7 +149,7 @@ class QueryChecks(OracleCore):
         if gone is not None:
             if gone.index < since:
                 self._emit(
-                    "query-jobs.lists-live-jobs",
+                    RuleId.QUERY_JOBS_LISTS_LIVE_JOBS,
                     job_id,
                     "query-jobs lists a job that reached null before the query was sent",
                     "no dismissed job listed",
@@ -153,7 +158,7 @@ class QueryChecks(OracleCore):
             return None
         if self._commands_seen_before(since):
             self._emit(
-                "query-jobs.lists-live-jobs",
+                RuleId.QUERY_JOBS_LISTS_LIVE_JOBS,
                 job_id,
                 "query-jobs lists a job no command started and no event named",
                 "only started jobs listed",
@@ -168,7 +173,7 @@ class QueryChecks(OracleCore):
         window = self._window(job, since)
         if status not in window:
             self._emit(
-                "query-jobs.status-consistent",
+                RuleId.QUERY_JOBS_STATUS_CONSISTENT,
                 job,
                 f"query-jobs lists {status.value!r} but the events last reported"
                 f" {job.status.value if job.status else 'nothing'!r}",
@@ -181,7 +186,7 @@ class QueryChecks(OracleCore):
                 Obligation(
                     frozenset({status}),
                     self._divergence(
-                        "query-jobs.status-consistent",
+                        RuleId.QUERY_JOBS_STATUS_CONSISTENT,
                         job.id,
                         f"query-jobs listed {status.value!r} (last status {job.status}),"
                         " but the job's events never pass through it",
@@ -200,7 +205,7 @@ class QueryChecks(OracleCore):
             job_type = None
         if job_type is None or job_type not in self.model.job_types:
             self._emit(
-                "qapi.members-known",
+                RuleId.QAPI_MEMBERS_KNOWN,
                 job,
                 f"query-jobs lists type {type_name!r}",
                 f"a JobType member of model {self.model.version}",
@@ -209,7 +214,7 @@ class QueryChecks(OracleCore):
             return
         if job.type is not None and job.type is not job_type:
             self._emit(
-                "job-info.type-matches",
+                RuleId.JOB_INFO_TYPE_MATCHES,
                 job,
                 f"query-jobs lists type {job_type.value!r} for a {job.type.value} job",
                 job.type.value,
@@ -223,7 +228,7 @@ class QueryChecks(OracleCore):
         if isinstance(current, int) and not isinstance(current, bool):
             if current < 0:
                 self._emit(
-                    "job-info.current-progress-monotonic",
+                    RuleId.JOB_INFO_CURRENT_PROGRESS_MONOTONIC,
                     job,
                     "query-jobs lists a negative current-progress",
                     "an integer >= 0",
@@ -231,7 +236,7 @@ class QueryChecks(OracleCore):
                 )
             elif job.progress is not None and current < job.progress:
                 self._emit(
-                    "job-info.current-progress-monotonic",
+                    RuleId.JOB_INFO_CURRENT_PROGRESS_MONOTONIC,
                     job,
                     "current-progress went down",
                     f">= {job.progress}",
@@ -242,7 +247,7 @@ class QueryChecks(OracleCore):
         total = info.get("total-progress")
         if isinstance(total, int) and not isinstance(total, bool) and total < 0:
             self._emit(
-                "job-info.total-progress-free",
+                RuleId.JOB_INFO_TOTAL_PROGRESS_FREE,
                 job,
                 "query-jobs lists a negative total-progress",
                 "an integer >= 0",
@@ -264,7 +269,7 @@ class QueryChecks(OracleCore):
         if expected is None or expected == present:
             return
         self._emit(
-            "job-info.error-iff-failed",
+            RuleId.JOB_INFO_ERROR_IFF_FAILED,
             job,
             f"query-jobs lists the job in {status.value} "
             + ("with an error" if present else "without an error"),

@@ -33,7 +33,7 @@ from jobcheck.conformance.oracle.job_state import JobState, Obligation, abstract
 from jobcheck.conformance.trace.job_commands import StartInfo, VerbCall, classify
 from jobcheck.conformance.trace.records import Command, QmpError, Response
 from jobcheck.model.lifecycle import Status, Verb
-from jobcheck.model.rules import RULES
+from jobcheck.model.rules import RULES, RuleId
 from jobcheck.model.semantics import (
     REFUSAL_RULE,
     VERB_TABLE_RULE,
@@ -62,7 +62,7 @@ def command_text(call: VerbCall) -> str:
     return f"{command_name(call.verb, call.family)} {call.job_id}{extra}"
 
 
-def documented_text(rule: str) -> str:
+def documented_text(rule: RuleId) -> str:
     """What the documentation says, from the rule catalogue: ``the documented behaviour (…)``."""
     entry = RULES.get(rule)
     if entry is None:
@@ -217,7 +217,11 @@ class VerbChecks(OracleCore):
             gone = self._gone.get(job_id) if job is None else None
             if gone is not None and gone.index < since:
                 # QEMU answers as if a job that reached null before the command still existed.
-                rule = "job-dismiss.removes-job" if gone.dismissed else "status.nothing-after-null"
+                rule = (
+                    RuleId.JOB_DISMISS_REMOVES_JOB
+                    if gone.dismissed
+                    else RuleId.STATUS_NOTHING_AFTER_NULL
+                )
                 self._emit(
                     rule,
                     job_id,
@@ -321,7 +325,7 @@ class VerbChecks(OracleCore):
             verb = Verb(str(verb_name))
         except ValueError:
             self._emit(
-                "qapi.members-known",
+                RuleId.QAPI_MEMBERS_KNOWN,
                 job,
                 f"{command} names state {status_name!r} and verb {verb_name!r}",
                 "the JobStatus and JobVerb members of the model",
@@ -330,7 +334,7 @@ class VerbChecks(OracleCore):
             return None
         if verb not in self.model.permitted:
             self._emit(
-                "qapi.members-known",
+                RuleId.QAPI_MEMBERS_KNOWN,
                 job,
                 f"{command} names verb {verb.value!r}",
                 f"the verbs of model {self.model.version}",
@@ -339,7 +343,7 @@ class VerbChecks(OracleCore):
             return None
         if self.model.permits(verb, stated):
             self._emit(
-                "verb.permission-table",
+                RuleId.VERB_PERMISSION_TABLE,
                 job,
                 f"{command} refused with the verb error in state {stated.value!r}",
                 f"{verb.value} in {stated.value} (the verb table permits it)",
@@ -350,7 +354,7 @@ class VerbChecks(OracleCore):
             window = self._window(job, since)
             if stated not in window:
                 self._emit(
-                    "status.transition-table",
+                    RuleId.STATUS_TRANSITION_TABLE,
                     job,
                     f"{command} says the job is in {stated.value!r}, but its events"
                     f" last reported {job.status.value!r}",
@@ -366,7 +370,7 @@ class VerbChecks(OracleCore):
         error: QmpError | None,
         outcomes: Outcomes,
         at_send: Status | None,
-    ) -> str:
+    ) -> RuleId:
         """The rule an unexplained outcome breaks.
 
         A refusal breaks the rule of its own text; an acceptance breaks the rule of the
@@ -376,13 +380,13 @@ class VerbChecks(OracleCore):
         if error is not None:
             parsed = parse_error(error.desc)
             if parsed is None:
-                return "verb.permission-table"
+                return RuleId.VERB_PERMISSION_TABLE
             if parsed.refusal is Refusal.VERB:
-                return VERB_TABLE_RULE.get(call.verb, "verb.permission-table")
+                return VERB_TABLE_RULE.get(call.verb, RuleId.VERB_PERMISSION_TABLE)
             return REFUSAL_RULE[parsed.refusal]
         here = at_send
-        counts: dict[str, int] = {}
-        at_status: set[str] = set()
+        counts: dict[RuleId, int] = {}
+        at_status: set[RuleId] = set()
         for pairs in outcomes.values():
             for status, outcome in pairs:
                 if outcome.rule:
@@ -393,7 +397,7 @@ class VerbChecks(OracleCore):
             return at_status.pop()
         if counts:
             return max(sorted(counts), key=counts.__getitem__)
-        return VERB_TABLE_RULE.get(call.verb, "verb.permission-table")
+        return VERB_TABLE_RULE.get(call.verb, RuleId.VERB_PERMISSION_TABLE)
 
     def _oblige(
         self,
@@ -410,7 +414,7 @@ class VerbChecks(OracleCore):
         if len(rules) == 1:
             rule = rules.pop()
         else:
-            rule = VERB_TABLE_RULE.get(call.verb, "verb.permission-table")
+            rule = VERB_TABLE_RULE.get(call.verb, RuleId.VERB_PERMISSION_TABLE)
         divergence = self._divergence(
             rule,
             job.id,
@@ -447,7 +451,7 @@ class VerbChecks(OracleCore):
             job.should_complete = _agreed({a.should_complete for a in states})
             if job.force_cancel and job.concluded_after_cancel:
                 self._emit(
-                    "job-cancel.aborts",
+                    RuleId.JOB_CANCEL_ABORTS,
                     job,
                     f"{command_text(call)} was accepted, but the job concluded from pending"
                     " after it was sent",
@@ -488,7 +492,7 @@ class VerbChecks(OracleCore):
                 and job.pending == 0
             ):
                 self._emit(
-                    "job-resume.not-paused-is-error",
+                    RuleId.JOB_RESUME_NOT_PAUSED_IS_ERROR,
                     job,
                     "resume of a job that is not user-paused got the verb error",
                     "refused (GenericError: Can't resume a job that was not paused)",
@@ -506,7 +510,7 @@ class VerbChecks(OracleCore):
     def _text_currently_paused(self, job: JobState, observed: str) -> None:
         if job.user_paused is False and job.pending == 0:
             self._emit(
-                "job-pause.cancel-resumes",
+                RuleId.JOB_PAUSE_CANCEL_RESUMES,
                 job,
                 "block-job-cancel of a job that is not user-paused",
                 "accepted, or the verb error",
@@ -514,7 +518,7 @@ class VerbChecks(OracleCore):
             )
         else:
             self._emit_known(
-                "job-pause.cancel-resumes",
+                RuleId.JOB_PAUSE_CANCEL_RESUMES,
                 job,
                 "block-job-cancel without force of a user-paused job",
                 "accepted (cancelling a paused job resumes it)",
@@ -526,7 +530,7 @@ class VerbChecks(OracleCore):
         completable = self.model.permitted.get(Verb.COMPLETE, frozenset())
         if job.status is not None and not window & completable:
             self._emit(
-                "verb.permission-table",
+                RuleId.VERB_PERMISSION_TABLE,
                 job,
                 f"complete refused with 'cannot be completed' (last status {job.status})",
                 "the verb error (complete is not permitted in " + names(window) + ")",
@@ -536,7 +540,7 @@ class VerbChecks(OracleCore):
     def _text_block_not_found(self, job: JobState, observed: str, since: int) -> None:
         if job.block_job is False:
             self._emit_known(
-                "block-job.device-not-active",
+                RuleId.BLOCK_JOB_DEVICE_NOT_ACTIVE,
                 job,
                 f"a block-job command for the existing {job.type or 'non-block'} job",
                 "'Job not found' only for ids with no job",
@@ -545,7 +549,7 @@ class VerbChecks(OracleCore):
         elif self.wire and job.block_job and _N not in self._window(job, since):
             window = self._window(job, since)
             self._emit(
-                "block-job.device-not-active",
+                RuleId.BLOCK_JOB_DEVICE_NOT_ACTIVE,
                 job,
                 f"a block-job command refused for a live block job (last status {job.status})",
                 "the verb's outcome in " + names(window),

@@ -46,7 +46,7 @@ from jobcheck.conformance.trace.steps import job_kinds
 from jobcheck.model.graph import lifecycle_graph
 from jobcheck.model.kinds import JobKind
 from jobcheck.model.lifecycle import Model, Status, Verb
-from jobcheck.model.rules import RULES, Rule, rules_for
+from jobcheck.model.rules import RULES, Rule, RuleId, rules_for
 
 if TYPE_CHECKING:
     from jobcheck.conformance.campaign.parallel import RunInfo
@@ -370,9 +370,9 @@ def build_document(
     groups = _group(result.divergences, sample, kinds)
     samples = {_key(s.divergence): s for s in reversed(list(result.samples.values()))}
     crash = result.crash
-    if crash and not any(g.rule == "qemu.no-abort" for g in groups):
+    if crash and not any(g.rule == RuleId.QEMU_NO_ABORT for g in groups):
         crash_group = _Group(
-            "qemu.no-abort", "QEMU keeps running", crash, f"QEMU crashed: {crash}", False, None
+            RuleId.QEMU_NO_ABORT, "QEMU keeps running", crash, f"QEMU crashed: {crash}", False, None
         )
         crash_group.occurrences = 1
         crash_group.sample_index = len(records) - 1 if records else None
@@ -491,10 +491,17 @@ def build_document(
             verdict = "known"
         elif mine:
             verdict = "baselined"
+        elif rule_id in RULES and RULES[rule_id].unchecked:
+            verdict = "unchecked"
         else:
             verdict = "pass"
         rules.append(
-            {**_rule_json(rule_id), "result": verdict, "divergences": [e["id"] for e in mine]}
+            {
+                **_rule_json(rule_id),
+                "result": verdict,
+                "unchecked": RULES[rule_id].unchecked if rule_id in RULES else None,
+                "divergences": [e["id"] for e in mine],
+            }
         )
 
     error = None
@@ -514,6 +521,7 @@ def build_document(
         "stale_baseline_entries": len(stale),
         "rules": len(rules),
         "rules_passed": sum(1 for r in rules if r["result"] == "pass"),
+        "rules_unchecked": sum(1 for r in rules if r["result"] == "unchecked"),
         "errors": 1 if error else 0,
     }
     document: dict[str, Any] = {

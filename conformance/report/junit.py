@@ -27,10 +27,14 @@ def expected_counts(document: dict[str, Any]) -> dict[str, int]:
     stale = document["baseline"]["stale"] if document["baseline"] else []
     stale_failing = sum(1 for s in stale if s["fails"])
     return {
-        "tests": counts["rules_passed"] + counts["divergences"] + len(stale) + counts["errors"],
+        "tests": counts["rules_passed"]
+        + counts["rules_unchecked"]
+        + counts["divergences"]
+        + len(stale)
+        + counts["errors"],
         "failures": counts["failing"] + stale_failing,
         "errors": counts["errors"],
-        "skipped": counts["accepted"],
+        "skipped": counts["accepted"] + counts["rules_unchecked"],
     }
 
 
@@ -84,7 +88,9 @@ def render(document: dict[str, Any]) -> str:
         classname = f"jobcheck.{rule['category'] or 'rule'}"
         if not rule["divergences"]:
             attrs = {"classname": classname, "name": rule["id"], "time": "0"}
-            ET.SubElement(suite, "testcase", attrs)
+            case = ET.SubElement(suite, "testcase", attrs)
+            if rule["result"] == "unchecked":
+                ET.SubElement(case, "skipped", {"message": rule["unchecked"], "type": "unchecked"})
             continue
         for did in rule["divergences"]:
             e = by_id[did]
