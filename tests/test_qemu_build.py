@@ -87,7 +87,7 @@ def test_a_build_is_a_target_choice_that_names_itself(tmp_path: Path) -> None:
     binary = _link(build)
     choice = choose_target(None, build=str(build))
     assert (choice.kind, choice.binary) == ("qemu", str(binary))
-    assert choice.options() == ["--qemu-build", str(build)]
+    assert choice.options() == ["--qemu-build", str(build), "--model", "10.1"]  # from the tree
     assert str(build) in choice.describe()
     with pytest.raises(UsageError, match="one of"):
         choose_target(None, build=str(build), qemu=QSD)
@@ -96,24 +96,47 @@ def test_a_build_is_a_target_choice_that_names_itself(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    ("version", "schema", "model"),
-    [("10.1.50", "job-10.1.json", "10.2"), ("10.0.2", "job-10.0.json", "9.2")],
+    ("version", "schema", "line"),
+    [
+        (
+            "10.0.50",
+            "job-10.1.json",
+            "model 10.1: QEMU 10.0.50 is a development version after 10.0, and its"
+            " qapi/job.json has the documentation of 10.1 (2 of 2 sentences",
+        ),
+        (
+            "10.0.50",
+            "job-10.0.json",
+            "model 9.2: QEMU 10.0.50 is a development version after 10.0, and its"
+            " qapi/job.json does not have the documentation of 10.1 yet (0 of 2 sentences",
+        ),
+        (
+            "10.1.50",
+            "job-master.json",
+            "model 10.1: QEMU 10.1.50 is a development version after 10.1, the newest model"
+            " at or below it",
+        ),
+        ("10.0.2", "job-10.0.json", "model 9.2: the newest model at or below QEMU 10.0.2"),
+    ],
 )
-def test_rules_reads_the_trees_schema_and_maps_its_version(
+def test_rules_reads_the_trees_schema_and_its_version_chooses_the_model(
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
     shared_dir: Path,
     version: str,
     schema: str,
-    model: str,
+    line: str,
 ) -> None:
     build = _tree(tmp_path / "qemu", version, schema)
     _link(build)
     assert main(["rules", "--qemu-build", str(build)]) == 0
     out, err = capsys.readouterr()
     assert f"schema {tmp_path / 'qemu' / 'qapi' / 'job.json'}" in err
-    assert f"model {model}: QEMU {version}" in err or f"model {model}: the newest" in err
+    assert line in err
     assert "0 not covered" in out
+    model = line.split(":", 1)[0].removeprefix("model ")
+    choice = choose_target(None, build=str(build))
+    assert choice.model == model and choice.model_reason is not None and line in choice.model_reason
 
 
 def test_rules_without_a_schema_in_the_tree(

@@ -70,7 +70,7 @@ def _binary(version: str) -> str:
     pytest.skip(f"no QEMU {version} (.ci/setup installs 7.2 and unpacks 10.0 in .qemu/10.0)")
 
 
-def fake_build(root: Path, binary: str, version: str = "10.1.50") -> Path:
+def fake_build(root: Path, binary: str, version: str = "10.0.50") -> Path:
     """A QEMU source tree with its ``build/`` directory, whose qemu-storage-daemon is
     ``binary``; returns the build directory."""
     (root / "qapi").mkdir(parents=True)
@@ -160,7 +160,10 @@ def test_rules_reads_a_build_trees_schema(
     (argv,) = [c for c in readme_commands(BUILD) if c[0] == "rules"]
     assert main(_substitute(argv, {"~/qemu/build": str(build)})) == 0
     err = capsys.readouterr().err
-    assert "model 10.2: QEMU 10.1.50 is a development version after 10.1, leading to 10.2" in err
+    assert (
+        "model 10.1: QEMU 10.0.50 is a development version after 10.0, and its qapi/job.json"
+        " has the documentation of 10.1" in err
+    )
 
 
 # -- live ---------------------------------------------------------------------------------

@@ -152,7 +152,9 @@ def _live(args: argparse.Namespace) -> int:
     probed: list[tuple[TargetChoice, str, Model]] = []
     for label, choice in zip(LABELS, choices, strict=True):
         version, model = probe(choice)
-        why = model_choice(version)[1] if choice.model is None else f"model {model.version}"
+        why = choice.model_reason or (
+            model_choice(version)[1] if choice.model is None else f"model {model.version}"
+        )
         print(f"jobcheck compare: {label}: {choice.describe()}; {why}", file=sys.stderr)
         probed.append((choice, version, model))
     explore_model = max((m for _, _, m in probed), key=lambda m: m.release)

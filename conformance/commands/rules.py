@@ -23,7 +23,6 @@ from typing import Any
 
 from jobcheck.conformance.errors import UsageError, model_for_option
 from jobcheck.conformance.targets.qemu_build import find_build
-from jobcheck.model.lifecycle import model_choice
 from jobcheck.model.rules import CATALOGUE, Rule, rules_for
 from jobcheck.model.schema_doc import Anchor, SchemaSyntaxError, anchors, parse_schema
 
@@ -87,10 +86,10 @@ def _from_build(args: argparse.Namespace) -> None:
         raise UsageError(f"--qemu-build {args.qemu_build}: no qapi/job.json in {where}")
     args.schema = build.schema
     line = f"jobcheck rules: schema {build.schema}"
-    if args.model is None and build.version is not None:
-        model, why = model_choice(build.version)
-        args.model = model.version
-        line += f"; {why}"
+    chosen = build.model_choice() if args.model is None else None
+    if chosen is not None:
+        args.model = chosen[0].version
+        line += f"; {chosen[1]}"
     print(line, file=sys.stderr)
 
 

@@ -185,7 +185,9 @@ def execute(choice: TargetChoice, args: argparse.Namespace, out_dir: Path | None
     baseline = load_baseline(args.baseline) if args.baseline else None
     qemu_version, model = probe(choice)
     chosen = choice
-    if choice.model is None:
+    if choice.model_reason is not None:
+        print(f"jobcheck run: {choice.model_reason}", file=sys.stderr)
+    elif choice.model is None:
         print(f"jobcheck run: {model_choice(qemu_version)[1]}", file=sys.stderr)
         choice = replace(choice, model=model.version)
     profile = PROFILES[args.profile]

@@ -35,6 +35,8 @@ class TargetChoice:
     timeout: float = 10.0
     build: str | None = None
     """The QEMU build directory :attr:`binary` was found in (``--qemu-build``)."""
+    model_reason: str | None = None
+    """Why :attr:`model` is the build's model, when the build tree chose it (one line)."""
 
     def describe(self) -> str:
         if self.kind == "sim":
@@ -109,8 +111,17 @@ def choose_target(
         raise UsageError("give one of --qemu BIN, --qemu-build DIR and --connect SOCK")
     if build:
         found_build = find_build(build)
+        reason = None
+        chosen = found_build.model_choice() if model is None else None
+        if chosen is not None:
+            model, reason = chosen[0].version, chosen[1]
         return TargetChoice(
-            "qemu", model=model, binary=found_build.binary, timeout=timeout, build=build
+            "qemu",
+            model=model,
+            binary=found_build.binary,
+            timeout=timeout,
+            build=build,
+            model_reason=reason,
         )
     if connect:
         if not os.path.exists(connect):
