@@ -27,6 +27,8 @@ SUBCOMMANDS: dict[str, str] = {
     "diagram": "diagram",
     "docs": "docs",
     "rules": "rules",
+    "compare": "compare",
+    "merge": "merge",
 }
 
 

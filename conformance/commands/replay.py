@@ -42,6 +42,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     target.add_argument("--target", choices=["sim", "qemu"], help="sim (simulator) or qemu (live)")
     target.add_argument("--sim-mutant", metavar="NAME", help="replay on a mutated simulator")
     target.add_argument("--qemu", metavar="BIN", help="QEMU binary to launch")
+    target.add_argument("--qemu-build", metavar="DIR", help="a QEMU build directory's binary")
     target.add_argument("--connect", metavar="SOCK", help="attach to a running QEMU's QMP socket")
     target.add_argument(
         "--model", metavar="V", help="model version (default: the trace's QEMU version)"
@@ -90,7 +91,7 @@ def _target_seed(meta: Meta) -> int:
 def run(args: argparse.Namespace) -> int:
     meta, steps = read_steps(args.trace)
     kind = args.target
-    if kind is None and not (args.qemu or args.connect):
+    if kind is None and not (args.qemu or args.connect or args.qemu_build):
         kind = "sim" if (meta.source == "sim" or args.sim_mutant) else None
     model = _model_version(args, meta)
     choice = choose_target(
@@ -100,6 +101,7 @@ def run(args: argparse.Namespace) -> int:
         model=model if (kind == "sim" or args.model) else None,
         mutant=args.sim_mutant,
         timeout=args.timeout,
+        build=args.qemu_build,
     )
     baseline = load_baseline(args.baseline) if args.baseline else None
     target = choice.make(_target_seed(meta))

@@ -7,18 +7,25 @@ wording with the model versions that have it (the documentation was rewritten
 over time).  With ``--schema PATH`` it reads a QAPI schema file (such as
 QEMU's ``qapi/job.json``), lists every definition and member in it with the
 rules that cover it (as primary anchor or in ``covers``), then those no rule
-covers.  Exit codes: 0 every item is covered (or no ``--schema``), 1 some item
-is not, 2 unreadable or malformed schema, or an unknown ``--model``.
+covers.  ``--qemu-build DIR`` takes the schema from the source tree of a QEMU
+build directory (``qapi/job.json``, see
+:mod:`jobcheck.conformance.targets.qemu_build`) and, unless ``--model`` is
+given, the rules of the model its ``VERSION`` maps to, saying which and why.
+Exit codes: 0 every item is covered (or no schema), 1 some item is not, 2
+unreadable or malformed schema, a build tree without one, or an unknown
+``--model``.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
 from jobcheck.conformance.errors import UsageError, model_for_option
+from jobcheck.conformance.targets.qemu_build import find_build
 from jobcheck.model.rules import CATALOGUE, Rule, rules_for
 from jobcheck.model.schema_doc import Anchor, SchemaSyntaxError, anchors, parse_schema
 
@@ -30,6 +37,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--schema",
         metavar="PATH",
         help="a QAPI schema file (e.g. qapi/job.json): report which items no rule covers",
+    )
+    parser.add_argument(
+        "--qemu-build",
+        metavar="DIR",
+        help="a QEMU build directory: check its source tree's qapi/job.json",
     )
     parser.add_argument(
         "--model",
@@ -71,7 +83,26 @@ def coverage(items: tuple[Anchor, ...], rules: tuple[Rule, ...]) -> list[tuple[A
     return [(item, [r.id for r in rules if item.anchor in r.anchors]) for item in items]
 
 
+def _from_build(args: argparse.Namespace) -> None:
+    """Fill ``args.schema`` (and ``args.model``) from ``--qemu-build``."""
+    if args.schema is not None:
+        raise UsageError("give --schema PATH or --qemu-build DIR, not both")
+    build = find_build(args.qemu_build)
+    if build.schema is None:
+        where = build.source or f"{build.directory} (no source tree found)"
+        raise UsageError(f"--qemu-build {args.qemu_build}: no qapi/job.json in {where}")
+    args.schema = build.schema
+    line = f"jobcheck rules: schema {build.schema}"
+    chosen = build.model_choice() if args.model is None else None
+    if chosen is not None:
+        args.model = chosen[0].version
+        line += f"; {chosen[1]}"
+    print(line, file=sys.stderr)
+
+
 def run(args: argparse.Namespace) -> int:
+    if args.qemu_build is not None:
+        _from_build(args)
     version = _model_version(args.model)
     rules = _selected_rules(version)
     if args.schema is None:

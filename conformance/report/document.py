@@ -52,7 +52,10 @@ if TYPE_CHECKING:
     from jobcheck.conformance.campaign.parallel import RunInfo
     from jobcheck.conformance.campaign.results import CampaignResult
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+"""2 added ``observations`` (per-cell outcomes, plans, query-jobs members: what
+``jobcheck compare`` compares); version 1 documents are still read by ``compare`` and
+``merge``."""
 
 MAX_TRACE_RECORDS = 5000
 """A saved trace longer than this is cut after the step that holds the divergence."""
@@ -566,6 +569,7 @@ def build_document(
             },
         },
         "coverage": coverage_section(result.coverage, model, summary),
+        "observations": result.observations.to_json(),
         "rules": rules,
         "divergences": entries,
         "baseline": None
