@@ -584,13 +584,18 @@ def test_ctrl_c_during_a_blocked_call_still_cleans_up() -> None:
     assert gone(pid) and not os.path.exists(workdir)
 
 
-def test_fake_qemu_that_aborts_at_start_up_is_a_crash(tmp_path: Path) -> None:
+def test_fake_qemu_that_aborts_at_start_up_is_a_crash(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     fake = tmp_path / "qemu-system-fake"
     fake.write_text(
         "#!/bin/sh\necho 'block/io.c:436: Assertion `!qemu_in_coroutine()` failed.' >&2\n"
         "kill -ABRT $$\n"
     )
     fake.chmod(0o755)
+    private = tmp_path / "tmp"  # only this test's temporary files, not the machine's
+    private.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(private))
     before = set(os.listdir(tempfile.gettempdir()))
     with pytest.raises(QemuCrashed) as caught:
         QemuTarget(binary=str(fake))
