@@ -25,7 +25,10 @@ SUBCOMMANDS: dict[str, str] = {
     "export": "export",
     "model": "model",
     "diagram": "diagram",
+    "docs": "docs",
     "rules": "rules",
+    "compare": "compare",
+    "merge": "merge",
 }
 
 

@@ -7,9 +7,13 @@ exit code below; anything else reaching the top level is a bug in jobcheck.
   malformed input file, an unwritable output directory.
 * 3 — :class:`TargetError`: the target failed (QEMU died, a command got no
   answer within its timeout).
+* 1 — :class:`TargetCrashed`: the target crashed (QEMU aborted): not a failure
+  of the target but a finding, rule ``qemu.no-abort``.
 """
 
 from __future__ import annotations
+
+from jobcheck.model.lifecycle import Model, UnknownVersionError, model_for
 
 
 class JobcheckError(Exception):
@@ -28,3 +32,29 @@ class TargetError(JobcheckError):
     """The target failed: QEMU exited, closed its socket, or did not answer in time (exit 3)."""
 
     exit_code = 3
+
+
+class TargetCrashed(TargetError):
+    """The target crashed (an abort, a fatal signal): a finding, rule ``qemu.no-abort`` (exit 1).
+
+    A campaign reports it like a divergence rather than as a target failure.
+    """
+
+    exit_code = 1
+
+
+def model_for_option(version: str) -> Model:
+    """:func:`~jobcheck.model.lifecycle.model_for`, with an unknown version a :class:`UsageError`.
+
+    >>> model_for_option("7.2.22").version
+    '7.2'
+    >>> try:
+    ...     model_for_option("1.0")
+    ... except UsageError as exc:
+    ...     print(exc)
+    unknown QEMU version '1.0'; known models: ...
+    """
+    try:
+        return model_for(version)
+    except UnknownVersionError as exc:
+        raise UsageError(str(exc)) from None

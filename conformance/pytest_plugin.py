@@ -76,7 +76,10 @@ class _Campaign:
     """The campaign of this pytest session: options, then (once run) its outcome."""
 
     args: argparse.Namespace
+    chosen: Any
+    """The target as the options chose it."""
     choice: Any
+    """The same, with the model resolved."""
     model: str
     qemu_version: str
     outcome: Any = None
@@ -132,30 +135,25 @@ def _command(args: argparse.Namespace) -> str:
 
 
 def _prepare(config: pytest.Config) -> _Campaign:
-    from jobcheck.conformance.campaign import probe
-    from jobcheck.conformance.targets.select import choose_target
+    # lazy: the plugin is loaded into every pytest session that has jobcheck installed
+    from jobcheck.conformance.campaign.parallel import probe
+    from jobcheck.conformance.targets.select import target_from_options
 
     args = _namespace(config)
-    choice = choose_target(
-        args.target,
-        qemu=args.qemu,
-        connect=args.connect,
-        model=args.model,
-        mutant=args.sim_mutant,
-        timeout=args.timeout,
-    )
-    qemu_version, model = probe(choice)
-    if choice.model is None:
-        choice = replace(choice, model=model.version)
-    return _Campaign(args, choice, model.version, qemu_version)
+    chosen = target_from_options(args)
+    qemu_version, model = probe(chosen)
+    choice = chosen if chosen.model else replace(chosen, model=model.version)
+    return _Campaign(args, chosen, choice, model.version, qemu_version)
 
 
 def _execute(campaign: _Campaign) -> Any:
-    from jobcheck.conformance import report
-    from jobcheck.conformance.baseline import acceptor, load_baseline
-    from jobcheck.conformance.campaign import RunInfo
-    from jobcheck.conformance.coverage import coverage_summary
-    from jobcheck.conformance.machine import PROFILES, run_campaign
+    # lazy: the plugin is loaded into every pytest session that has jobcheck installed
+    from jobcheck.conformance.campaign.coverage import coverage_summary
+    from jobcheck.conformance.campaign.parallel import RunInfo
+    from jobcheck.conformance.campaign.run import PROFILES, run_campaign
+    from jobcheck.conformance.report import write as report
+    from jobcheck.conformance.report.baseline import Acceptor, load_baseline
+    from jobcheck.conformance.targets.qemu_package import debian_package
     from jobcheck.model.lifecycle import model_for
 
     args, choice = campaign.args, campaign.choice
@@ -172,13 +170,12 @@ def _execute(campaign: _Campaign) -> Any:
         profile=args.profile,
         examples=examples,
         steps=steps,
-        accept=acceptor(baseline, campaign.qemu_version, args.strict),
+        accept=Acceptor(baseline, campaign.qemu_version, args.strict),
         meta_extra={"target": choice.describe()},
     )
     result.seconds = time.monotonic() - started
-    info = RunInfo(
-        target=choice.describe(),
-        target_kind=choice.kind,
+    info = RunInfo.of(
+        campaign.chosen,
         qemu_version=campaign.qemu_version,
         model=campaign.model,
         seed=args.seed,
@@ -186,8 +183,8 @@ def _execute(campaign: _Campaign) -> Any:
         examples=examples,
         steps=steps,
         jobs=1,
-        mutant=choice.mutant,
         command=_command(args),
+        package=debian_package(choice.binary),
     )
     summary = coverage_summary(result.coverage, model)
     directory = Path(args.report) if args.report else None
@@ -226,7 +223,7 @@ class RuleItem(pytest.Item):
         self.rule = rule
 
     def runtest(self) -> None:
-        from jobcheck.conformance.report_junit import details
+        from jobcheck.conformance.report.junit import details  # lazy, as above
 
         outcome = self.config.stash[_KEY].run()
         mine = [e for e in outcome.document["divergences"] if e["rule"] == self.rule]
@@ -237,6 +234,9 @@ class RuleItem(pytest.Item):
         if mine:
             reasons = "; ".join(f"{e['status']}: {e['reason']}" for e in mine)
             raise pytest.skip.Exception(reasons, _use_item_location=True)
+        verdict = next(r for r in outcome.document["rules"] if r["id"] == self.rule)
+        if verdict["result"] == "unchecked":
+            raise pytest.skip.Exception(verdict["unchecked"], _use_item_location=True)
 
     def reportinfo(self) -> tuple[str, int | None, str]:
         return f"jobcheck::{self.rule}", 0, f"jobcheck::{self.rule}"
@@ -270,7 +270,7 @@ def pytest_collection_modifyitems(
     """Add the campaign's items (first, so that ``-k`` and ``-m`` select among them too)."""
     if not enabled(config):
         return
-    from jobcheck.model.rules import rules_for
+    from jobcheck.model.rules import rules_for  # lazy, as above
 
     try:
         campaign = _prepare(config)
@@ -291,7 +291,7 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
     campaign = config.stash[_KEY]
     if campaign.outcome is None:
         return
-    from jobcheck.conformance.report import summary_lines
+    from jobcheck.conformance.report.write import summary_lines  # lazy, as above
 
     terminalreporter.section("jobcheck")
     for line in summary_lines(campaign.outcome):

@@ -5,7 +5,8 @@ enumerations of ``qapi/job.json`` and, for each modelled QEMU release, the
 status transition relation (QEMU's ``JobSTT``) and the verb permission
 relation (QEMU's ``JobVerbTable``).  Nothing here does I/O.
 
-The tables were compiled from QEMU's source history:
+The tables were compiled from QEMU's source history (docs/qemu-job-engine.md,
+'The transition table', 'The verb table' and 'Enumerations per release'):
 
 * the transition relation has not changed since v2.12.0;
 * the verb table has three variants: **A** (2.12 to 5.2), **B** (6.0 to 8.1:
@@ -14,14 +15,35 @@ The tables were compiled from QEMU's source history:
   verb ``change``, QEMU commit 61a3a5a76a "blockjob: introduce
   block-job-change QMP command").
 
+A release also gets a model of its own where something else a trace can
+show changed: **5.0**, where the error text for a negative speed changed
+(QEMU commit 1ef7d9d368 "blockjob: Fix error message for negative speed",
+see :func:`jobcheck.model.semantics.negative_speed_error`), and **10.1**,
+where the job documentation was rewritten (QEMU commit da17dd5c5e "qapi:
+synchronize jobs and block-jobs documentation"), which changes the rules of
+:mod:`jobcheck.model.rules` that apply.  Their tables are those of 4.2 and
+10.0 (9.2).
+
 Use :func:`model_for` to get the model for any QEMU version string::
 
     >>> model_for("7.2.22").version
     '7.2'
     >>> model_for("9.1.0").version
     '8.2'
+    >>> model_for("5.0.1").version
+    '5.0'
+    >>> model_for("10.0.2").version
+    '9.2'
+    >>> model_for("10.1.50").version
+    '10.1'
     >>> model_for("10.2.50").version
     '10.2'
+
+A micro version of 50 or more is QEMU's development tree after a release
+(``10.1.50`` is master after 10.1.0, ``10.1.91`` the first release candidate of
+10.2.0); it gets the model of that release, unless its own ``qapi/job.json``
+shows the next one's documentation (``--qemu-build`` reads it).
+:func:`model_choice` says in one line which model a version gets and why.
 """
 
 from __future__ import annotations
@@ -181,6 +203,7 @@ MODELS: dict[str, Model] = {
         Model("2.12", "A", _TYPES_2_12, _VERBS_A, job_commands=False),
         Model("3.0", "A", _TYPES_3_0, _VERBS_A),
         Model("4.2", "A", _TYPES_3_0, _VERBS_A),
+        Model("5.0", "A", _TYPES_3_0, _VERBS_A),
         Model("5.1", "A", _TYPES_5_1, _VERBS_A),
         Model("5.2", "A", _TYPES_5_1, _VERBS_A),
         Model("6.0", "B", _TYPES_6_0, _VERBS_B),
@@ -188,10 +211,15 @@ MODELS: dict[str, Model] = {
         Model("7.2", "B", _TYPES_6_0, _VERBS_B),
         Model("8.2", "C", _TYPES_6_0, _VERBS_C),
         Model("9.2", "C", _TYPES_6_0, _VERBS_C),
+        Model("10.1", "C", _TYPES_6_0, _VERBS_C),
         Model("10.2", "C", _TYPES_6_0, _VERBS_C, aliases=("latest",)),
     )
 }
-"""Every modelled release, oldest first, keyed by ``MAJOR.MINOR``."""
+"""Every modelled release, oldest first, keyed by ``MAJOR.MINOR``.
+
+A model describes its release and every later one up to the next model: 5.0
+covers 5.0.x, 9.2 covers 9.2.x and 10.0.x, 10.1 covers 10.1.x and the 10.1.50
+development tree."""
 
 LATEST: Model = MODELS["10.2"]
 
@@ -207,6 +235,11 @@ class UnknownVersionError(ValueError):
         self.text = text
 
 
+#: A micro version at or above this is a development version (master, or a release
+#: candidate of the next release).
+DEVELOPMENT_MICRO = 50
+
+
 def model_for(version: str) -> Model:
     """The model of the newest modelled release at or below ``version``.
 
@@ -215,15 +248,47 @@ def model_for(version: str) -> Model:
     :class:`UnknownVersionError` for anything else, or for a version older
     than the oldest model (2.12).
     """
+    return model_choice(version)[0]
+
+
+def release_of(version: str) -> tuple[int, int, int]:
+    """``(major, minor, micro)`` of a QEMU version string (:class:`UnknownVersionError`).
+
+    >>> release_of("10.1.50")
+    (10, 1, 50)
+    """
+    match = _VERSION_RE.match(version.strip())
+    if not match:
+        raise UnknownVersionError(version)
+    return int(match.group(1)), int(match.group(2)), int(match.group(3) or 0)
+
+
+def model_choice(version: str) -> tuple[Model, str]:
+    """The model for ``version`` (as :func:`model_for`) and one line saying why.
+
+    >>> model_choice("7.2.22")[1]
+    'model 7.2: written for QEMU 7.2, and this is QEMU 7.2.22'
+    >>> model_choice("10.0.2")[1]
+    'model 9.2: the newest model at or below QEMU 10.0.2 (none is written for 10.0)'
+    >>> model_choice("10.1.50")[1]
+    'model 10.1: QEMU 10.1.50 is a development version after 10.1, the newest model at or below it'
+    """
     text = version.strip()
     for model in MODELS.values():
         if text == model.version or text in model.aliases:
-            return model
-    match = _VERSION_RE.match(text)
-    if not match:
-        raise UnknownVersionError(version)
-    wanted = (int(match.group(1)), int(match.group(2)))
-    candidates = [m for m in MODELS.values() if m.release <= wanted]
+            return model, f"model {model.version}: asked for {text}"
+    major, minor, micro = release_of(text)
+    candidates = [m for m in MODELS.values() if m.release <= (major, minor)]
     if not candidates:
         raise UnknownVersionError(version)
-    return candidates[-1]
+    model = candidates[-1]
+    if micro >= DEVELOPMENT_MICRO:
+        why = (
+            f"QEMU {text} is a development version after {major}.{minor},"
+            " the newest model at or below it"
+        )
+    elif model.release == (major, minor):
+        why = f"written for QEMU {model.version}, and this is QEMU {text}"
+    else:
+        why = f"the newest model at or below QEMU {text} (none is written for {major}.{minor})"
+    return model, f"model {model.version}: {why}"

@@ -6,8 +6,8 @@ job was paused by the user or only by a drained section, whether a cancel was
 already requested, whether the job type has a ready phase or is a block job at
 all, and which family of command (``job-*`` or ``block-job-*``) was used.  This
 module is that decision, written from QEMU's ``job.c``/``job-qmp.c``/
-``blockdev.c`` behaviour (the project's notes, ``qemu-jobs.md`` §4 and
-``qemu-live.md`` §6):
+``blockdev.c`` behaviour (docs/qemu-job-engine.md, 'Order of checks per verb' and
+'Error texts'; measured: docs/driving-qemu.md, 'Verb and status matrix of 7.2.22'):
 
 * :class:`AbstractJob` — a status plus the flags that refine it;
 * :func:`apply_verb` — accepted or refused, with the exact QMP error class and
@@ -32,8 +32,8 @@ Example — a job paused only by a drained section, in QEMU 7.2::
     >>> out = apply_verb(MODELS["7.2"], job, Verb.RESUME)
     >>> out.error
     "Can't resume a job that was not paused"
-    >>> out.known
-    'job-resume.not-paused-is-error'
+    >>> print(out.known)
+    job-resume.not-paused-is-error
     >>> apply_verb(MODELS["7.2"], job, Verb.PAUSE).accepted
     True
 """
@@ -48,7 +48,8 @@ from enum import StrEnum
 from typing import Any, Literal
 
 from jobcheck.model import rules as _rules
-from jobcheck.model.lifecycle import BLOCK_JOB_TYPES, JobType, Model, Status, Verb
+from jobcheck.model.lifecycle import BLOCK_JOB_TYPES, MODELS, JobType, Model, Status, Verb
+from jobcheck.model.rules import RuleId
 
 Family = Literal["job", "block-job"]
 
@@ -56,25 +57,12 @@ GENERIC_ERROR = "GenericError"
 DEVICE_NOT_ACTIVE = "DeviceNotActive"
 COMMAND_NOT_FOUND = "CommandNotFound"
 
-# Rule ids (the contract with model/rules.py, the simulator's mutants and the reports).
-R_PERMISSION = "verb.permission-table"
-R_NAMES_A_JOB = "job-id.names-a-job"
-R_ALREADY_PAUSED = "job-pause.already-paused-is-error"
-R_CANCEL_RESUMES = "job-pause.cancel-resumes"
-R_NOT_PAUSED = "job-resume.not-paused-is-error"
-R_COMPLETE_ONLY_READY = "job-complete.only-ready"
-R_NOT_AFTER_CANCEL = "job-complete.not-after-cancel"
-R_DISMISS_ONLY_CONCLUDED = "job-dismiss.only-concluded"
-R_FINALIZE_ONLY_PENDING = "job-finalize.only-pending"
-R_FINALIZE_ONLY_MANUAL = "job-finalize.only-manual"
-R_DEVICE_NOT_ACTIVE = "block-job.device-not-active"
-
 #: The permission rule that a verb-table refusal (or a forbidden acceptance) of a verb falls
 #: under: the verb's own rule where the catalogue has one, the generic table rule otherwise.
-VERB_TABLE_RULE: dict[Verb, str] = {
-    Verb.COMPLETE: R_COMPLETE_ONLY_READY,
-    Verb.DISMISS: R_DISMISS_ONLY_CONCLUDED,
-    Verb.FINALIZE: R_FINALIZE_ONLY_PENDING,
+VERB_TABLE_RULE: dict[Verb, RuleId] = {
+    Verb.COMPLETE: RuleId.JOB_COMPLETE_ONLY_READY,
+    Verb.DISMISS: RuleId.JOB_DISMISS_ONLY_CONCLUDED,
+    Verb.FINALIZE: RuleId.JOB_FINALIZE_ONLY_PENDING,
 }
 
 _U, _C, _R, _P, _Y, _S, _W, _D, _X, _E, _N = (
@@ -123,18 +111,18 @@ class Refusal(StrEnum):
 
 
 #: The rule each kind of refusal enforces (verb-table refusals: see :data:`VERB_TABLE_RULE`).
-REFUSAL_RULE: dict[Refusal, str] = {
-    Refusal.VERB: R_PERMISSION,
-    Refusal.ALREADY_PAUSED: R_ALREADY_PAUSED,
-    Refusal.NOT_PAUSED: R_NOT_PAUSED,
-    Refusal.CURRENTLY_PAUSED: R_CANCEL_RESUMES,
-    Refusal.CANNOT_COMPLETE: R_NOT_AFTER_CANCEL,
-    Refusal.NOT_FOUND: R_NAMES_A_JOB,
-    Refusal.BLOCK_NOT_FOUND: R_DEVICE_NOT_ACTIVE,
-    Refusal.NEGATIVE_SPEED: R_PERMISSION,
-    Refusal.CHANGE_UNSUPPORTED: R_PERMISSION,
-    Refusal.COPY_MODE: R_PERMISSION,
-    Refusal.COMMAND_NOT_FOUND: R_PERMISSION,
+REFUSAL_RULE: dict[Refusal, RuleId] = {
+    Refusal.VERB: RuleId.VERB_PERMISSION_TABLE,
+    Refusal.ALREADY_PAUSED: RuleId.JOB_PAUSE_ALREADY_PAUSED_IS_ERROR,
+    Refusal.NOT_PAUSED: RuleId.JOB_RESUME_NOT_PAUSED_IS_ERROR,
+    Refusal.CURRENTLY_PAUSED: RuleId.JOB_PAUSE_CANCEL_RESUMES,
+    Refusal.CANNOT_COMPLETE: RuleId.JOB_COMPLETE_NOT_AFTER_CANCEL,
+    Refusal.NOT_FOUND: RuleId.JOB_ID_NAMES_A_JOB,
+    Refusal.BLOCK_NOT_FOUND: RuleId.BLOCK_JOB_DEVICE_NOT_ACTIVE,
+    Refusal.NEGATIVE_SPEED: RuleId.VERB_PERMISSION_TABLE,
+    Refusal.CHANGE_UNSUPPORTED: RuleId.VERB_PERMISSION_TABLE,
+    Refusal.COPY_MODE: RuleId.VERB_PERMISSION_TABLE,
+    Refusal.COMMAND_NOT_FOUND: RuleId.VERB_PERMISSION_TABLE,
 }
 
 
@@ -220,9 +208,9 @@ class Outcome:
     error_class: str | None = None
     error: str | None = None
     """The exact ``desc`` of the QMP error (``None`` when accepted)."""
-    rule: str | None = None
+    rule: RuleId | None = None
     """The rule that decides a refusal (``None`` for an acceptance)."""
-    known: str | None = None
+    known: RuleId | None = None
     """The rule whose documentation this outcome contradicts, where the catalogue names that
     as a known documented-vs-implemented divergence for the model's version."""
     job: AbstractJob | None = None
@@ -267,11 +255,27 @@ def block_not_found_error(job_id: str) -> str:
     return f"Block job '{job_id}' not found"
 
 
+#: The text of a negative-speed refusal, keyed by the model version of the first release
+#: that gives it: QEMU 5.0 changed it (commit 1ef7d9d368 "blockjob: Fix error message for
+#: negative speed"; in 2.12 each driver's ``set_speed`` gave the old text).
+NEGATIVE_SPEED_TEXTS: dict[str, str] = {
+    "2.12": "Invalid parameter 'speed'",
+    "5.0": "Parameter 'speed' expects a non-negative value",
+}
+
+
 def negative_speed_error(model: Model) -> str:
-    """The text for a negative speed: changed in QEMU 5.0 (commit 1ef7d9d368)."""
-    if model.release < (5, 0):
-        return "Invalid parameter 'speed'"
-    return "Parameter 'speed' expects a non-negative value"
+    """The text QEMU ``model`` gives for a negative speed (:data:`NEGATIVE_SPEED_TEXTS`).
+
+    >>> from jobcheck.model.lifecycle import model_for
+    >>> negative_speed_error(model_for("4.2.1"))
+    "Invalid parameter 'speed'"
+    >>> negative_speed_error(model_for("5.0.0"))
+    "Parameter 'speed' expects a non-negative value"
+    """
+    releases = {v: MODELS[v].release for v in NEGATIVE_SPEED_TEXTS}
+    first = max((v for v in releases if releases[v] <= model.release), key=releases.__getitem__)
+    return NEGATIVE_SPEED_TEXTS[first]
 
 
 def copy_mode_error(mode: str) -> str:
@@ -324,8 +328,7 @@ _FIXED: dict[str, Refusal] = {
     NOT_PAUSED: Refusal.NOT_PAUSED,
     JOB_NOT_FOUND: Refusal.NOT_FOUND,
     CHANGE_UNSUPPORTED: Refusal.CHANGE_UNSUPPORTED,
-    "Parameter 'speed' expects a non-negative value": Refusal.NEGATIVE_SPEED,
-    "Invalid parameter 'speed'": Refusal.NEGATIVE_SPEED,
+    **{text: Refusal.NEGATIVE_SPEED for text in NEGATIVE_SPEED_TEXTS.values()},
 }
 _COPY_MODE_RE = re.compile(r"^Change to copy mode '(.*)' is not implemented$")
 _COMMAND_RE = re.compile(r"^The command (\S+) has not been found$")
@@ -360,13 +363,13 @@ detail=None)
 # --- known divergences ------------------------------------------------------------------
 
 
-def known_for(rule_id: str, model: Model) -> str | None:
+def known_for(rule_id: RuleId, model: Model) -> RuleId | None:
     """``rule_id`` if the catalogue names a known divergence of it for ``model``, else None."""
     return _known_for(rule_id, model.version)
 
 
 @functools.lru_cache(maxsize=1024)
-def _known_for(rule_id: str, version: str) -> str | None:
+def _known_for(rule_id: RuleId, version: str) -> RuleId | None:
     entry = _rules.RULES.get(rule_id)
     if entry is None or entry.known_divergence is None:
         return None
@@ -375,7 +378,7 @@ def _known_for(rule_id: str, version: str) -> str | None:
     return rule_id if entry.known_divergence.applies_to(version) else None
 
 
-def documented(rule_id: str, model: Model) -> bool:
+def documented(rule_id: RuleId, model: Model) -> bool:
     """Whether the documentation of ``model``'s version makes the claim of ``rule_id``.
 
     Rules the catalogue does not have count as documented.
@@ -384,7 +387,7 @@ def documented(rule_id: str, model: Model) -> bool:
 
 
 @functools.lru_cache(maxsize=1024)
-def _documented(rule_id: str, version: str) -> bool:
+def _documented(rule_id: RuleId, version: str) -> bool:
     entry = _rules.RULES.get(rule_id)
     return entry is None or entry.applies_to(version)
 
@@ -487,7 +490,8 @@ def apply_verb(
     (job-cancel always forces).  ``speed`` is block-job-set-speed's,
     ``copy_mode`` block-job-change's.  ``job_id`` names the job when ``job``
     is ``None``.  With ``then=False`` :attr:`Outcome.then` is left empty (it
-    is the costly part).  The checks run in QEMU's order (``qemu-jobs.md`` §4.1).
+    is the costly part).  The checks run in QEMU's order (docs/qemu-job-engine.md,
+    'Order of checks per verb').
     """
     if verb is Verb.SET_SPEED or verb is Verb.CHANGE:
         family = "block-job"
@@ -506,7 +510,7 @@ def apply_verb(
             Refusal.BLOCK_NOT_FOUND,
             DEVICE_NOT_ACTIVE,
             block_not_found_error(name),
-            known=known_for(R_DEVICE_NOT_ACTIVE, model),
+            known=known_for(RuleId.BLOCK_JOB_DEVICE_NOT_ACTIVE, model),
             job=job,
         )
     handler = _HANDLERS[verb]
@@ -518,8 +522,8 @@ def _refuse(
     error_class: str,
     text: str,
     *,
-    rule: str | None = None,
-    known: str | None = None,
+    rule: RuleId | None = None,
+    known: RuleId | None = None,
     job: AbstractJob | None = None,
 ) -> Outcome:
     return Outcome(
@@ -534,7 +538,7 @@ def _table_refusal(model: Model, job: AbstractJob, verb: Verb) -> Outcome | None
         Refusal.VERB,
         GENERIC_ERROR,
         verb_error(job.id, job.status, verb),
-        rule=VERB_TABLE_RULE.get(verb, R_PERMISSION),
+        rule=VERB_TABLE_RULE.get(verb, RuleId.VERB_PERMISSION_TABLE),
         job=job,
     )
 
@@ -543,7 +547,7 @@ def _accept(
     model: Model,
     after: AbstractJob,
     first: Iterable[Status] = (),
-    known: str | None = None,
+    known: RuleId | None = None,
     *,
     then: bool = True,
 ) -> Outcome:
@@ -572,7 +576,7 @@ def _cancel(
             Refusal.CURRENTLY_PAUSED,
             GENERIC_ERROR,
             currently_paused_error(job.id),
-            known=known_for(R_CANCEL_RESUMES, model),
+            known=known_for(RuleId.JOB_PAUSE_CANCEL_RESUMES, model),
             job=job,
         )
     refused = _table_refusal(model, job, Verb.CANCEL)
@@ -617,11 +621,19 @@ def _pause(
     if job.user_paused:
         # Documented: pausing a paused job is an error.  QEMU tests the user-pause flag, so
         # a user-paused job that has not reached its pause point (still running) errors too.
-        known = known_for(R_ALREADY_PAUSED, model) if job.status in (_C, _R, _Y) else None
+        known = (
+            known_for(RuleId.JOB_PAUSE_ALREADY_PAUSED_IS_ERROR, model)
+            if job.status in (_C, _R, _Y)
+            else None
+        )
         return _refuse(Refusal.ALREADY_PAUSED, GENERIC_ERROR, ALREADY_PAUSED, known=known, job=job)
     # A job paused only by a drained section accepts a user pause (the documentation says
     # pausing an already paused job is an error).
-    known = known_for(R_ALREADY_PAUSED, model) if job.status in (_P, _S) else None
+    known = (
+        known_for(RuleId.JOB_PAUSE_ALREADY_PAUSED_IS_ERROR, model)
+        if job.status in (_P, _S)
+        else None
+    )
     after = replace(job, user_paused=True)
     return _accept(model, after, known=known, then=then)
 
@@ -641,7 +653,7 @@ def _resume(
         # get the verb error.
         known = None
         if job.status in (_P, _S, _W, _D, _X, _E):
-            known = known_for(R_NOT_PAUSED, model)
+            known = known_for(RuleId.JOB_RESUME_NOT_PAUSED_IS_ERROR, model)
         return _refuse(Refusal.NOT_PAUSED, GENERIC_ERROR, NOT_PAUSED, known=known, job=job)
     refused = _table_refusal(model, job, Verb.RESUME)
     if refused is not None:
@@ -649,7 +661,11 @@ def _resume(
     after = replace(job, user_paused=False)
     # Accepted for a user-paused job still running (the pause has not landed): the
     # documentation says resuming a running job is an error.
-    known = known_for(R_NOT_PAUSED, model) if job.status in (_C, _R, _Y) else None
+    known = (
+        known_for(RuleId.JOB_RESUME_NOT_PAUSED_IS_ERROR, model)
+        if job.status in (_C, _R, _Y)
+        else None
+    )
     first: list[Status] = []
     if not job.drain_paused:
         if job.status is _P:
@@ -676,7 +692,7 @@ def _complete(
         return _refuse(
             Refusal.CANNOT_COMPLETE, GENERIC_ERROR, cannot_complete_error(job.id), job=job
         )
-    known = known_for(R_COMPLETE_ONLY_READY, model) if job.status is _S else None
+    known = known_for(RuleId.JOB_COMPLETE_ONLY_READY, model) if job.status is _S else None
     return _accept(model, replace(job, should_complete=True), known=known, then=then)
 
 
@@ -692,7 +708,7 @@ def _finalize(
     refused = _table_refusal(model, job, Verb.FINALIZE)
     if refused is not None:
         return refused
-    known = known_for(R_FINALIZE_ONLY_MANUAL, model) if job.auto_finalize else None
+    known = known_for(RuleId.JOB_FINALIZE_ONLY_MANUAL, model) if job.auto_finalize else None
     return _accept(model, replace(job, finalize_requested=True), known=known, then=then)
 
 

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from jobcheck.conformance.baseline import (
+from jobcheck.conformance.errors import UsageError
+from jobcheck.conformance.report.baseline import (
     Baseline,
     Entry,
     VersionRange,
@@ -18,7 +19,6 @@ from jobcheck.conformance.baseline import (
     updated,
     write_baseline,
 )
-from jobcheck.conformance.errors import UsageError
 
 
 def _file(tmp_path: Path, data: object) -> Path:
@@ -153,19 +153,19 @@ def test_updated_drops_stale_keeps_others_and_adds_findings() -> None:
 
 
 def test_acceptor_accepts_known_unless_strict_and_baselined_rules() -> None:
-    from jobcheck.conformance.baseline import acceptor
-    from jobcheck.conformance.divergence import Divergence
+    from jobcheck.conformance.oracle.divergence import Divergence
+    from jobcheck.conformance.report.baseline import Acceptor
 
     def divergence(rule: str, known: bool) -> Divergence:
         return Divergence(rule, "j", 0, 0, None, "e", "o", known, "m")
 
     baseline = Baseline(None, [Entry("job-pause.pauses", "mirror", VersionRange.parse("==7.2"))])
-    accept = acceptor(baseline, "7.2.22", strict=False)
+    accept = Acceptor(baseline, "7.2.22", strict=False)
     assert accept(divergence("status.null-never-visible", True))
     assert accept(divergence("job-pause.pauses", False))
     assert not accept(divergence("job-resume.resumes", False))
-    strict = acceptor(baseline, "7.2.22", strict=True)
+    strict = Acceptor(baseline, "7.2.22", strict=True)
     assert not strict(divergence("status.null-never-visible", True))
     assert strict(divergence("job-pause.pauses", False))
-    assert not acceptor(baseline, "8.2.0", strict=False)(divergence("job-pause.pauses", False))
-    assert not acceptor(None, "7.2.22", strict=True)(divergence("job-pause.pauses", True))
+    assert not Acceptor(baseline, "8.2.0", strict=False)(divergence("job-pause.pauses", False))
+    assert not Acceptor(None, "7.2.22", strict=True)(divergence("job-pause.pauses", True))

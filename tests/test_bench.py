@@ -18,11 +18,12 @@ from typing import Any
 
 import pytest
 
-from jobcheck.conformance import bench, bench_live
-from jobcheck.conformance.bench_live import CoverageClock, coverage_campaign, percentile
-from jobcheck.conformance.bench_process import run_measured
-from jobcheck.conformance.bench_table import Goal, Row, fmt, markdown_table
-from jobcheck.conformance.coverage import goals
+from jobcheck.conformance.bench import live as bench_live
+from jobcheck.conformance.bench import suite as bench
+from jobcheck.conformance.bench.live import CoverageClock, coverage_campaign, percentile
+from jobcheck.conformance.bench.process import run_measured
+from jobcheck.conformance.bench.table import Goal, Row, fmt, markdown_table
+from jobcheck.conformance.campaign.coverage import goals
 from jobcheck.conformance.errors import UsageError
 from jobcheck.conformance.targets.select import TargetChoice
 from jobcheck.model.lifecycle import model_for

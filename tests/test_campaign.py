@@ -9,12 +9,14 @@ from pathlib import Path
 
 import pytest
 
-from jobcheck.conformance.coverage import Coverage, coverage_summary, goals
-from jobcheck.conformance.machine import run_campaign
+from jobcheck.conformance.campaign.coverage import Coverage, coverage_summary, goals
+from jobcheck.conformance.campaign.machine import Exploration, machine_factory
+from jobcheck.conformance.campaign.results import CampaignResult, accept_known
+from jobcheck.conformance.campaign.run import run_campaign
 from jobcheck.conformance.targets.select import TargetChoice
 from jobcheck.conformance.targets.sim_mutants import MUTANTS
-from jobcheck.conformance.trace import read_jsonl
-from jobcheck.model.lifecycle import model_for
+from jobcheck.conformance.trace.records import read_jsonl
+from jobcheck.model.lifecycle import Verb, model_for
 
 
 def _campaign(version: str, mutant: str | None = None, **kwargs: object):  # type: ignore[no-untyped-def]
@@ -165,7 +167,7 @@ def test_cli_bad_mutant_is_one_line_exit_2(tmp_path: Path) -> None:
 
 
 def _aborted_start_statuses(choice: TargetChoice) -> list[str]:
-    from jobcheck.conformance.trace import Event
+    from jobcheck.conformance.trace.records import Event
 
     target = choice.make(0)
     try:
@@ -197,3 +199,36 @@ def test_an_aborted_transaction_takes_its_job_from_created_to_aborting_on_qemu()
     assert binary is not None
     statuses = _aborted_start_statuses(TargetChoice("qemu", binary=binary))
     assert statuses == ["created", "aborting", "concluded", "null"]
+
+
+def _exploration(version: str) -> Exploration:
+    choice = TargetChoice("sim", model=version)
+    return Exploration(choice.make, model_for(version), accept_known, CampaignResult(), {})
+
+
+def test_a_verb_the_model_lacks_is_an_error_not_another_verb() -> None:
+    machine = machine_factory(_exploration("7.2"))()
+    machine.open_target(0)
+    with pytest.raises(ValueError, match=r"model 7\.2 has no verb 'change'"):
+        machine.send_verb("nosuch", Verb.CHANGE, ("block-job", False))
+    assert machine.session is not None
+    assert not machine.session.records[1:], "nothing was sent"
+    machine.teardown()
+
+
+def test_the_verb_rule_draws_only_the_models_verbs() -> None:
+    sent: dict[str, set[Verb]] = {}
+    for version in ("7.2", "latest"):
+        result = _campaign(version, seed=4, examples=20, steps=25, tour=False)
+        sent[version] = {cell[1] for cells in result.coverage.cells.values() for cell in cells}
+    assert Verb.CHANGE not in sent["7.2"]
+    assert Verb.CHANGE in sent["latest"]
+
+
+def test_campaigns_share_no_state() -> None:
+    first = _campaign("7.2", seed=2, examples=3, steps=5, tour=False)
+    second = _campaign("latest", seed=2, examples=2, steps=5, tour=False)
+    again = _campaign("7.2", seed=2, examples=3, steps=5, tour=False)
+    assert second.examples == 2
+    assert (first.examples, first.steps) == (again.examples, again.steps)
+    assert [d.message for d in first.divergences] == [d.message for d in again.divergences]

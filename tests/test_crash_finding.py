@@ -1,43 +1,38 @@
 """A QEMU crash is a finding: QEMU 7.2 aborts when quit while a blockdev-create job runs.
 
 ``tests/data/create-then-quit.jsonl`` starts a create job and sends ``quit`` at
-once (qemu-live.md §10.5: ``bdrv_do_drained_begin_quiesce: Assertion
-'!qemu_in_coroutine()' failed``).  Replaying it on Debian's QEMU 7.2 must end
-in ``STILL DIVERGES: qemu.no-abort`` with exit 1, the trace that caused it
-saved, and no QEMU process or temporary directory left behind.  The crash is
-a race (QEMU sometimes hangs instead, which is a timeout, exit 3), so the test
-tries a few times and needs one crash.
+once (docs/driving-qemu.md, 'Create then quit aborts QEMU 7.2': QEMU fails the
+assertion ``'!qemu_in_coroutine()'`` in ``bdrv_do_drained_begin_quiesce``).
+Replaying it on Debian's QEMU 7.2 must end in ``STILL DIVERGES: qemu.no-abort``
+with exit 1, the trace that caused it saved, and no QEMU process or temporary
+directory left behind.  The crash is a race (QEMU sometimes hangs instead,
+which is a timeout, exit 3), so the test tries a few times and needs one crash.
 """
 
 from __future__ import annotations
 
 import os
 import re
-import shutil
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
 import pytest
+from conftest import QemuBuild
 
-from jobcheck.conformance.trace import Command, read_jsonl
+from jobcheck.conformance.trace.records import Command, read_jsonl
 
 DATA = Path(__file__).parent / "data" / "create-then-quit.jsonl"
 
 
-def _is_7_2() -> bool:
-    binary = shutil.which("qemu-storage-daemon")
-    if binary is None:
-        return False
-    out = subprocess.run([binary, "--version"], capture_output=True, text=True)
-    return "version 7.2" in out.stdout
-
-
 @pytest.mark.live
-def test_quit_during_create_is_reported_as_a_crash_finding(tmp_path: Path) -> None:
-    if not _is_7_2():
-        pytest.skip("the create+quit abort is a QEMU 7.2 bug; this QEMU is not 7.2")
+def test_quit_during_create_is_reported_as_a_crash_finding(
+    tmp_path: Path, qemu_build: QemuBuild
+) -> None:
+    if not qemu_build.version.startswith("7.2."):
+        pytest.skip(f"the create+quit abort is a QEMU 7.2 bug; this QEMU is {qemu_build.version}")
+    assert qemu_build.storage_daemon is not None
     # A short private TMPDIR (unix socket paths are short) shows what temp files remain.
     tmpdir = tempfile.mkdtemp(prefix="jc-")
     env = {**os.environ, "TMPDIR": tmpdir}
@@ -52,7 +47,7 @@ def test_quit_during_create_is_reported_as_a_crash_finding(tmp_path: Path) -> No
                 "replay",
                 str(DATA),
                 "--qemu",
-                "qemu-storage-daemon",
+                qemu_build.storage_daemon,
                 "--timeout",
                 "3",
                 "--save",

@@ -1,7 +1,7 @@
 """``jobcheck export``: the standalone script and the qemu-iotests test made from a live trace.
 
 The trace here is written by hand in the wire order QEMU 7.2 gives (see
-``qemu-live.md`` §7 in the shared notes): a ``blockdev-create`` of a file in the
+docs/driving-qemu.md, 'Return order'): a ``blockdev-create`` of a file in the
 live target's private directory, its dismissal, then a null-co backup that
 finishes inside its start command.  Its divergence is the catalogued
 ``status.null-never-visible`` (QEMU reports ``null``), which every QEMU shows,
@@ -19,17 +19,41 @@ from typing import Any
 
 import pytest
 
-from jobcheck.conformance import export_iotest, export_script
 from jobcheck.conformance.cli import main
 from jobcheck.conformance.errors import UsageError
-from jobcheck.conformance.reproducer import WORKDIR, build_plan, substitute, work_directory
-from jobcheck.conformance.trace import Command, Event, Meta, Note, Record, Response, write_jsonl
+from jobcheck.conformance.export import iotest as export_iotest
+from jobcheck.conformance.export import script as export_script
+from jobcheck.conformance.export.plan import WORKDIR, build_plan, substitute, work_directory
+from jobcheck.conformance.trace.records import (
+    Command,
+    Event,
+    Meta,
+    Note,
+    QmpError,
+    Record,
+    Response,
+    write_jsonl,
+)
 
 DIR = "/tmp/jobcheck-live-x1y2"
 
 
 def _jsc(job: str, status: str) -> Event:
     return Event("JOB_STATUS_CHANGE", {"id": job, "status": status})
+
+
+def _start(command: str, job: str, first_id: int) -> list[Record]:
+    """Two null-co nodes added, then ``command`` starting ``job`` from one to the other."""
+    node = {"driver": "null-co", "size": 1 << 30}
+    return [
+        Command("blockdev-add", {**node, "node-name": "src"}, first_id),
+        Response(first_id, {}),
+        Command("blockdev-add", {**node, "node-name": "dst"}, first_id + 1),
+        Response(first_id + 1, {}),
+        Command(
+            command, {"job-id": job, "device": "src", "target": "dst", "sync": "full"}, first_id + 2
+        ),
+    ]
 
 
 def live_records() -> list[Record]:
@@ -51,13 +75,7 @@ def live_records() -> list[Record]:
         _jsc("c1", "null"),
         Response(2, {}),
         Note("start backup j", {"op": "query"}),
-        Command("blockdev-add", {"driver": "null-co", "node-name": "src", "size": 1 << 30}, 3),
-        Response(3, {}),
-        Command("blockdev-add", {"driver": "null-co", "node-name": "dst", "size": 1 << 30}, 4),
-        Response(4, {}),
-        Command(
-            "blockdev-backup", {"job-id": "j", "device": "src", "target": "dst", "sync": "full"}, 5
-        ),
+        *_start("blockdev-backup", "j", 3),
         _jsc("j", "created"),
         _jsc("j", "running"),
         _jsc("j", "paused"),
@@ -347,3 +365,23 @@ def test_plan_ends_at_a_quit_after_the_divergence() -> None:
     assert plan.exchanges[-1].execute == "blockdev-backup"
     assert plan.exchanges[-1].events[-1]["data"] == {"id": "j", "status": "null"}
     assert len(plan.exchanges[-1].events) == 9
+
+
+def test_the_quote_is_the_documentation_of_the_model_version() -> None:
+    # QEMU refuses job-complete of a ready mirror as if a cancel had been requested: the
+    # rule's sentence was reworded in 10.1, and the plan quotes the model's own wording.
+    ready = {"device": "j", "len": 1, "offset": 1, "speed": 0, "type": "mirror"}
+    records: list[Record] = [
+        *_start("blockdev-mirror", "j", 1),
+        _jsc("j", "created"),
+        _jsc("j", "running"),
+        Response(3, {}),
+        _jsc("j", "ready"),
+        Event("BLOCK_JOB_READY", ready),
+        Command("job-complete", {"id": "j"}, 4),
+        Response(4, None, QmpError("GenericError", "The active block job 'j' cannot be completed")),
+    ]
+    meta = Meta("qemu", "7.2.22", "wire")
+    quotes = {v: build_plan(records, meta, v, "live.jsonl").quote for v in ("7.2", "10.2")}
+    assert quotes["7.2"] == "A cancelled or paused job cannot be completed."
+    assert quotes["10.2"] is not None and quotes["10.2"].startswith("Note that if you issue")

@@ -1,4 +1,4 @@
-"""conformance/oracle.py on crafted traces: each check caught, each legal variant accepted.
+"""conformance/oracle/__init__.py on crafted traces: each check caught, each legal variant accepted.
 
 Every trace is built here from record objects.  ``new(...)`` is the list of
 rule ids of the new (not known) divergences, ``known(...)`` that of the known
@@ -14,9 +14,17 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 
-from jobcheck.conformance.divergence import Divergence
 from jobcheck.conformance.oracle import Oracle, check
-from jobcheck.conformance.trace import Command, Event, Meta, Note, QmpError, Record, Response
+from jobcheck.conformance.oracle.divergence import Divergence
+from jobcheck.conformance.trace.records import (
+    Command,
+    Event,
+    Meta,
+    Note,
+    QmpError,
+    Record,
+    Response,
+)
 from jobcheck.model.lifecycle import MODELS, Status
 
 PER_JOB = Meta(source="test", order="per-job")
@@ -1036,7 +1044,7 @@ def test_finalize_whole_transaction() -> None:
 
 def test_schema_members_the_model_does_not_know_are_divergences() -> None:
     from jobcheck.conformance.oracle import check as check_trace
-    from jobcheck.conformance.trace import Meta, Note
+    from jobcheck.conformance.trace.records import Meta, Note
     from jobcheck.model.lifecycle import model_for
 
     members = {

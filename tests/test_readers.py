@@ -24,8 +24,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from jobcheck.conformance.errors import UsageError
-from jobcheck.conformance.readers import detect_format, open_trace, read_trace
-from jobcheck.conformance.trace import (
+from jobcheck.conformance.trace.readers import detect_format, open_trace, read_trace
+from jobcheck.conformance.trace.records import (
     Command,
     Event,
     Meta,
@@ -342,9 +342,13 @@ def test_iotests_greeting_and_python_literals(tmp_path: Path) -> None:
     [
         (['{"kind": "meta", "format": "jobcheck-trace"}', '{"kind": "note"}'], "jsonl"),
         (["", '{"kind": "event", "event": "X"}'], "jsonl"),
-        (['{"return": {}}', '{"event": "X"}'], "qmp"),
+        # JSON objects alone say nothing of the order they crossed the wire in.
+        (['{"return": {}}', '{"event": "X"}'], "iotests"),
+        ([GREETING, '{"return": {}}', '{"event": "X"}'], "qmp"),
         (['> {"execute": "x"}', '< {"return": {}}'], "qmp"),
         (["INFO:x:<-- {", '  "return": {}', "}"], "qmp"),
+        (["Example:", '   -> { "execute": "x" }', '   <- { "return": {} }'], "qmp"),
+        (["Creating bottom <- middle <- top backing file chain...", '{"return": {}}'], "iotests"),
         (['{"return": {}}', "free text"], "iotests"),
         (["QA output created by 219"], "iotests"),
         (["", "  "], "jsonl"),

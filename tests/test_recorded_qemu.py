@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 
 from jobcheck.conformance.oracle import check
-from jobcheck.conformance.trace import Event, Record, Response, read_jsonl
+from jobcheck.conformance.trace.records import Event, Record, Response, read_jsonl
 from jobcheck.model.lifecycle import model_for
 
 DATA = Path(__file__).resolve().parent / "data"

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from jobcheck.conformance.cli import main
-from jobcheck.conformance.trace import Note, read_jsonl
+from jobcheck.conformance.trace.records import Note, read_jsonl
 
 MUTANT = "dismiss-in-pending"
 

@@ -18,16 +18,27 @@ from typing import Any
 
 import pytest
 
-from jobcheck.conformance import report
-from jobcheck.conformance.baseline import Baseline, Entry, VersionRange, write_baseline
-from jobcheck.conformance.campaign import RunInfo
+from jobcheck.conformance.campaign.coverage import Coverage, coverage_summary
+from jobcheck.conformance.campaign.parallel import RunInfo
+from jobcheck.conformance.campaign.results import CampaignResult, Failure
 from jobcheck.conformance.cli import main
-from jobcheck.conformance.coverage import Coverage, coverage_summary
-from jobcheck.conformance.divergence import Divergence
-from jobcheck.conformance.machine import CampaignResult, Failure
-from jobcheck.conformance.report_junit import expected_counts
-from jobcheck.conformance.trace import Command, Event, Meta, Note, Record, Response, read_jsonl
+from jobcheck.conformance.oracle import check
+from jobcheck.conformance.oracle.divergence import Divergence
+from jobcheck.conformance.report import write as report
+from jobcheck.conformance.report.baseline import Baseline, Entry, VersionRange, write_baseline
+from jobcheck.conformance.report.junit import expected_counts
+from jobcheck.conformance.targets.select import TargetChoice
+from jobcheck.conformance.trace.records import (
+    Command,
+    Event,
+    Meta,
+    Note,
+    Record,
+    Response,
+    read_jsonl,
+)
 from jobcheck.model.lifecycle import model_for
+from jobcheck.model.rules import rules_for
 
 MUTANT = "dismiss-in-pending"
 
@@ -105,7 +116,8 @@ def test_junit_parses_and_its_counts_equal_the_json(mutant_run: Run) -> None:
     skipped = [c for c in cases if c.find("skipped") is not None]
     assert int(suite.get("tests", "-1")) == len(cases) == expected_counts(doc)["tests"]
     assert int(suite.get("failures", "-1")) == len(failures) == doc["counts"]["failing"]
-    assert int(suite.get("skipped", "-1")) == len(skipped) == doc["counts"]["accepted"]
+    accepted, unchecked = doc["counts"]["accepted"], doc["counts"]["rules_unchecked"]
+    assert int(suite.get("skipped", "-1")) == len(skipped) == accepted + unchecked
     assert int(suite.get("errors", "-1")) == 0
     names = {c.get("name") for c in failures}
     assert names == {f"{e['rule']}[{e['id']}]" for e in doc["divergences"] if e["fails"]}
@@ -252,9 +264,8 @@ NEW = Divergence(
 
 
 def _info(version: str = "7.2") -> RunInfo:
-    return RunInfo(
-        target="simulator of QEMU 7.2",
-        target_kind="sim",
+    return RunInfo.of(
+        TargetChoice("sim", model="7.2"),
         qemu_version="7.2.22",
         model=version,
         seed=3,
@@ -262,7 +273,6 @@ def _info(version: str = "7.2") -> RunInfo:
         examples=1,
         steps=3,
         jobs=1,
-        mutant=None,
         command="jobcheck run --target sim --model 7.2 --seed 3",
     )
 
@@ -277,7 +287,10 @@ def _outcome(
     records = _records()
     result = CampaignResult(coverage=Coverage().feed_all(records), divergences=list(divergences))
     if failing:
-        result.failure = Failure("diverged", records, Meta("sim", "7.2.22"), failing)
+        meta = Meta("sim", "7.2.22")
+        # as the campaign does: the failure carries every divergence of its records
+        seen = check(records, model_for("7.2"), meta)
+        result.failure = Failure("diverged", records, meta, failing, seen)
     summary = coverage_summary(result.coverage, model_for("7.2"))
     when = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
     return report.build(
@@ -418,7 +431,7 @@ def test_failure_without_divergence_is_an_error() -> None:
 
 
 def test_html_without_dot_shows_the_mermaid_text() -> None:
-    from jobcheck.conformance import report_html
+    from jobcheck.conformance.report import html as report_html
 
     outcome = _outcome([KNOWN, NEW], failing=[NEW])
     text = report_html.render(outcome.document, outcome.trace_records(), None)
@@ -436,7 +449,7 @@ def test_an_unwritable_report_directory_is_a_usage_error(tmp_path: Path) -> None
 
 
 def test_long_traces_are_cut_after_the_divergent_step(monkeypatch: pytest.MonkeyPatch) -> None:
-    from jobcheck.conformance import report_data
+    from jobcheck.conformance.report import document as report_data
 
     monkeypatch.setattr(report_data, "MAX_TRACE_RECORDS", 8)
     outcome = _outcome([KNOWN, NEW], failing=[NEW])
@@ -466,3 +479,29 @@ def test_plain_simulator_known_only_run_and_the_stale_gate(
     assert loose.code == 0
     assert "stale: job-dismiss.only-concluded: fixed? remove it from the baseline" in loose.output
     assert loose.document()["baseline"]["stale_judged"] is True
+
+
+def test_a_rule_no_check_enforces_is_unchecked_not_passed() -> None:
+    doc = _outcome([]).document
+    results = {r["id"]: r for r in doc["rules"]}
+    unchecked = [r for r in results.values() if r["result"] == "unchecked"]
+    assert unchecked and all(r["unchecked"] for r in unchecked)
+    assert {r["id"] for r in unchecked} == {str(r.id) for r in rules_for("7.2") if not r.checks}
+    assert doc["counts"]["rules_unchecked"] == len(unchecked)
+    assert doc["counts"]["rules_passed"] == sum(
+        1 for r in results.values() if r["result"] == "pass"
+    )
+
+
+@pytest.mark.parametrize(
+    ("version", "wording"),
+    [("7.2", "in the READY state."), ("10.2", "in the READY or STANDBY state.")],
+)
+def test_rule_quotes_are_the_documentation_of_the_model_version(version: str, wording: str) -> None:
+    records = _records()
+    result = CampaignResult(coverage=Coverage().feed_all(records), divergences=[])
+    summary = coverage_summary(result.coverage, model_for(version))
+    when = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+    document = report.build(_info(version), result, summary, None, False, when=when).document
+    quotes = {r["id"]: r["quote"] for r in document["rules"]}
+    assert quotes["job-complete.only-ready"].endswith(wording)

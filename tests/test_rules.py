@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import ast
+import importlib
+import inspect
 import json
 import re
 from pathlib import Path
 
 import pytest
+from rule_emitters import check_modules, emitters
 
 from jobcheck.conformance.cli import main
 from jobcheck.model.lifecycle import MODELS, JobType, Status, UnknownVersionError, Verb
-from jobcheck.model.rules import CATALOGUE, CHECKS, RULES, Category, rule, rules_for
+from jobcheck.model.rules import CATALOGUE, RULES, Category, rule, rules_for
 from jobcheck.model.schema_doc import SchemaSyntaxError, anchors, parse_schema
 
 # The contract between the catalogue, the oracle, the simulator's mutants and the reports.
@@ -58,7 +62,8 @@ EXPECTED_IDS = [
     "qemu.no-abort",
 ]
 
-# Rules whose documentation QEMU is known to contradict (the reference notes, §8.1).
+# Rules whose documentation QEMU is known to contradict (docs/qemu-job-engine.md,
+# 'Documented versus implemented').
 KNOWN = {
     "status.null-never-visible",
     "status.waiting-not-visible-for-last",
@@ -145,7 +150,7 @@ def test_complete_in_standby_divergence_starts_at_6_0() -> None:
 
 
 def test_version_ranges_of_special_rules() -> None:
-    assert rule("job-finalize.only-manual").versions == ("10.2", "10.2")
+    assert rule("job-finalize.only-manual").versions == ("10.1", "10.2")
     for r in CATALOGUE:
         if r.id.startswith("block-job."):
             assert r.versions[0] == "2.12", r.id
@@ -153,10 +158,42 @@ def test_version_ranges_of_special_rules() -> None:
             assert _pos(r.versions[0]) >= _pos("3.0"), r.id
 
 
-def test_checks_are_known_oracle_checks() -> None:
+def test_every_rule_is_emitted_by_the_checks_it_names() -> None:
+    """Rule.checks is exactly the set of functions that emit the rule (a scan of their
+    source for RuleId members); a rule no function emits says why (``unchecked``)."""
+    found = emitters()
     for r in CATALOGUE:
-        assert r.checks, r.id
-        assert set(r.checks) <= CHECKS, r.id
+        assert set(r.checks) == found.get(r.id, set()), (
+            f"{r.id}: the catalogue names {sorted(r.checks)}, the code emits it in"
+            f" {sorted(found.get(r.id, set()))}"
+        )
+        assert bool(r.checks) != bool(r.unchecked), f"{r.id}: checks or a reason, not both"
+
+
+def test_every_named_check_is_a_function() -> None:
+    for r in CATALOGUE:
+        for name in r.checks:
+            obj: object = None
+            parts = f"jobcheck.{name}".split(".")
+            for split in range(len(parts) - 1, 1, -1):
+                try:
+                    obj = importlib.import_module(".".join(parts[:split]))
+                except ModuleNotFoundError:
+                    continue
+                for attr in parts[split:]:
+                    obj = getattr(obj, attr)
+                break
+            assert callable(obj), f"{r.id}: {name} is not a function"
+
+
+def test_no_rule_id_is_spelled_out_in_the_checks() -> None:
+    """Checks emit rules by RuleId member, never by a string literal of the id."""
+    ids = {str(r.id) for r in CATALOGUE}
+    for name in check_modules():
+        source = inspect.getsource(importlib.import_module(name))
+        for node in ast.walk(ast.parse(source)):
+            if isinstance(node, ast.Constant) and node.value in ids:
+                raise AssertionError(f"{name}: rule id {node.value!r} as a string literal")
 
 
 def test_text_is_one_line_and_quotes_one_sentence() -> None:
@@ -455,3 +492,27 @@ def test_quotes_are_verbatim_in_the_3_0_schema(shared_dir: Path) -> None:
             assert r.quote in prose, r.id
             checked += 1
     assert checked >= 20
+
+
+def test_rules_listing_quotes_the_documentation_of_the_model(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    def quote_of(rule_id: str, *args: str) -> list[str]:
+        assert main(["rules", *args]) == 0
+        lines = capsys.readouterr().out.splitlines()
+        start = next(i for i, line in enumerate(lines) if line.startswith(rule_id + " "))
+        end = next(i for i in range(start + 1, len(lines)) if not lines[i].startswith(" "))
+        return [line.strip() for line in lines[start:end] if line.strip().startswith("quote")]
+
+    old = 'quote: "Manually trigger completion of an active job in the READY state."'
+    new = 'quote: "Manually trigger completion of an active job in the READY or STANDBY state."'
+    assert quote_of("job-complete.only-ready", "--model", "10.0") == [old]
+    assert quote_of("job-complete.only-ready", "--model", "10.1") == [new]
+    # Without a model, every wording with the model versions that have it.
+    assert quote_of("job-complete.only-ready") == [
+        old.replace("quote:", "quote (3.0–9.2):"),
+        new.replace("quote:", "quote (10.1–10.2):"),
+    ]
+    assert main(["rules", "--model", "10.1", "--json"]) == 0
+    listed = {r["id"]: r for r in json.loads(capsys.readouterr().out)}
+    assert listed["job-complete.only-ready"]["quote"] == new.split('"')[1]

@@ -10,10 +10,10 @@ from typing import Any
 import pytest
 
 from jobcheck.conformance import oracle
-from jobcheck.conformance.targets.base import JobSpec
 from jobcheck.conformance.targets.sim import Simulator
 from jobcheck.conformance.targets.sim_mutants import MUTANTS
-from jobcheck.conformance.trace import Command, Event, Record, Response
+from jobcheck.conformance.trace.records import Command, Event, Record, Response
+from jobcheck.conformance.trace.steps import JobSpec
 from jobcheck.model.lifecycle import JobType
 from jobcheck.model.rules import RULES
 

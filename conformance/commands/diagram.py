@@ -6,7 +6,7 @@ matrix; for the newest selected version, one view per verb (where it is
 permitted, which transitions it causes); with ``--model all``, also the diffs
 between consecutive versions whose lifecycle changed.  ``--verb NAME``
 writes only that verb's view.  File names and formats are described in
-:mod:`jobcheck.conformance.diagrams`.
+:mod:`jobcheck.conformance.report.diagram_files`.
 
     jobcheck diagram --model all --out diagrams     # the committed set
     jobcheck diagram --model 7.2 --format png --out /tmp/d
@@ -18,8 +18,13 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from jobcheck.conformance.diagrams import DEFAULT_FORMATS, FORMATS, diagram_set, write_diagrams
 from jobcheck.conformance.errors import UsageError
+from jobcheck.conformance.report.diagram_files import (
+    DEFAULT_FORMATS,
+    FORMATS,
+    diagram_set,
+    write_diagrams,
+)
 from jobcheck.model.lifecycle import MODELS, Model, UnknownVersionError, Verb, model_for
 
 HELP = "draw the lifecycle, permission matrices, per-verb views and version diffs"
@@ -45,7 +50,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _models(text: str) -> list[Model]:
+def models_option(text: str) -> list[Model]:
+    """The models ``--model`` names: one version, or ``all``."""
     if text == "all":
         return list(MODELS.values())
     try:
@@ -77,7 +83,7 @@ def _verb(name: str, model: Model) -> Verb:
 
 
 def run(args: argparse.Namespace) -> int:
-    models = _models(args.model)
+    models = models_option(args.model)
     formats = _formats(args.format)
     if args.verb is not None:
         diagrams = diagram_set(models, verbs=[_verb(args.verb, models[-1])], only_verbs=True)

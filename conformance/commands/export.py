@@ -1,12 +1,12 @@
 """``jobcheck export``: turn a trace into a reproducer a QEMU developer can run.
 
 ``--as script`` writes a standalone Python script that needs only qemu.qmp
-(``python3 repro.py --qemu BIN``; see :mod:`jobcheck.conformance.export_script`).
+(``python3 repro.py --qemu BIN``; see :mod:`jobcheck.conformance.export.script`).
 ``--as iotest`` writes a qemu-iotests test and its reference output, to drop
 into QEMU's ``tests/qemu-iotests/tests/`` (see
-:mod:`jobcheck.conformance.export_iotest`).  Both replay the recorded QMP
+:mod:`jobcheck.conformance.export.iotest`).  Both replay the recorded QMP
 commands of a live QEMU trace up to the divergence (see
-:mod:`jobcheck.conformance.reproducer`); a simulator trace must be replayed on
+:mod:`jobcheck.conformance.export.plan`); a simulator trace must be replayed on
 QEMU first (``jobcheck replay TRACE --qemu BIN --save live.jsonl``).
 """
 
@@ -16,8 +16,12 @@ import argparse
 import os
 from pathlib import Path
 
-from jobcheck.conformance.errors import UsageError
-from jobcheck.conformance.trace import Record, TraceFormatError
+from jobcheck.conformance.errors import UsageError, model_for_option
+from jobcheck.conformance.export import iotest as export_iotest
+from jobcheck.conformance.export import script as export_script
+from jobcheck.conformance.export.plan import build_plan
+from jobcheck.conformance.trace.readers import read_trace
+from jobcheck.conformance.trace.records import Record, TraceFormatError
 
 HELP = "export a live trace's divergence as a standalone qemu.qmp script or a qemu-iotests test"
 
@@ -54,11 +58,6 @@ def _write(path: Path, text: str, executable: bool = False) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from jobcheck.conformance import export_iotest, export_script
-    from jobcheck.conformance.readers import read_trace
-    from jobcheck.conformance.reproducer import build_plan
-    from jobcheck.model.lifecycle import UnknownVersionError, model_for
-
     try:
         with read_trace(args.trace, "auto") as (meta, stream):
             records: list[Record] = list(stream)
@@ -67,10 +66,7 @@ def run(args: argparse.Namespace) -> int:
     wanted = args.model or meta.qemu_version
     if wanted is None:
         raise UsageError(f"{args.trace}: the trace does not say its QEMU version; pass --model V")
-    try:
-        version = model_for(wanted).version
-    except UnknownVersionError as exc:
-        raise UsageError(str(exc)) from None
+    version = model_for_option(wanted).version
     plan = build_plan(records, meta, version, args.trace)
     if args.kind == "script":
         text = export_script.render(plan)

@@ -24,8 +24,14 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from jobcheck.conformance.errors import TargetError, UsageError
-from jobcheck.conformance.trace import Meta, Note, Record, TraceFormatError, write_jsonl
+from jobcheck.conformance.campaign.results import CampaignResult
+from jobcheck.conformance.campaign.session import Session
+from jobcheck.conformance.errors import TargetCrashed, TargetError, UsageError, model_for_option
+from jobcheck.conformance.report.baseline import load_baseline
+from jobcheck.conformance.targets.select import choose_target
+from jobcheck.conformance.trace.readers import read_trace
+from jobcheck.conformance.trace.records import Meta, Note, Record, TraceFormatError, write_jsonl
+from jobcheck.conformance.trace.steps import job_kinds
 
 HELP = "re-run a saved trace's steps on a target and report FIXED or STILL DIVERGES"
 
@@ -36,6 +42,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     target.add_argument("--target", choices=["sim", "qemu"], help="sim (simulator) or qemu (live)")
     target.add_argument("--sim-mutant", metavar="NAME", help="replay on a mutated simulator")
     target.add_argument("--qemu", metavar="BIN", help="QEMU binary to launch")
+    target.add_argument("--qemu-build", metavar="DIR", help="a QEMU build directory's binary")
     target.add_argument("--connect", metavar="SOCK", help="attach to a running QEMU's QMP socket")
     target.add_argument(
         "--model", metavar="V", help="model version (default: the trace's QEMU version)"
@@ -50,8 +57,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def read_steps(path: str) -> tuple[Meta, list[dict[str, Any]]]:
     """The metadata and the driver steps of a jobcheck trace (:class:`UsageError` if none)."""
-    from jobcheck.conformance.readers import read_trace
-
     try:
         with read_trace(path, "auto") as (meta, records):
             steps = [r.step for r in records if isinstance(r, Note) and r.step is not None]
@@ -69,15 +74,10 @@ def read_steps(path: str) -> tuple[Meta, list[dict[str, Any]]]:
 
 
 def _model_version(args: argparse.Namespace, meta: Meta) -> str | None:
-    from jobcheck.model.lifecycle import UnknownVersionError, model_for
-
     wanted = args.model or meta.qemu_version
     if wanted is None:
         return None
-    try:
-        return model_for(wanted).version
-    except UnknownVersionError as exc:
-        raise UsageError(str(exc)) from None
+    return model_for_option(wanted).version
 
 
 def _target_seed(meta: Meta) -> int:
@@ -89,14 +89,9 @@ def _target_seed(meta: Meta) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    from jobcheck.conformance.baseline import load_baseline
-    from jobcheck.conformance.machine import CampaignResult, Session, is_crash
-    from jobcheck.conformance.report_data import job_kinds
-    from jobcheck.conformance.targets.select import choose_target
-
     meta, steps = read_steps(args.trace)
     kind = args.target
-    if kind is None and not (args.qemu or args.connect):
+    if kind is None and not (args.qemu or args.connect or args.qemu_build):
         kind = "sim" if (meta.source == "sim" or args.sim_mutant) else None
     model = _model_version(args, meta)
     choice = choose_target(
@@ -106,6 +101,7 @@ def run(args: argparse.Namespace) -> int:
         model=model if (kind == "sim" or args.model) else None,
         mutant=args.sim_mutant,
         timeout=args.timeout,
+        build=args.qemu_build,
     )
     baseline = load_baseline(args.baseline) if args.baseline else None
     target = choice.make(_target_seed(meta))
@@ -122,14 +118,14 @@ def run(args: argparse.Namespace) -> int:
                 where = f"{args.trace}: step {number} ({step.get('op')})"
                 raise UsageError(f"{where}: bad step: {exc}") from None
     except TargetError as exc:
-        if not is_crash(exc):
+        if not isinstance(exc, TargetCrashed):
             raise
         crash = str(exc)
     finally:
         try:
             session.finish()
         except TargetError as exc:
-            if crash is None and not is_crash(exc):
+            if crash is None and not isinstance(exc, TargetCrashed):
                 raise
             crash = crash or str(exc)
     records: list[Record] = session.records

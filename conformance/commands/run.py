@@ -1,20 +1,41 @@
 """``jobcheck run``: a conformance campaign against the simulator or a live QEMU.
 
 The campaign is the planned coverage tour followed by Hypothesis exploration
-(:mod:`jobcheck.conformance.machine`).  On a terminal it shows progress
+(:mod:`jobcheck.conformance.campaign`), then the reports
+(:mod:`jobcheck.conformance.report`).  On a terminal it shows progress
 (examples run, coverage, divergences so far); otherwise it prints a plain
 summary.  Exit codes: 0 conforms (or only known/baselined divergences), 1 new
 divergences, 2 usage or environment error, 3 the target failed.
+
+``--bisect`` is the mode for ``git bisect run``: the ``bisect`` profile (the
+planned tour, which reaches every reachable cell and transition, then a short
+exploration), no report directory unless ``--out`` is given, and the exit
+codes git bisect reads: **0** good, **1** bad (a new divergence, or a crash),
+**125** skip (the build has no binary, or its QEMU cannot be started — it
+exits or aborts at start-up — or stops answering: this commit cannot be
+tested), **128** abort (jobcheck's own
+arguments are wrong: no commit can be tested).
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+from dataclasses import replace
 from pathlib import Path
 
-from jobcheck.conformance.errors import UsageError
-from jobcheck.conformance.targets.select import choose_target
+from jobcheck.conformance.campaign.coverage import coverage_summary
+from jobcheck.conformance.campaign.parallel import RunInfo, probe, run_campaigns
+from jobcheck.conformance.campaign.results import CampaignResult, iter_failure_lines
+from jobcheck.conformance.campaign.run import PROFILES
+from jobcheck.conformance.errors import JobcheckError, TargetError, UsageError
+from jobcheck.conformance.report import write as report
+from jobcheck.conformance.report.baseline import Acceptor, load_baseline
+from jobcheck.conformance.targets.qemu_build import BuildUnusable
+from jobcheck.conformance.targets.qemu_package import debian_package
+from jobcheck.conformance.targets.select import TargetChoice, target_from_options
+from jobcheck.conformance.targets.sim_mutants import MUTANTS
+from jobcheck.model.lifecycle import Model, model_choice
 
 HELP = "run a conformance campaign (planned tour + Hypothesis exploration) against a target"
 
@@ -28,6 +49,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     target.add_argument(
         "--qemu", metavar="BIN", help="QEMU binary to launch (qemu-storage-daemon or qemu-system-*)"
+    )
+    target.add_argument(
+        "--qemu-build",
+        metavar="DIR",
+        help="a QEMU build directory: run its storage-daemon/qemu-storage-daemon",
     )
     target.add_argument(
         "--connect", metavar="SOCK", help="attach to a running QEMU's QMP unix socket"
@@ -49,9 +75,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     camp.add_argument("--seed", type=int, default=0, help="seed of the exploration (default 0)")
     camp.add_argument(
         "--profile",
-        choices=["ci", "thorough"],
-        default="ci",
-        help="ci (fast) or thorough (default ci)",
+        choices=sorted(PROFILES),
+        help="ci (fast), thorough, or bisect (the tour and a short exploration); default ci",
     )
     camp.add_argument(
         "--examples", type=int, metavar="N", help="Hypothesis examples (overrides the profile)"
@@ -83,14 +108,62 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="write the current findings to --baseline FILE",
     )
     parser.add_argument(
+        "--bisect",
+        action="store_true",
+        help="for git bisect run: exit 0 good, 1 bad, 125 skip (the build cannot run)",
+    )
+    parser.add_argument(
         "--list-mutants", action="store_true", help="list the simulator's mutants and exit"
     )
 
 
-def run(args: argparse.Namespace) -> int:
-    if args.list_mutants:
-        from jobcheck.conformance.targets.sim_mutants import MUTANTS
+#: ``--bisect`` exit codes (``git bisect run``).
+BISECT_SKIP = 125
+BISECT_ABORT = 128
 
+
+def run(args: argparse.Namespace) -> int:
+    if args.bisect:
+        return bisect(args)
+    return _run(args)
+
+
+def bisect(args: argparse.Namespace) -> int:
+    """``jobcheck run --bisect``: the campaign, with git bisect's exit codes."""
+    if args.profile is None:
+        args.profile = "bisect"
+    if args.out is None:
+        args.no_report = True
+    try:
+        try:
+            target_from_options(args)
+        except UsageError as exc:
+            if args.qemu and not isinstance(exc, BuildUnusable):
+                # --qemu names the binary a build makes: missing, the build failed
+                raise BuildUnusable(str(exc)) from None
+            raise
+        code = _run(args)
+    except (BuildUnusable, TargetError) as exc:
+        # the binary is missing, QEMU cannot start (even if it aborts at start-up), or it
+        # stops answering: nothing tells whether this commit's job code is good or bad
+        print(f"jobcheck run: error: {exc}", file=sys.stderr)
+        print(f"bisect: skip (exit {BISECT_SKIP}): this build cannot be tested")
+        return BISECT_SKIP
+    except JobcheckError as exc:
+        print(f"jobcheck run: error: {exc}", file=sys.stderr)
+        print(f"bisect: abort (exit {BISECT_ABORT}): fix the jobcheck command line")
+        return BISECT_ABORT
+    if code == 0:
+        print("bisect: good (exit 0)")
+        return 0
+    print("bisect: bad (exit 1)")
+    return 1
+
+
+def _run(args: argparse.Namespace) -> int:
+    if args.profile is None:
+        args.profile = "ci"
+    if args.list_mutants:
         width = max(len(name) for name in MUTANTS)
         for name, mutant in sorted(MUTANTS.items()):
             print(f"{name:<{width}}  {mutant.description}  [{mutant.rule}]")
@@ -99,17 +172,84 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError("--jobs must be at least 1")
     if args.update_baseline and not args.baseline:
         raise UsageError("--update-baseline needs --baseline FILE")
-    choice = choose_target(
-        args.target,
-        qemu=args.qemu,
-        connect=args.connect,
-        model=args.model,
-        mutant=args.sim_mutant,
-        timeout=args.timeout,
-    )
+    choice = target_from_options(args)
     if args.connect and args.jobs > 1:
         raise UsageError("--jobs N needs launched QEMUs; it cannot share one --connect socket")
     print(f"jobcheck run: target: {choice.describe()}", file=sys.stderr)
-    from jobcheck.conformance.campaign import execute
-
     return execute(choice, args, out_dir=Path(args.out) if args.out else None)
+
+
+def execute(choice: TargetChoice, args: argparse.Namespace, out_dir: Path | None) -> int:
+    """Run the campaign(s) for ``jobcheck run``; print, write the reports, return the exit code."""
+    # a malformed baseline is a usage error, before any run
+    baseline = load_baseline(args.baseline) if args.baseline else None
+    qemu_version, model = probe(choice)
+    chosen = choice
+    if choice.model_reason is not None:
+        print(f"jobcheck run: {choice.model_reason}", file=sys.stderr)
+    elif choice.model is None:
+        print(f"jobcheck run: {model_choice(qemu_version)[1]}", file=sys.stderr)
+        choice = replace(choice, model=model.version)
+    profile = PROFILES[args.profile]
+    examples = args.examples if args.examples is not None else profile["examples"]
+    steps = args.steps if args.steps is not None else profile["steps"]
+    if examples < 0 or steps < 1:
+        raise UsageError("--examples must be ≥ 0 and --steps ≥ 1")
+    interactive = sys.stderr.isatty() and args.jobs == 1
+    result = run_campaigns(
+        choice,
+        model,
+        seed=args.seed,
+        profile=args.profile,
+        examples=examples,
+        steps=steps,
+        jobs=args.jobs,
+        tour=not args.no_tour,
+        accept=Acceptor(baseline, qemu_version, args.strict),
+        progress=interactive,
+    )
+    if interactive:
+        sys.stderr.write("\n")
+    info = RunInfo.of(
+        chosen,
+        qemu_version=qemu_version,
+        model=model.version,
+        seed=args.seed,
+        profile=args.profile,
+        examples=examples,
+        steps=steps,
+        jobs=args.jobs,
+        command=" ".join(["jobcheck", *sys.argv[1:]]) if sys.argv else "jobcheck run",
+        package=debian_package(choice.binary),
+    )
+    return finish(info, result, model, args, out_dir)
+
+
+def finish(
+    info: RunInfo,
+    result: CampaignResult,
+    model: Model,
+    args: argparse.Namespace,
+    out_dir: Path | None,
+) -> int:
+    """Print the summary, write the outputs, and decide the exit code."""
+    summary = coverage_summary(result.coverage, model)
+    outcome = report.build(
+        info, result, summary, baseline_path=args.baseline, strict=args.strict, directory=out_dir
+    )
+    for line in report.summary_lines(outcome):
+        print(line)
+    for line in iter_failure_lines(result, info.seed):
+        print(line)
+    if args.json:
+        report.write_json(outcome, Path(args.json))
+    if not args.no_report:
+        directory = out_dir or Path("reports") / outcome.run_name
+        report.write_all(outcome, directory)
+        print(f"reports: {directory}/")
+    if args.update_baseline:
+        report.update_baseline(outcome, Path(args.baseline))
+        print(f"baseline updated: {args.baseline}")
+    if result.crash:
+        return 1
+    return outcome.exit_code

@@ -21,7 +21,7 @@ itself*, without a further command:
 * ``paused``, ``standby`` and ``null`` stay.
 
 Only jobs that this client started (its own start commands, recognised by
-:func:`jobcheck.conformance.job_commands.classify`) count: on a shared QEMU,
+:func:`jobcheck.conformance.trace.job_commands.classify`) count: on a shared QEMU,
 another client's long job must not hold every settle up.
 
 Pure: no I/O, no clock.
@@ -33,7 +33,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from jobcheck.conformance.job_commands import StartInfo, classify
+from jobcheck.conformance.trace.job_commands import StartInfo, classify
 from jobcheck.model.lifecycle import BLOCK_JOB_TYPES, JobType, Verb
 
 #: Statuses in which a job still has work to do (it has not reached waiting).

@@ -12,10 +12,11 @@ running at the end, with every job, node and file that jobcheck made removed,
 and is never killed.  Either way the set-up goes through QMP alone
 (:mod:`.qemu_setup`), every name prefixed ``jc-<pid>-<n>-``.
 
-On connecting, ``query-version`` picks the model (:func:`model_for`) unless
-``model`` is given, and ``query-qmp-schema`` gives the ``JobStatus``,
-``JobType`` (and, if QEMU introspects it, ``JobVerb``) members QEMU really
-has: :attr:`QemuTarget.schema_members`, also written into the trace metadata
+On connecting, ``query-version`` picks the model
+(:func:`~jobcheck.model.lifecycle.model_for`) unless ``model`` is given, and
+``query-qmp-schema`` gives the ``JobStatus``, ``JobType`` (and, if QEMU
+introspects it, ``JobVerb``) members QEMU really has:
+:attr:`QemuTarget.schema_members`, also written into the trace metadata
 (``extra["schema_members"]``) so that the oracle can report a member the
 model does not know (rule ``qapi.members-known``).  These two commands are
 not part of the trace; everything after them is, in wire order
@@ -52,8 +53,8 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from jobcheck.conformance.errors import TargetError, UsageError
-from jobcheck.conformance.targets.base import JobSpec, Target
+from jobcheck.conformance.errors import TargetError, UsageError, model_for_option
+from jobcheck.conformance.targets.base import Target
 from jobcheck.conformance.targets.job_tracker import JobTracker
 from jobcheck.conformance.targets.qapi_schema import command_arguments, commands, job_enum_members
 from jobcheck.conformance.targets.qemu_process import (
@@ -68,8 +69,9 @@ from jobcheck.conformance.targets.qemu_session import (
     command_text,
 )
 from jobcheck.conformance.targets.qemu_setup import JobPlan, NodeSetup, Sizes
-from jobcheck.conformance.trace import Meta, Record, Response
-from jobcheck.model.lifecycle import BLOCK_JOB_TYPES, JobType, Model, UnknownVersionError, model_for
+from jobcheck.conformance.trace.records import Meta, Record, Response
+from jobcheck.conformance.trace.steps import JobSpec
+from jobcheck.model.lifecycle import BLOCK_JOB_TYPES, JobType, Model
 
 __all__ = ["QemuCrashed", "QemuTarget"]
 
@@ -172,10 +174,7 @@ class QemuTarget(Target):
         numbers = version.value.get("qemu", {}) if isinstance(version.value, dict) else {}
         self._version = ".".join(str(numbers.get(k, 0)) for k in ("major", "minor", "micro"))
         self._package = str(version.value.get("package", "")).strip()
-        try:
-            self._model = model_for(model or self._version)
-        except UnknownVersionError as exc:
-            raise UsageError(str(exc)) from None
+        self._model = model_for_option(model or self._version)
         entries = schema.value if isinstance(schema.value, list) else []
         self.schema_members = job_enum_members(entries)
         self.commands = commands(entries)

@@ -1,6 +1,6 @@
 """Launching a QEMU process for the live target, and telling how it ended.
 
-:func:`launch` starts ``qemu-storage-daemon`` or a ``qemu-system-*`` binary
+:class:`QemuProcess` starts ``qemu-storage-daemon`` or a ``qemu-system-*`` binary
 with its QMP monitor on a unix socket that jobcheck binds *before* the
 process starts and hands over as a file descriptor, with ``server=on,wait=on``:
 the connection that jobcheck makes at once waits in the socket's backlog
@@ -38,7 +38,7 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from jobcheck.conformance.errors import TargetError, UsageError
+from jobcheck.conformance.errors import TargetCrashed, UsageError
 
 #: Signals that mean QEMU crashed rather than was stopped.
 CRASH_SIGNALS: frozenset[int] = frozenset(
@@ -47,7 +47,7 @@ CRASH_SIGNALS: frozenset[int] = frozenset(
 _CRASH_TEXTS = ("Assertion", "assertion failed", "core dumped")
 
 
-class QemuCrashed(TargetError):
+class QemuCrashed(TargetCrashed):
     """QEMU aborted or died of a fatal signal: the finding of rule ``qemu.no-abort``.
 
     ``returncode`` is the process's exit status (negative: killed by that

@@ -45,7 +45,7 @@ from typing import Any, TypeVar
 from qemu.qmp import ExecuteError, Message, QMPClient, QMPError, Runstate
 
 from jobcheck.conformance.targets.job_tracker import JobTracker
-from jobcheck.conformance.trace import Command, Event, QmpError, Record, Response
+from jobcheck.conformance.trace.records import Command, Event, QmpError, Record, Response
 
 T = TypeVar("T")
 

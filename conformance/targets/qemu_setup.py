@@ -59,7 +59,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from jobcheck.conformance.errors import UsageError
-from jobcheck.conformance.targets.base import JobSpec
+from jobcheck.conformance.trace.steps import JobSpec
 from jobcheck.model.lifecycle import JobType
 
 KiB = 1024

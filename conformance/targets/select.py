@@ -2,20 +2,24 @@
 
 ``--target sim`` is the in-process simulator; ``--target qemu`` a live QEMU:
 ``--qemu BIN`` launches that binary (``qemu-storage-daemon`` or any
-``qemu-system-*``), ``--connect SOCK`` attaches to a running one, and with
-neither, ``qemu-storage-daemon`` is looked up on ``PATH``.  Without
+``qemu-system-*``), ``--qemu-build DIR`` the one a QEMU build directory holds
+(:mod:`.qemu_build`), ``--connect SOCK`` attaches to a running one, and with
+none of them, ``qemu-storage-daemon`` is looked up on ``PATH``.  Without
 ``--target``, a live QEMU is used when one is given or found, the simulator
 otherwise.
 """
 
 from __future__ import annotations
 
+import argparse
 import os
 import shutil
 from dataclasses import dataclass
 
-from jobcheck.conformance.errors import UsageError
+from jobcheck.conformance.errors import UsageError, model_for_option
 from jobcheck.conformance.targets.base import Target
+from jobcheck.conformance.targets.qemu_build import find_build
+from jobcheck.conformance.targets.sim_mutants import MUTANTS
 
 
 @dataclass(frozen=True)
@@ -29,6 +33,10 @@ class TargetChoice:
     binary: str | None = None
     connect: str | None = None
     timeout: float = 10.0
+    build: str | None = None
+    """The QEMU build directory :attr:`binary` was found in (``--qemu-build``)."""
+    model_reason: str | None = None
+    """Why :attr:`model` is the build's model, when the build tree chose it (one line)."""
 
     def describe(self) -> str:
         if self.kind == "sim":
@@ -38,10 +46,28 @@ class TargetChoice:
             )
         if self.connect:
             return f"live QEMU at {self.connect}"
+        if self.build:
+            return f"live QEMU {self.binary} (build {self.build})"
         return f"live QEMU {self.binary}"
+
+    def options(self) -> list[str]:
+        """The command-line options that reach this target again (for replay and rerun)."""
+        if self.kind == "sim":
+            out = ["--target", "sim"]
+            if self.mutant:
+                out += ["--sim-mutant", self.mutant]
+            return [*out, "--model", self.model or "latest"]
+        if self.connect:
+            out = ["--connect", self.connect]
+        elif self.build:
+            out = ["--qemu-build", self.build]
+        else:
+            out = ["--qemu", self.binary or ""]
+        return [*out, "--model", self.model] if self.model else out
 
     def make(self, seed: int = 0) -> Target:
         """A fresh target (the seed feeds the simulator's own randomness)."""
+        # lazy: a simulator run never loads qemu.qmp, and a live one not the simulator
         if self.kind == "sim":
             from jobcheck.conformance.targets.sim import Simulator
 
@@ -61,32 +87,42 @@ def choose_target(
     model: str | None = None,
     mutant: str | None = None,
     timeout: float = 10.0,
+    build: str | None = None,
 ) -> TargetChoice:
     """Resolve the target options; raise :class:`UsageError` when they do not fit."""
     if model is not None:
-        from jobcheck.model.lifecycle import UnknownVersionError, model_for
-
-        try:
-            model_for(model)
-        except UnknownVersionError as exc:
-            raise UsageError(str(exc)) from None
+        model_for_option(model)
     if target is None:
-        target = "qemu" if (qemu or connect or shutil.which("qemu-storage-daemon")) else "sim"
+        live = qemu or connect or build or shutil.which("qemu-storage-daemon")
+        target = "qemu" if live else "sim"
     if target == "sim":
-        if qemu or connect:
-            raise UsageError("--qemu and --connect need --target qemu, not --target sim")
-        if mutant is not None:
-            from jobcheck.conformance.targets.sim_mutants import MUTANTS
-
-            if mutant not in MUTANTS:
-                raise UsageError(f"unknown mutant {mutant!r}; see jobcheck run --list-mutants")
+        if qemu or connect or build:
+            raise UsageError(
+                "--qemu, --qemu-build and --connect need --target qemu, not --target sim"
+            )
+        if mutant is not None and mutant not in MUTANTS:
+            raise UsageError(f"unknown mutant {mutant!r}; see jobcheck run --list-mutants")
         return TargetChoice("sim", model=model, mutant=mutant)
     if target != "qemu":
         raise UsageError(f"unknown target {target!r}; choose sim or qemu")
     if mutant is not None:
         raise UsageError("--sim-mutant needs --target sim")
-    if qemu and connect:
-        raise UsageError("give --qemu BIN or --connect SOCK, not both")
+    if sum(1 for given in (qemu, connect, build) if given) > 1:
+        raise UsageError("give one of --qemu BIN, --qemu-build DIR and --connect SOCK")
+    if build:
+        found_build = find_build(build)
+        reason = None
+        chosen = found_build.model_choice() if model is None else None
+        if chosen is not None:
+            model, reason = chosen[0].version, chosen[1]
+        return TargetChoice(
+            "qemu",
+            model=model,
+            binary=found_build.binary,
+            timeout=timeout,
+            build=build,
+            model_reason=reason,
+        )
     if connect:
         if not os.path.exists(connect):
             raise UsageError(f"--connect {connect}: no such socket")
@@ -99,3 +135,18 @@ def choose_target(
             "(it ships qemu-storage-daemon) or pass --qemu PATH"
         )
     return TargetChoice("qemu", model=model, binary=found, timeout=timeout)
+
+
+def target_from_options(options: argparse.Namespace) -> TargetChoice:
+    """:func:`choose_target` from parsed options named as ``jobcheck run``'s are
+    (``target``, ``qemu``, ``qemu_build``, ``connect``, ``model``, ``sim_mutant``,
+    ``timeout``)."""
+    return choose_target(
+        options.target,
+        qemu=options.qemu,
+        connect=options.connect,
+        model=options.model,
+        mutant=options.sim_mutant,
+        timeout=options.timeout,
+        build=getattr(options, "qemu_build", None),
+    )

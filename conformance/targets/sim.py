@@ -40,13 +40,14 @@ import random
 from collections.abc import Sequence
 from typing import Any
 
-from jobcheck.conformance.errors import TargetError, UsageError
-from jobcheck.conformance.targets.base import ErrorPolicy, JobSpec, Target
+from jobcheck.conformance.errors import TargetError, UsageError, model_for_option
+from jobcheck.conformance.targets.base import Target
 from jobcheck.conformance.targets.sim_engine import Engine, QmpFailure
 from jobcheck.conformance.targets.sim_mutants import MUTANTS
 from jobcheck.conformance.targets.sim_qmp import Qmp
-from jobcheck.conformance.trace import Command, Event, Meta, QmpError, Record, Response
-from jobcheck.model.lifecycle import JobType, Model, UnknownVersionError, model_for
+from jobcheck.conformance.trace.records import Command, Event, Meta, QmpError, Record, Response
+from jobcheck.conformance.trace.steps import ErrorPolicy, JobSpec
+from jobcheck.model.lifecycle import JobType, Model
 
 #: The virtual clock starts here (seconds since the epoch).
 EPOCH = 1_700_000_000
@@ -100,10 +101,7 @@ class Simulator(Target):
     kind = "sim"
 
     def __init__(self, version: str = "latest", seed: int = 0, mutant: str | None = None) -> None:
-        try:
-            model = model_for(version)
-        except UnknownVersionError as exc:
-            raise UsageError(str(exc)) from None
+        model = model_for_option(version)
         if model.release < (7, 2):
             raise UsageError(
                 f"the simulator models QEMU 7.2 and later, not {version!r} (model {model.version})"

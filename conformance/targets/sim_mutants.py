@@ -7,8 +7,8 @@ catalogue (:mod:`jobcheck.model.rules`) that the oracle is expected to report
 when it sees the deviation.  Running the oracle over a mutant's trace is how
 the suite proves that its checks catch what they claim to catch::
 
-    >>> MUTANTS["dismiss-in-pending"].rule
-    'verb.permission-table'
+    >>> str(MUTANTS["dismiss-in-pending"].rule)
+    'job-dismiss.only-concluded'
 
 A mutated simulator skips its own transition assertion (the check that a
 status change follows the engine's transition rules), because several mutants
@@ -19,6 +19,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from jobcheck.model.rules import RuleId
+
 
 @dataclass(frozen=True)
 class Mutant:
@@ -27,14 +29,14 @@ class Mutant:
     name: str
     description: str
     """One line: what the mutated engine does differently."""
-    rule: str
-    """The id of the catalogue rule the oracle should report for it."""
-    also: tuple[str, ...] = ()
+    rule: RuleId
+    """The catalogue rule the oracle should report for it."""
+    also: tuple[RuleId, ...] = ()
     """Further rules the same deviation breaks; which one the oracle reports first
     depends on what the run does next (a verb after the deviation, or a query)."""
 
     @property
-    def rules(self) -> tuple[str, ...]:
+    def rules(self) -> tuple[RuleId, ...]:
         return (self.rule, *self.also)
 
 
@@ -46,120 +48,120 @@ MUTANTS: dict[str, Mutant] = _registry(
     Mutant(
         "pause-in-ready-goes-paused",
         "a READY job that reaches a pause point goes to paused instead of standby",
-        "status.transition-table",
+        RuleId.STATUS_TRANSITION_TABLE,
     ),
     Mutant(
         "dismiss-in-pending",
         "job-dismiss is accepted in pending and moves the job to null (the verb's own rule)",
-        "job-dismiss.only-concluded",
+        RuleId.JOB_DISMISS_ONLY_CONCLUDED,
     ),
     Mutant(
         "no-event-on-resume",
         "after job-resume a job leaves paused silently; its next event is an edge from paused",
-        "status.transition-table",
+        RuleId.STATUS_TRANSITION_TABLE,
     ),
     Mutant(
         "cancel-paused-no-resume",
         "a force-cancelled paused job goes to aborting without first returning to running",
-        "status.transition-table",
+        RuleId.STATUS_TRANSITION_TABLE,
     ),
     Mutant(
         "finalize-only-addressed",
         "job-finalize finalizes only the named job, not its whole transaction",
-        "job-finalize.whole-transaction",
+        RuleId.JOB_FINALIZE_WHOLE_TRANSACTION,
     ),
     Mutant(
         "progress-decreases",
         "a job leaving a pause point rewinds current-progress by one chunk",
-        "job-info.current-progress-monotonic",
+        RuleId.JOB_INFO_CURRENT_PROGRESS_MONOTONIC,
     ),
     Mutant(
         "concluded-without-event",
         "a job concludes without emitting JOB_STATUS_CHANGE concluded (pending/aborting → null)",
-        "status.transition-table",
-        ("status.aborting-ends-concluded",),
+        RuleId.STATUS_TRANSITION_TABLE,
+        (RuleId.STATUS_ABORTING_ENDS_CONCLUDED,),
     ),
     Mutant(
         "auto-dismiss-ignored",
         "an auto-dismiss=true job stays in concluded instead of going to null",
-        "status.concluded-waits-for-dismiss",
+        RuleId.STATUS_CONCLUDED_WAITS_FOR_DISMISS,
     ),
     Mutant(
         "resume-when-not-paused",
         "job-resume on a job that is not paused succeeds (and does nothing)",
-        "job-resume.not-paused-is-error",
+        RuleId.JOB_RESUME_NOT_PAUSED_IS_ERROR,
     ),
     Mutant(
         "pause-when-already-paused",
         "job-pause on a user-paused job succeeds instead of 'Job is already paused'",
-        "job-pause.already-paused-is-error",
+        RuleId.JOB_PAUSE_ALREADY_PAUSED_IS_ERROR,
     ),
     Mutant(
         "complete-in-running",
         "job-complete is accepted in running (the verb table is not consulted for it)",
-        "job-complete.only-ready",
+        RuleId.JOB_COMPLETE_ONLY_READY,
     ),
     Mutant(
         "waiting-skipped",
         "a finished job goes from running/ready straight to pending, without waiting",
-        "status.transition-table",
+        RuleId.STATUS_TRANSITION_TABLE,
     ),
     Mutant(
         "ready-event-before-ready",
         "BLOCK_JOB_READY is emitted before JOB_STATUS_CHANGE ready",
-        "block-job.ready-event-after-ready",
+        RuleId.BLOCK_JOB_READY_EVENT_AFTER_READY,
     ),
     Mutant(
         "no-error-on-failure",
         "query-jobs omits the error member of failed and cancelled jobs",
-        "job-info.error-iff-failed",
+        RuleId.JOB_INFO_ERROR_IFF_FAILED,
     ),
     Mutant(
         "aborting-to-pending",
         "an aborting job passes through pending before concluded (what follows aborting has"
         " its own rule)",
-        "status.aborting-ends-concluded",
+        RuleId.STATUS_ABORTING_ENDS_CONCLUDED,
     ),
     Mutant(
         "duplicate-status-event",
         "the aborting→aborting self-transition emits a second JOB_STATUS_CHANGE aborting",
-        "event.status-change-is-a-change",
+        RuleId.EVENT_STATUS_CHANGE_IS_A_CHANGE,
     ),
     Mutant(
         "block-events-for-create",
         "create jobs emit BLOCK_JOB_COMPLETED like block jobs",
-        "block-job.no-events-for-non-block-jobs",
+        RuleId.BLOCK_JOB_NO_EVENTS_FOR_NON_BLOCK_JOBS,
     ),
     Mutant(
         "pending-event-for-auto-finalize",
         "BLOCK_JOB_PENDING is emitted for auto-finalize=true jobs too",
-        "block-job.pending-event",
+        RuleId.BLOCK_JOB_PENDING_EVENT,
     ),
     Mutant(
         "standby-to-running",
         "a job leaving a pause point taken in standby returns to running instead of ready",
-        "status.standby-returns-to-ready",
+        RuleId.STATUS_STANDBY_RETURNS_TO_READY,
     ),
     Mutant(
         "cancelled-event-after-concluded",
         "BLOCK_JOB_CANCELLED is emitted after JOB_STATUS_CHANGE concluded instead of before",
-        "block-job.completion-event",
+        RuleId.BLOCK_JOB_COMPLETION_EVENT,
     ),
     Mutant(
         "dismissed-still-listed",
         "a dismissed job emits null but query-jobs still lists it as concluded",
-        "query-jobs.lists-live-jobs",
-        ("status.nothing-after-null", "job-dismiss.removes-job"),
+        RuleId.QUERY_JOBS_LISTS_LIVE_JOBS,
+        (RuleId.STATUS_NOTHING_AFTER_NULL, RuleId.JOB_DISMISS_REMOVES_JOB),
     ),
     Mutant(
         "commit-listed-as-mirror",
         "query-jobs reports commit jobs with type mirror (the driver's type, not the job's)",
-        "job-info.type-matches",
+        RuleId.JOB_INFO_TYPE_MATCHES,
     ),
     Mutant(
         "complete-after-cancel",
         "job-complete is accepted after a cancel was requested",
-        "job-complete.not-after-cancel",
+        RuleId.JOB_COMPLETE_NOT_AFTER_CANCEL,
     ),
 )
 """Every mutant, by name."""

@@ -1,0 +1,215 @@
+"""The Hypothesis stateful campaign: random, shrinking exploration of job lifecycles.
+
+:class:`CampaignMachine` is a :class:`~hypothesis.stateful.RuleBasedStateMachine`
+whose rules are the driver steps of :mod:`jobcheck.conformance.targets.base`:
+start jobs of every kind (auto-finalize and auto-dismiss on and off, an I/O
+error with the ``stop`` or ``report`` policy), grouped transactions of 2–3
+backups, and transactions that abort; apply every verb, in both command
+families, to live, finished and unknown job ids; release and hold progress;
+drain; query; wait.  Each step runs through a
+:class:`~jobcheck.conformance.campaign.session.Session`, whose oracle checks
+the records as they arrive; a divergence that is not accepted (not a
+catalogued documented-vs-implemented one, not in the baseline) fails the step,
+and Hypothesis shrinks the run to a minimal one.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from hypothesis import strategies as st
+from hypothesis.stateful import (
+    Bundle,
+    RuleBasedStateMachine,
+    initialize,
+    multiple,
+    precondition,
+    rule,
+)
+
+from jobcheck.conformance.campaign.results import Accept, CampaignResult
+from jobcheck.conformance.campaign.session import Session, TargetFactory
+from jobcheck.model.lifecycle import Model, Verb
+
+#: Job kinds the campaign starts: (type, commit variant).
+KINDS: tuple[tuple[str, str | None], ...] = (
+    ("mirror", None),
+    ("backup", None),
+    ("commit", "active"),
+    ("commit", "intermediate"),
+    ("stream", None),
+    ("create", None),
+)
+
+MAX_LIVE_JOBS = 4
+"""At most this many jobs started per example and not yet finished (keeps QEMU light)."""
+
+
+@dataclass
+class Exploration:
+    """What the machines of one campaign share: how to open a session, and what they found.
+
+    Hypothesis makes a fresh machine for every example (see :func:`machine_factory`);
+    each one adds to the same :attr:`result` and leaves its session in :attr:`last`.
+    """
+
+    make_target: TargetFactory
+    model: Model
+    accept: Accept
+    result: CampaignResult
+    meta_extra: dict[str, Any]
+    on_progress: Callable[[CampaignResult], None] | None = None
+    """Called after each example (the ``run`` command's progress line)."""
+    last: Session | None = None
+    """The session of the example that ran last (after shrinking: the minimal one)."""
+
+
+class CampaignMachine(RuleBasedStateMachine):
+    """Hypothesis rules over a :class:`Session`, one example of an :class:`Exploration`.
+
+    The rule that sends verbs draws them from the model's verbs, so it is defined per
+    model by :func:`machine_factory`; this class has every other rule.
+    """
+
+    jobs = Bundle("jobs")
+
+    def __init__(self, exploration: Exploration) -> None:
+        super().__init__()
+        self.exploration = exploration
+        self.session: Session | None = None
+        self.counter = 0
+        exploration.last = None
+
+    # -- setup -----------------------------------------------------------
+
+    @initialize(target_seed=st.integers(min_value=0, max_value=2**16))
+    def open_target(self, target_seed: int) -> None:
+        e = self.exploration
+        e.result.examples += 1
+        self.session = Session(
+            e.make_target(target_seed), e.model, e.accept, e.result, e.meta_extra
+        )
+        e.last = self.session
+
+    def _run(self, step: dict[str, Any]) -> None:
+        assert self.session is not None
+        self.session.step(step)
+
+    def _new_id(self) -> str:
+        self.counter += 1
+        return f"j{self.counter}"
+
+    def _spec(
+        self, kind: tuple[str, str | None], af: bool, ad: bool, on_error: str | None
+    ) -> dict[str, Any]:
+        job_type, variant = kind
+        return {
+            "type": job_type,
+            "id": self._new_id(),
+            "auto-finalize": af,
+            "auto-dismiss": ad,
+            "variant": variant,
+            "on-error": on_error if job_type != "create" else None,
+        }
+
+    # -- rules -----------------------------------------------------------
+
+    def live_jobs(self) -> int:
+        """Jobs of this run that have not reached concluded or null."""
+        return self.session.live_jobs() if self.session is not None else 0
+
+    @precondition(lambda self: self.live_jobs() < MAX_LIVE_JOBS)
+    @rule(
+        target=jobs,
+        kind=st.sampled_from(KINDS),
+        af=st.booleans(),
+        ad=st.booleans(),
+        on_error=st.sampled_from([None, None, None, "stop", "report"]),
+    )
+    def start(self, kind: tuple[str, str | None], af: bool, ad: bool, on_error: str | None) -> str:
+        spec = self._spec(kind, af, ad, on_error)
+        self._run({"op": "start", "jobs": [spec], "grouped": False})
+        return str(spec["id"])
+
+    @precondition(lambda self: self.live_jobs() + 2 <= MAX_LIVE_JOBS)
+    @rule(
+        target=jobs,
+        flags=st.lists(st.tuples(st.booleans(), st.booleans()), min_size=2, max_size=3),
+    )
+    def start_group(self, flags: list[tuple[bool, bool]]) -> Any:
+        specs = [self._spec(("backup", None), af, ad, None) for af, ad in flags]
+        self._run({"op": "start", "jobs": specs, "grouped": True})
+        return multiple(*(str(s["id"]) for s in specs))
+
+    @rule(count=st.integers(min_value=1, max_value=2))
+    def start_aborted(self, count: int) -> None:
+        """Backups created by a transaction that then aborts (they never run)."""
+        specs = [self._spec(("backup", None), True, True, None) for _ in range(count)]
+        self._run({"op": "start", "jobs": specs, "grouped": False, "aborted": True})
+
+    def send_verb(self, job: str, verb: Verb, how: tuple[str, bool]) -> None:
+        """``how``: the command family, and force (block-job-cancel) or speed 0 (set-speed)."""
+        if verb not in self.exploration.model.verbs:
+            raise ValueError(f"model {self.exploration.model.version} has no verb {verb.value!r}")
+        family, force = how
+        step: dict[str, Any] = {"op": "verb", "job": job, "verb": verb.value, "family": family}
+        if verb is Verb.CANCEL and family == "block-job":
+            step["force"] = force
+        if verb is Verb.SET_SPEED:
+            step["speed"] = 0 if force else 1
+        self._run(step)
+
+    @rule(job=jobs)
+    def release(self, job: str) -> None:
+        self._run({"op": "release", "job": job})
+
+    @rule(job=jobs)
+    def hold(self, job: str) -> None:
+        self._run({"op": "hold", "job": job})
+
+    @rule(job=jobs)
+    def drain(self, job: str) -> None:
+        self._run({"op": "drain", "job": job})
+
+    @rule()
+    def query(self) -> None:
+        self._run({"op": "query"})
+
+    @rule()
+    def wait(self) -> None:
+        self._run({"op": "wait"})
+
+    def teardown(self) -> None:
+        try:
+            if self.session is not None:
+                self.session.finish()
+        finally:
+            e = self.exploration
+            if e.on_progress is not None:
+                e.on_progress(e.result)
+
+
+def machine_factory(exploration: Exploration) -> Callable[[], CampaignMachine]:
+    """What Hypothesis calls for each example: a fresh machine over ``exploration``."""
+    cls = _machine_class(exploration.model.verbs)
+    return lambda: cls(exploration)
+
+
+@functools.cache
+def _machine_class(verbs: tuple[Verb, ...]) -> type[CampaignMachine]:
+    """The machine whose verb rule draws from ``verbs`` (one class per model's verb set)."""
+
+    class Machine(CampaignMachine):
+        @rule(
+            job=st.one_of(CampaignMachine.jobs, st.just("nosuch")),
+            verb=st.sampled_from(verbs),
+            how=st.sampled_from([("job", False), ("block-job", False), ("block-job", True)]),
+        )
+        def verb(self, job: str, verb: Verb, how: tuple[str, bool]) -> None:
+            self.send_verb(job, verb, how)
+
+    Machine.__name__ = Machine.__qualname__ = "Campaign"
+    return Machine

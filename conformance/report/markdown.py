@@ -1,0 +1,158 @@
+"""The Markdown report: summary, coverage with a Mermaid diagram, divergences by rule.
+
+Written from the report document alone (:mod:`jobcheck.conformance.report.document`),
+so it says exactly what the JSON says.  The Mermaid diagram is the model's
+lifecycle with the coverage overlay of :func:`jobcheck.model.render.overlay`:
+``✓`` covered transitions, ``○`` reachable transitions never covered, ``✗``
+divergent transitions (Mermaid state diagrams cannot colour an edge, so the
+marker is in the label).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from jobcheck.conformance.report.views import coverage_view, headline
+from jobcheck.model.render import to_mermaid
+
+STATUS_WORD = {"new": "**NEW**", "known": "known", "baselined": "baselined"}
+
+
+def mermaid(document: dict[str, Any]) -> str:
+    """The Mermaid ``stateDiagram-v2`` of the model with the run's coverage overlay."""
+    return to_mermaid(coverage_view(document))
+
+
+def _cell(text: Any) -> str:
+    return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+def _code(text: str) -> str:
+    fence = "``" if "`" in text else "`"
+    return f"{fence}{text}{fence}"
+
+
+def render(document: dict[str, Any]) -> str:
+    """The whole Markdown report."""
+    run, target = document["run"], document["target"]
+    cov = document["coverage"]
+    package = target["package"]
+    out = [f"# jobcheck report: {run['name']}", "", f"**{headline(document)}**", ""]
+    out += ["## Summary", "", "| | |", "|---|---|"]
+    rows = [
+        ("target", target["description"]),
+        ("QEMU version", target["qemu_version"]),
+        ("package", f"{package['name']} {package['version']}" if package else "—"),
+        ("model", document["model"]["version"]),
+        ("seed / profile", f"{run['seed']} / {run['profile']}"),
+        (
+            "run",
+            f"{run['examples']} examples, {run['steps']} steps, {run['seconds']:.1f} s"
+            f" (tour: {run['tour_steps']} steps, {run['tour_seconds']:.1f} s)",
+        ),
+        ("finished", run["finished"]),
+        ("command", _code(run["command"])),
+    ]
+    out += [f"| {k} | {_cell(v)} |" for k, v in rows]
+    outcome = document["outcome"]
+    if outcome["crash"]:
+        out += ["", f"**QEMU crashed:** {_cell(outcome['crash'])}"]
+    if outcome["error"]:
+        out += ["", f"**The campaign failed without a divergence:** {_cell(outcome['error'])}"]
+
+    out += ["", "## Coverage", ""]
+    t, c = cov["transitions"], cov["cells"]
+    out.append(f"- reachable transitions: {t['reached']}/{t['goal']} ({t['percent']}%)")
+    out.append(f"- verb × status cells: {c['reached']}/{c['goal']} ({c['percent']}%)")
+    families = cov["summary"].get("cells", {}).get("families", {})
+    for family, part in sorted(families.items()):
+        out.append(f"  - `{family}-*` commands: {part.get('reached', 0)}/{part.get('goal', 0)}")
+    missing = cov["summary"].get("transitions", {}).get("missing", [])
+    if missing:
+        out.append("- transitions never covered: " + ", ".join(f"{a} → {b}" for a, b in missing))
+    missing_cells = cov["summary"].get("cells", {}).get("missing", [])
+    if missing_cells:
+        shown = ", ".join(f"{f}-{v} in {s}" for f, v, s in missing_cells[:30])
+        more = f" and {len(missing_cells) - 30} more" if len(missing_cells) > 30 else ""
+        out.append(f"- cells never reached: {shown}{more}")
+    out += [
+        "",
+        "Lifecycle of the model with this run's coverage: ✓ covered, ○ reachable but never"
+        " covered, ✗ divergent (observed, not allowed by the model).",
+        "",
+        "```mermaid",
+        mermaid(document).rstrip("\n"),
+        "```",
+        "",
+    ]
+
+    out += ["## Divergences", ""]
+    entries = document["divergences"]
+    if not entries:
+        out += ["None: every rule held.", ""]
+    for title, statuses in (("New", {"new"}), ("Known and baselined", {"known", "baselined"})):
+        chosen = [e for e in entries if e["status"] in statuses]
+        if not chosen:
+            continue
+        out += [f"### {title} ({len(chosen)})", ""]
+        for rule in sorted({e["rule"] for e in chosen}):
+            mine = [e for e in chosen if e["rule"] == rule]
+            first = mine[0]
+            anchor = f" — `{first['anchor']}`" if first["anchor"] else ""
+            out += [f"#### `{rule}`{anchor}", ""]
+            if first["quote"]:
+                out += [f"> {first['quote']}", ""]
+            if first["paraphrase"]:
+                out += [f"Rule: {first['paraphrase']}", ""]
+            for e in mine:
+                out += _divergence(e)
+    baseline = document["baseline"]
+    if baseline is not None:
+        out += ["## Baseline", ""]
+        where = baseline["path"] or "?"
+        state = "" if baseline["exists"] else " (the file does not exist yet)"
+        out.append(
+            f"`{where}`{state}: {baseline['entries']} entries, {baseline['matched']} matched,"
+            f" {len(baseline['stale'])} stale."
+        )
+        if not baseline["stale_judged"]:
+            out.append(
+                "Stale entries were not judged: the campaign stopped at a failure before"
+                " exploring everything."
+            )
+        for entry in baseline["stale"]:
+            fails = " — fails the run (--strict)" if entry["fails"] else ""
+            job = f" ({entry['job_type']})" if entry["job_type"] else ""
+            out.append(
+                f"- `{entry['rule']}`{job}: covered but not reproduced — fixed? remove it"
+                f" from the baseline{fails}"
+            )
+        out.append("")
+
+    out += ["## Rules", "", "| rule | anchor | result | divergences |", "|---|---|---|---|"]
+    for rule in document["rules"]:
+        anchor = _code(rule["anchor"]) if rule["anchor"] else "—"
+        out.append(
+            f"| `{rule['id']}` | {anchor} | {rule['result']} | {', '.join(rule['divergences'])} |"
+        )
+    return "\n".join(out) + "\n"
+
+
+def _divergence(e: dict[str, Any]) -> list[str]:
+    job = f", job type {e['job_type']}" if e["job_type"] else ""
+    lines = [
+        f"- **{e['id']}** {STATUS_WORD[e['status']]}{job}, seen {e['occurrences']}×",
+        f"  - expected: {_cell(e['expected'])}",
+        f"  - observed: {_cell(e['observed'])}",
+    ]
+    if e["reason"]:
+        lines.append(f"  - why accepted: {_cell(e['reason'])}")
+    if e["trace"]:
+        trace = e["trace"]
+        where = f", line {trace['line']}" if trace["line"] else ""
+        lines.append(f"  - trace: `{trace['file']}`{where}")
+        lines.append(f"  - reproduce: {_code(e['repro'])}")
+    else:
+        lines.append(f"  - no trace kept; reproduce with: {_code(e['rerun'])}")
+    lines.append("")
+    return lines
