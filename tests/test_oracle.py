@@ -432,7 +432,7 @@ def test_concluded_waits_for_dismiss() -> None:
         Trace().backup().jsc("j", "waiting", "pending").block("BLOCK_JOB_COMPLETED", "j", "backup")
     )
     auto.jsc("j", "concluded").query(info("j", "concluded", "backup"))
-    assert new(auto.run()) == ["status.concluded-waits-for-dismiss"]
+    assert new(auto.run()) == ["status.concluded-auto-dismisses"]
 
 
 def test_status_change_is_a_change() -> None:

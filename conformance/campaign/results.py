@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from jobcheck.conformance.campaign.coverage import Coverage
-from jobcheck.conformance.oracle import Divergence
+from jobcheck.conformance.oracle import Divergence, Indeterminate
 from jobcheck.conformance.trace.records import Command, Event, Meta, Note, Record, Response
 from jobcheck.conformance.trace.steps import step_jobs
 
@@ -120,10 +120,19 @@ class CampaignResult:
     tour_seconds: float = 0.0
     samples: dict[tuple[str, str, str], Sample] = field(default_factory=dict)
     """The first occurrence of each (rule, expected, observed), as a short trace."""
+    indeterminate: list[Indeterminate] = field(default_factory=list)
+    """The eventual checks the run could not decide (the job was too slow to tell)."""
+    eventual: dict[str, list[int]] = field(default_factory=dict)
+    """Eventual checks by rule: [passed, failed, indeterminate]."""
 
     def merge(self, other: CampaignResult) -> CampaignResult:
         for key, sample in other.samples.items():
             self.samples.setdefault(key, sample)
+        self.indeterminate.extend(other.indeterminate)
+        for rule, counts in other.eventual.items():
+            mine = self.eventual.setdefault(rule, [0, 0, 0])
+            for i, count in enumerate(counts):
+                mine[i] += count
         self.coverage.merge(other.coverage)
         self.divergences.extend(other.divergences)
         self.failure = self.failure or other.failure

@@ -4,6 +4,13 @@ Every driver step of the tour and of the Hypothesis exploration goes through
 :meth:`Session.step`: the target applies it and settles, the records it
 produced go through the oracle and the coverage as they arrive, and a
 divergence the campaign does not accept raises :class:`StepFailed`.
+
+Settling is driven by the model: :meth:`Session.settle` asks the oracle which
+jobs must still move on by themselves (:meth:`~jobcheck.conformance.oracle.Oracle.awaiting`)
+and has the target wait for exactly those, round after round until none is
+left; a job the target gives up on gets its verdict (a divergence, or an
+indeterminate one) from the oracle's eventual checks and is not waited for
+again.
 """
 
 from __future__ import annotations
@@ -21,10 +28,14 @@ from jobcheck.conformance.campaign.results import (
 from jobcheck.conformance.oracle import Divergence, Oracle
 from jobcheck.conformance.targets.base import Target
 from jobcheck.conformance.trace.records import Event, Record
+from jobcheck.conformance.trace.steps import describe_step
 from jobcheck.model.lifecycle import Model
 
 TargetFactory = Callable[[int], Target]
 """Makes a fresh target; the argument is a seed for the target's own randomness."""
+
+MAX_SETTLE_ROUNDS = 64
+"""A bound on the waiting rounds of one settle (each round a job moves on or is given up)."""
 
 
 class StepFailed(AssertionError):
@@ -53,17 +64,37 @@ class Session:
         self.unaccepted: list[Divergence] = []
         """The divergences of this session that the campaign does not accept."""
         self.status: dict[str, str] = {}
+        self._tallied: dict[str, list[int]] = {}
+        self._undecided = 0
 
     def step(self, step: dict[str, Any]) -> None:
-        """Run one step, settle, check what came back; raise :class:`StepFailed` if needed."""
+        """Run one step, settle, check what came back; raise :class:`StepFailed` if needed.
+
+        A ``wait`` step is a settle; any other step is followed by one unless it says
+        ``"settle": false``.
+        """
         try:
-            self.target.apply(step)
-            if step.get("op") != "wait" and step.get("settle", True):
-                self.target.settle()
+            waits = step.get("op") == "wait"
+            if waits:
+                self.target.note(describe_step(step), step)
+            else:
+                self.target.apply(step)
+            if waits or step.get("settle", True):
+                self._absorb()
+                self.settle()
         finally:
             self._absorb()
         self.result.steps += 1
         self._raise_if_new()
+
+    def settle(self) -> None:
+        """Wait until no job must still move on by itself (see the module docstring)."""
+        for _ in range(MAX_SETTLE_ROUNDS):
+            awaited = self.oracle.awaiting()
+            self.target.settle({job: a.status.value for job, a in awaited.items()})
+            self._absorb()
+            if not awaited and not self.oracle.awaiting():
+                return
 
     def live_jobs(self) -> int:
         """Jobs started in this session that have not reached concluded or null."""
@@ -88,6 +119,16 @@ class Session:
             found = self.oracle.feed(record)
             self._keep(found)
             self._sample(found)
+        undecided = self.oracle.undecided
+        if len(undecided) > self._undecided:
+            self.result.indeterminate.extend(undecided[self._undecided :])
+            self._undecided = len(undecided)
+        for rule, counts in self.oracle.tally.items():
+            seen = self._tallied.setdefault(rule, [0, 0, 0])
+            total = self.result.eventual.setdefault(rule, [0, 0, 0])
+            for i in range(3):
+                total[i] += counts[i] - seen[i]
+                seen[i] = counts[i]
 
     def _keep(self, divergences: list[Divergence]) -> None:
         self.divergences.extend(divergences)

@@ -21,7 +21,12 @@ What is checked, each check naming its rule of :mod:`jobcheck.model.rules`:
   with QEMU's exact error text;
 * query-jobs snapshots (:mod:`.oracle_queries`): known, live jobs, in a status
   their history allows, with monotonic progress, a truthful ``error`` and the
-  started type.
+  started type;
+* eventual effects (:mod:`.eventually`): a job that must move on by itself
+  (after an accepted pause, resume, complete, finalize, dismiss or cancel;
+  aborting; auto-finalize; auto-dismiss; running unthrottled) does — decided
+  from the verdicts of the driver's waits, recorded in the trace
+  (:meth:`Oracle.awaiting` says which jobs to wait for).
 
 **The asynchronous window.**  The order of a command's return and the events
 it causes is not stable across QEMU versions, and events of a job's internal
@@ -63,8 +68,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from jobcheck.conformance.oracle.divergence import Divergence
+from jobcheck.conformance.oracle.divergence import Divergence, Indeterminate
 from jobcheck.conformance.oracle.events import BLOCK_EVENTS, EventChecks
+from jobcheck.conformance.oracle.eventually import Awaited, EventualChecks
 from jobcheck.conformance.oracle.queries import QueryChecks, is_job_info
 from jobcheck.conformance.oracle.verbs import VerbChecks
 from jobcheck.conformance.trace.records import Command, Event, Meta, Note, Record, Response
@@ -72,7 +78,7 @@ from jobcheck.model.lifecycle import Model
 from jobcheck.model.rules import RuleId
 
 
-class Oracle(VerbChecks, QueryChecks, EventChecks):
+class Oracle(EventualChecks, VerbChecks, QueryChecks, EventChecks):
     """Checks one trace incrementally: :meth:`feed` each record, then :meth:`finish`.
 
     ``meta`` gives the trace's order (``wire`` when ``None``); ``path`` is put
@@ -97,8 +103,11 @@ class Oracle(VerbChecks, QueryChecks, EventChecks):
             self._on_response(record)
         elif isinstance(record, Command):
             self._on_command(record)
-        elif isinstance(record, Note) and record.text.startswith("reset:"):
-            self.reset()
+        elif isinstance(record, Note):
+            if record.text.startswith("reset:"):
+                self.reset()
+            elif record.wait is not None:
+                self._waited(record.wait)
         return self._out
 
     def _check_schema_members(self) -> None:
@@ -180,4 +189,4 @@ def check(
     return out
 
 
-__all__ = ["Divergence", "Oracle", "check"]
+__all__ = ["Awaited", "Divergence", "Indeterminate", "Oracle", "check"]

@@ -167,6 +167,9 @@ class EventChecks(OracleCore):
 
     def _after_status(self, job: JobState, previous: Status, status: Status) -> None:
         """Everything that follows from the job reporting ``status`` (after ``previous``)."""
+        awaited = self._awaited.pop(job.id, None)
+        if awaited is not None and awaited[0] is not status:
+            self._tally(awaited[1], 0)
         job.set_status(status, self._index)
         if status is _R:
             job.started = True
@@ -206,14 +209,6 @@ class EventChecks(OracleCore):
                 " not visible)",
                 "reported waiting",
             )
-
-    def _partners(self, job: JobState) -> list[JobState]:
-        """The live jobs that may share ``job``'s grouped transaction."""
-        if job.grouped:
-            return [self._jobs[p] for p in job.partners if p in self._jobs]
-        if job.grouped is False:
-            return []
-        return [j for j in self._jobs.values() if j is not job and j.grouped is not False]
 
     def _partner_aborting(self, job: JobState) -> bool:
         """A transaction partner is being cancelled or aborts (taking ``job`` with it)."""

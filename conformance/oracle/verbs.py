@@ -466,11 +466,15 @@ class VerbChecks(OracleCore):
             job.dismiss_requested = True
         elif verb is Verb.FINALIZE:
             job.finalize_requested = True
+            job.finalize_accepted = True
             if job.grouped:
                 for name in job.partners:
                     partner = self._jobs.get(name)
                     if partner is not None:
                         partner.finalized_at = self._index
+                        partner.finalize_accepted = True
+        elif verb is Verb.SET_SPEED:
+            job.released = None if call.speed is None else call.speed == 0
 
     # --- refusals checked from their text ---------------------------------------------
 
