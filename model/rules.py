@@ -859,7 +859,10 @@ CATALOGUE: tuple[Rule, ...] = (
         None,
         "QEMU does not crash (SIGABRT, failed assertion) under any sequence of QMP commands.",
         versions=_ALL,
-        checks=("conformance.report.document.build_document",),
+        checks=(
+            "conformance.campaign.session.Session._crashed",
+            "conformance.report.document.build_document",
+        ),
     ),
 )
 """Every rule, in a stable order (grouped by the QAPI definition it comes from)."""

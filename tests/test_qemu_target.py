@@ -187,7 +187,13 @@ def test_each_job_type_starts_held_and_finishes_when_released(qsd: QemuTarget) -
     for n, kind in enumerate(kinds):
         qsd.start([spec(kind, f"h{n}")])
     qsd.settle()
-    jobs = listed(qsd)
+    # A held job copies its first chunk and parks: no event says when, so ask until it shows.
+    deadline = time.monotonic() + qsd.timeout
+    while True:
+        jobs = listed(qsd)
+        if all(jobs[f"h{n}"]["current-progress"] > 0 for n in range(len(kinds))):
+            break
+        assert time.monotonic() < deadline, f"a held job made no progress: {jobs}"
     for n, kind in enumerate(kinds):
         assert jobs[f"h{n}"]["status"] == "running", kind
         assert jobs[f"h{n}"]["type"] == kind.split("-")[0]

@@ -15,6 +15,7 @@ again.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from typing import Any
 
@@ -25,11 +26,13 @@ from jobcheck.conformance.campaign.results import (
     Sample,
     job_excerpt,
 )
+from jobcheck.conformance.errors import TargetCrashed, TargetError
 from jobcheck.conformance.oracle import Divergence, Oracle
 from jobcheck.conformance.targets.base import Target
-from jobcheck.conformance.trace.records import Event, Record
-from jobcheck.conformance.trace.steps import describe_step
+from jobcheck.conformance.trace.records import Event, Note, Record
+from jobcheck.conformance.trace.steps import describe_step, step_jobs
 from jobcheck.model.lifecycle import Model
+from jobcheck.model.rules import RuleId
 
 TargetFactory = Callable[[int], Target]
 """Makes a fresh target; the argument is a seed for the target's own randomness."""
@@ -40,6 +43,15 @@ MAX_SETTLE_ROUNDS = 64
 
 class StepFailed(AssertionError):
     """A step produced divergences that the campaign does not accept."""
+
+
+class CrashFound(StepFailed):
+    """QEMU crashed during a step or the teardown: the finding of rule ``qemu.no-abort``,
+    kept as a divergence of the session like any other."""
+
+    def __init__(self, message: str, error: TargetCrashed) -> None:
+        super().__init__(message)
+        self.error = error
 
 
 class Session:
@@ -82,9 +94,11 @@ class Session:
             if waits or step.get("settle", True):
                 self._absorb()
                 self.settle()
+        except TargetCrashed as exc:
+            self._crashed(exc)
         finally:
             self._absorb()
-        self.result.steps += 1
+            self.result.steps += 1
         self._raise_if_new()
 
     def settle(self) -> None:
@@ -104,6 +118,8 @@ class Session:
         """Close the target and run the oracle's end-of-trace checks."""
         try:
             self.target.close()
+        except TargetCrashed as exc:
+            self._crashed(exc)
         finally:
             self._absorb()
             new = self.oracle.finish()
@@ -129,6 +145,34 @@ class Session:
             for i in range(3):
                 total[i] += counts[i] - seen[i]
                 seen[i] = counts[i]
+
+    def abandon(self) -> None:
+        """Close the target after a failure, quietly: the first error is the one to report."""
+        with contextlib.suppress(TargetError):
+            self.target.close()
+
+    def _crashed(self, error: TargetCrashed) -> None:
+        """QEMU crashed: a divergence of rule ``qemu.no-abort`` at the last record, naming the
+        job of the last step (if it names one); raise :class:`CrashFound`."""
+        self._absorb()
+        jobs = next(
+            (step_jobs(r.step) for r in reversed(self.records) if isinstance(r, Note) and r.step),
+            set(),
+        )
+        crash = Divergence(
+            RuleId.QEMU_NO_ABORT,
+            next(iter(jobs)) if len(jobs) == 1 else None,
+            max(0, len(self.records) - 1),
+            0,
+            None,
+            "QEMU keeps running",
+            error.outcome,
+            False,
+            f"QEMU crashed: {error} ({RuleId.QEMU_NO_ABORT})",
+        )
+        self._keep([crash])
+        self._sample([crash])
+        raise CrashFound(f"{crash.rule}: {crash.message}", error)
 
     def _keep(self, divergences: list[Divergence]) -> None:
         self.divergences.extend(divergences)

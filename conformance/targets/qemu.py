@@ -277,6 +277,12 @@ class QemuTarget(Target):
         try:
             yield
         except SessionTimeout as exc:
+            process = self._resources.process
+            if process is not None and process.stopped():
+                raise TargetError(
+                    f"{process.binary.name} (pid {process.pid}) is stopped (SIGSTOP, or a"
+                    f" debugger) and did not answer: {exc}"
+                ) from None
             raise TargetError(self._with_stderr(f"QEMU did not answer: {exc}")) from None
         except SessionLost as exc:
             raise self._lost_error(str(exc)) from None
