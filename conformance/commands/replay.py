@@ -27,7 +27,7 @@ from typing import Any
 from jobcheck.conformance.campaign.results import CampaignResult
 from jobcheck.conformance.campaign.session import CrashFound, Session
 from jobcheck.conformance.errors import TargetError, UsageError, model_for_option
-from jobcheck.conformance.report.baseline import load_baseline
+from jobcheck.conformance.report.baseline import load_baseline, outcome_of
 from jobcheck.conformance.targets.select import choose_target
 from jobcheck.conformance.trace.readers import read_trace
 from jobcheck.conformance.trace.records import Meta, Note, Record, TraceFormatError, write_jsonl
@@ -139,7 +139,7 @@ def run(args: argparse.Namespace) -> int:
         if not args.strict and d.known:
             ignored.append((d, "known"))
         elif baseline is not None and baseline.match(
-            d.rule, kinds.get(d.job or ""), target.qemu_version
+            d.rule, kinds.get(d.job or ""), target.qemu_version, outcome_of(d.observed, d.job)
         ):
             ignored.append((d, "baselined"))
         else:

@@ -118,7 +118,7 @@ def run(args: argparse.Namespace) -> int:
 def execute(choice: TargetChoice, args: argparse.Namespace, out_dir: Path | None) -> int:
     """Run the campaign(s) for ``jobcheck run``; print, write the reports, return the exit code."""
     # a malformed baseline is a usage error, before any run
-    baseline = load_baseline(args.baseline) if args.baseline else None
+    baseline = load_baseline(args.baseline, upgrade=args.update_baseline) if args.baseline else None
     qemu_version, model = probe(choice)
     chosen = choice
     if choice.model is None:
@@ -168,7 +168,13 @@ def finish(
     """Print the summary, write the outputs, and decide the exit code."""
     summary = coverage_summary(result.coverage, model)
     outcome = report.build(
-        info, result, summary, baseline_path=args.baseline, strict=args.strict, directory=out_dir
+        info,
+        result,
+        summary,
+        baseline_path=args.baseline,
+        strict=args.strict,
+        directory=out_dir,
+        upgrade=args.update_baseline,
     )
     for line in report.summary_lines(outcome):
         print(line)
@@ -183,6 +189,11 @@ def finish(
     if args.update_baseline:
         report.update_baseline(outcome, Path(args.baseline))
         print(f"baseline updated: {args.baseline}")
+        if outcome.baseline is not None and outcome.baseline.upgraded_from is not None:
+            print(
+                f"  upgraded from version {outcome.baseline.upgraded_from}: its rule-only entries"
+                " are replaced by one entry per outcome this run saw; review them"
+            )
     if result.crash:
         return 1
     return outcome.exit_code

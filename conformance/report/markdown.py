@@ -60,7 +60,8 @@ def headline(document: dict[str, Any]) -> str:
     return (
         f"{verdict} (exit {document['outcome']['exit_code']}): "
         f"{counts['new']} new, {counts['known']} known, {counts['baselined']} baselined "
-        f"divergences; {counts['stale_baseline_entries']} stale baseline entries"
+        f"divergences; {counts['stale_baseline_entries']} stale baseline entries; "
+        f"{counts.get('indeterminate', 0)} indeterminate (too slow to decide)"
     )
 
 
@@ -117,6 +118,18 @@ def render(document: dict[str, Any]) -> str:
         "```",
         "",
     ]
+
+    undecided = document.get("indeterminate") or []
+    if undecided:
+        total = document["counts"].get("indeterminate", len(undecided))
+        out += [f"## Indeterminate ({total})", ""]
+        out += [
+            "Eventual checks the run could not decide: the job was still working when the"
+            " wait's bound ran out. Neither a pass nor a failure.",
+            "",
+        ]
+        out += [f"- `{u['rule']}`: {_cell(u['message'])}" for u in undecided]
+        out.append("")
 
     out += ["## Divergences", ""]
     entries = document["divergences"]
