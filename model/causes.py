@@ -8,8 +8,9 @@ edge, every cause and the job-kind :class:`~jobcheck.model.kinds.Feature`
 flags it needs; :mod:`jobcheck.model.graph` builds the per-kind graphs from
 it, and the renderers label the edges with it.
 
-Sources: where each edge happens in QEMU (``qemu-jobs.md`` §1.1), the per-verb
-behaviour (§4.1) and the observed event sequences (§5.2, ``qemu-live.md`` §6–7).
+Sources: where each edge happens and what each verb checks, in QEMU's source
+(docs/qemu-job-engine.md, 'Where each transition happens' and 'Order of checks per verb'),
+and the event sequences seen on QEMU (docs/driving-qemu.md, 'Event sequences').
 
 A :class:`Cause` is also a step of a coverage plan (:mod:`jobcheck.model.plan`).
 The internal causes that a driver can bring about are marked ``driver=True``

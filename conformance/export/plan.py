@@ -6,7 +6,7 @@ included, in order; after each one, wait for its response and for the events
 the trace shows before the next command; and flag the record where the
 divergence is, saying whether QEMU answers there as it did when the trace was
 recorded.  This module extracts that plan (:class:`Plan`) from the trace; the
-renderers are :mod:`.export_script` and :mod:`.export_iotest`.
+renderers are :mod:`.script` and :mod:`.iotest`.
 
 Only traces of a live QEMU (or QMP transcripts in wire order) can be
 exported: the simulator needs no block nodes, so its traces have no setup

@@ -4,7 +4,7 @@ The script launches the QEMU binary given with ``--qemu`` (``qemu-storage-daemon
 or any ``qemu-system-*``, with no guest) the way jobcheck's live target does —
 a pre-bound unix socket passed as a file descriptor with ``wait=on``, so that
 QEMU 7.2's double greeting cannot happen — in a private temporary directory.
-Then it replays the plan of :mod:`.reproducer`: each recorded command, its
+Then it replays the plan of :mod:`.plan`: each recorded command, its
 response, and the recorded events (waited for, up to a timeout each).  It
 prints what QEMU answers and, at the divergent record, whether QEMU still
 answers as recorded.  Exit status: 1 the divergence reproduces, 0 QEMU
