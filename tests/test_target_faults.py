@@ -28,7 +28,7 @@ from jobcheck.conformance.errors import TargetCrashed, TargetError
 from jobcheck.conformance.targets.qemu import QemuTarget
 from jobcheck.conformance.targets.select import TargetChoice
 from jobcheck.conformance.targets.sim import Simulator
-from jobcheck.conformance.trace.records import Response
+from jobcheck.conformance.trace.records import Event, Response
 from jobcheck.model.lifecycle import model_for
 from jobcheck.model.rules import RuleId
 
@@ -43,7 +43,8 @@ class _SimCrash(TargetCrashed):
 
 class FaultySim(Simulator):
     """A simulator that fails (or crashes) at its ``at``-th command, or at every command
-    that ``crashes_on`` says is fatal."""
+    that ``crashes_on`` says is fatal, or reports an event for a job nobody started at its
+    ``ghost_at``-th command."""
 
     def __init__(
         self,
@@ -52,15 +53,19 @@ class FaultySim(Simulator):
         at: int | None = None,
         crash: bool = False,
         crashes_on: Callable[[Simulator, str, dict[str, Any]], bool] | None = None,
+        ghost_at: int | None = None,
     ) -> None:
         super().__init__("7.2", seed=seed)
         self.at = at
         self.crash = crash
         self.crashes_on = crashes_on
+        self.ghost_at = ghost_at
         self.sent = 0
 
     def execute(self, command: str, arguments: dict[str, Any] | None = None) -> Response:
         self.sent += 1
+        if self.sent == self.ghost_at:
+            self._record(Event("JOB_STATUS_CHANGE", {"id": "ghost", "status": "running"}))
         if self.crashes_on is not None and self.crashes_on(self, command, arguments or {}):
             raise _SimCrash(f"the simulated QEMU aborted at {command}")
         if self.at is not None and self.sent == self.at:
@@ -220,3 +225,24 @@ def test_a_signal_to_qemu_during_the_exploration(
     assert victim.pid is not None and _state(victim.pid) == "gone", "QEMU is still there"
     assert not os.path.exists(victim.workdir), "its directory is still there"
     assert os.listdir(tmp_path) == [], "a temporary file survived"
+
+
+def test_a_divergence_hypothesis_cannot_reproduce_is_reported_from_the_run_that_had_it() -> None:
+    # Only the 3rd example's QEMU misbehaves (an event for a job nobody started, at its 4th
+    # command): Hypothesis finds the divergence, replays the example on a sound QEMU, and
+    # calls it flaky.  The report must show the run that failed — not the replay that
+    # passed, not a fake one-step minimal run — and say that it did not recur.
+    made = [0]
+
+    def make(seed: int) -> Simulator:
+        made[0] += 1
+        return FaultySim(seed, ghost_at=4) if made[0] == 3 else Simulator("7.2", seed=seed)
+
+    result = run_campaign(make, model_for("7.2"), seed=5, examples=10, tour=False)
+    failure = result.failure
+    assert failure is not None and result.crash is None
+    assert {d.rule for d in failure.divergences} == {RuleId.EVENT_STATUS_CHANGE_KNOWN_JOB}
+    assert any(isinstance(r, Event) and r.data.get("id") == "ghost" for r in failure.records), (
+        "the failure is not the run that had the divergence"
+    )
+    assert "did not happen again" in failure.message
