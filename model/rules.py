@@ -855,7 +855,7 @@ CATALOGUE: tuple[Rule, ...] = (
         RuleId.BLOCK_JOB_READY_EVENT_AFTER_READY,
         _E,
         "@BLOCK_JOB_READY",
-        "BLOCK_JOB_READY is emitted only after the job reached ready.",
+        "BLOCK_JOB_READY is emitted once, when the job has reached ready.",
         quote="Emitted when a block job is ready to complete",
         versions=_ALL,
         checks=(
@@ -881,7 +881,7 @@ CATALOGUE: tuple[Rule, ...] = (
         _E,
         "@BLOCK_JOB_COMPLETED",
         "A started block job emits exactly one BLOCK_JOB_COMPLETED or BLOCK_JOB_CANCELLED before"
-        " concluded; CANCELLED only after a (force) cancel.",
+        " concluded: CANCELLED after a force cancel, and only then.",
         covers=(
             "@BLOCK_JOB_CANCELLED",
             "@JobType.commit",

@@ -384,6 +384,16 @@ class EventChecks(OracleCore):
         return False
 
     def _ready_event(self, job: JobState) -> None:
+        job.ready_events += 1
+        if self.wire and job.ready_events > 1 and not job.lossy:
+            self._emit(
+                RuleId.BLOCK_JOB_READY_EVENT_AFTER_READY,
+                job,
+                "a second BLOCK_JOB_READY for the job",
+                "one BLOCK_JOB_READY, when the job reaches ready",
+                "emitted BLOCK_JOB_READY again",
+            )
+            return
         if job.status is _Y or (job.reached_ready and job.status is _S):
             return
         if self._infer(job, _Y):
@@ -450,6 +460,21 @@ class EventChecks(OracleCore):
                 + ("with an error" if has_error else "without an error"),
                 "an error member iff the job aborted",
                 f"error={data.get('error')!r}" if has_error else "no error member",
+            )
+        if (
+            not cancelled
+            and self.wire
+            and job.force_cancel is True
+            and not job.cancels
+            and not job.wild
+            and not job.lossy
+        ):
+            self._emit(
+                RuleId.BLOCK_JOB_COMPLETION_EVENT,
+                job,
+                "BLOCK_JOB_COMPLETED after an accepted force cancel",
+                "BLOCK_JOB_CANCELLED for a force-cancelled job",
+                "emitted BLOCK_JOB_COMPLETED",
             )
         if (
             cancelled

@@ -94,6 +94,8 @@ class JobState:
     """Part of the job's history was inferred or is missing (per-job logs)."""
     started: bool = False
     reached_ready: bool = False
+    ready_events: int = 0
+    """BLOCK_JOB_READY events received for this job instance."""
     completions: int = 0
     failed: bool | None = False
     progress: int | None = None
