@@ -958,7 +958,7 @@ CATALOGUE: tuple[Rule, ...] = (
         "QEMU does not crash (SIGABRT, failed assertion) under any sequence of QMP commands.",
         versions=_ALL,
         checks=(
-            "conformance.campaign.session.Session._crashed",
+            "conformance.oracle.Oracle._crashed",
             "conformance.report.document.build_document",
         ),
     ),

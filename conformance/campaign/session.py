@@ -32,7 +32,6 @@ from jobcheck.conformance.targets.base import Target
 from jobcheck.conformance.trace.records import Event, Note, Record
 from jobcheck.conformance.trace.steps import describe_step, step_jobs
 from jobcheck.model.lifecycle import Model
-from jobcheck.model.rules import RuleId
 
 TargetFactory = Callable[[int], Target]
 """Makes a fresh target; the argument is a seed for the target's own randomness."""
@@ -152,27 +151,22 @@ class Session:
             self.target.close()
 
     def _crashed(self, error: TargetCrashed) -> None:
-        """QEMU crashed: a divergence of rule ``qemu.no-abort`` at the last record, naming the
-        job of the last step (if it names one); raise :class:`CrashFound`."""
+        """QEMU crashed: record it in the trace (a note with a ``crash`` member, naming the job
+        of the last step if it names one), which the oracle reports as ``qemu.no-abort``;
+        raise :class:`CrashFound`."""
         self._absorb()
         jobs = next(
             (step_jobs(r.step) for r in reversed(self.records) if isinstance(r, Note) and r.step),
             set(),
         )
-        crash = Divergence(
-            RuleId.QEMU_NO_ABORT,
-            next(iter(jobs)) if len(jobs) == 1 else None,
-            max(0, len(self.records) - 1),
-            0,
-            None,
-            "QEMU keeps running",
-            error.outcome,
-            False,
-            f"QEMU crashed: {error} ({RuleId.QEMU_NO_ABORT})",
-        )
-        self._keep([crash])
-        self._sample([crash])
-        raise CrashFound(f"{crash.rule}: {crash.message}", error)
+        job = next(iter(jobs)) if len(jobs) == 1 else None
+        crash = {"outcome": error.outcome, "message": str(error), "job": job}
+        note = Note(f"QEMU crashed: {error.outcome}", crash=crash)
+        self.records.append(note)
+        found = self.oracle.feed(note)
+        self._keep(found)
+        self._sample(found)
+        raise CrashFound(f"{found[0].rule}: {found[0].message}" if found else str(error), error)
 
     def _keep(self, divergences: list[Divergence]) -> None:
         self.divergences.extend(divergences)

@@ -22,6 +22,8 @@ What is checked, each check naming its rule of :mod:`jobcheck.model.rules`:
 * query-jobs snapshots (:mod:`.queries`): known, live jobs, in a status
   their history allows, with monotonic progress, a truthful ``error`` and the
   started type;
+* QEMU crashes: a note with a ``crash`` member (a driver saw QEMU die of a
+  fatal signal or a failed assertion) is a divergence of ``qemu.no-abort``;
 * eventual effects (:mod:`.eventually`): a job that must move on by itself
   (after an accepted pause, resume, complete, finalize, dismiss or cancel;
   aborting; auto-finalize; auto-dismiss; running unthrottled) does — decided
@@ -68,6 +70,7 @@ Example::
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 from jobcheck.conformance.oracle.divergence import Divergence, Indeterminate
 from jobcheck.conformance.oracle.events import BLOCK_EVENTS, EventChecks
@@ -109,7 +112,20 @@ class Oracle(EventualChecks, VerbChecks, QueryChecks, EventChecks):
                 self.reset()
             elif record.wait is not None:
                 self._waited(record.wait)
+            elif record.crash is not None:
+                self._crashed(record.crash)
         return self._out
+
+    def _crashed(self, crash: dict[str, Any]) -> None:
+        """QEMU crashed (a note's ``crash`` member): rule ``qemu.no-abort``."""
+        job = crash.get("job")
+        self._emit(
+            RuleId.QEMU_NO_ABORT,
+            job if isinstance(job, str) else None,
+            f"QEMU crashed: {crash.get('message') or crash.get('outcome')}",
+            "QEMU keeps running",
+            str(crash.get("outcome") or "crashed"),
+        )
 
     def _check_schema_members(self) -> None:
         """Enum members the target's QAPI schema has (trace metadata ``schema_members``,
