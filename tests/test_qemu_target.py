@@ -449,6 +449,20 @@ def test_injected_errors_fire_after_release(qsd: QemuTarget, policy: str) -> Non
             assert "aborting" in statuses(records, job_id), kind
             assert jobs[job_id]["status"] == "concluded", kind
             assert jobs[job_id]["error"] == "Input/output error", kind
+    if policy != "stop":
+        return
+    # job-resume retries the failed request, which fails again: the job pauses again.
+    for n in range(len(kinds)):
+        assert qsd.verb(Verb.RESUME, f"e{n}").ok
+    qsd.settle()
+    records = qsd.take_records()
+    jobs = listed(qsd)
+    for n, kind in enumerate(kinds):
+        job_id = f"e{n}"
+        assert statuses(records, job_id)[-2:] == ["running", "paused"], kind
+        errors = [e for e in events(records, "BLOCK_JOB_ERROR") if e.data["device"] == job_id]
+        assert errors, kind
+        assert jobs[job_id]["status"] == "paused", kind
 
 
 # -- attaching to a running QEMU -----------------------------------------

@@ -348,6 +348,7 @@ class EventChecks(OracleCore):
         elif name == "BLOCK_JOB_ERROR":
             if data.get("action") == "stop" and self.wire:
                 job.user_paused = True  # QEMU's error-stop is a user pause
+                job.error_stop_at = self._index
         else:
             self._completion_event(job, name, data)
 

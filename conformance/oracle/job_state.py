@@ -94,6 +94,8 @@ class JobState:
     """Part of the job's history was inferred or is missing (per-job logs)."""
     started: bool = False
     reached_ready: bool = False
+    error_stop_at: int = -1
+    """The record index of the job's last BLOCK_JOB_ERROR with action stop (-1: none)."""
     ready_events: int = 0
     """BLOCK_JOB_READY events received for this job instance."""
     completions: int = 0

@@ -247,6 +247,10 @@ class VerbChecks(OracleCore):
                     known, job, f"{command} {observed}", documented_text(known), observed
                 )
         self._after_verb(job, call, [outcome for _, outcome in matched])
+        if job.error_stop_at > since:
+            # An I/O error paused the job (a user pause) while the command was on its way:
+            # before or after the command took effect, the events cannot tell.
+            job.user_paused = None
         ok = frozenset(status for status, _ in matched)
         if job.status is not None and not (ok & job.statuses_since(since)):
             self._oblige(job, ok, call, command, observed, outcomes)

@@ -406,9 +406,12 @@ class Engine:
         yield from self._pause_point(job)
 
     def _io_error(self, job: Job) -> str:
-        """``block_job_error_action``: stop (user pause) or report; BLOCK_JOB_ERROR."""
-        job.error_fired = True
+        """``block_job_error_action``: stop (user pause) or report; BLOCK_JOB_ERROR.
+
+        A stopped job retries the failed request when it is resumed, and the bad sector
+        is still bad: the error fires again (as blkdebug's ``inject-error`` does)."""
         action = job.error_policy or "report"
+        job.error_fired = action != "stop"
         if action == "stop":
             if not job.user_paused:
                 job.pause_count += 1
