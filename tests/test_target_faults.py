@@ -96,6 +96,23 @@ def test_a_target_failure_in_the_exploration_is_a_target_failure_not_flaky() -> 
     assert not isinstance(caught.value, TargetCrashed)
 
 
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_a_qemu_that_cannot_start_in_the_exploration_is_a_target_failure(seed: int) -> None:
+    # The 3rd example's QEMU does not start: that example draws less than the earlier ones
+    # with the same start, and Hypothesis, unwinding, raises its own "inconsistent data
+    # generation" error instead.  The campaign must still say what happened.
+    made = [0]
+
+    def make(target_seed: int) -> Simulator:
+        made[0] += 1
+        if made[0] == 3:
+            raise TargetError("QEMU cannot start")
+        return Simulator("7.2", seed=target_seed)
+
+    with pytest.raises(TargetError, match="cannot start"):
+        run_campaign(make, model_for("7.2"), seed=seed, examples=10, tour=False)
+
+
 def test_a_crash_in_the_exploration_is_a_finding_not_flaky() -> None:
     result = run_campaign(
         _factory(3, at=5, crash=True), model_for("7.2"), seed=1, examples=10, tour=False
@@ -246,3 +263,21 @@ def test_a_divergence_hypothesis_cannot_reproduce_is_reported_from_the_run_that_
         "the failure is not the run that had the divergence"
     )
     assert "did not happen again" in failure.message
+
+
+@pytest.mark.live
+def test_a_qemu_stopped_at_the_teardown_fails_the_close(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """A QEMU that stops answering in the teardown (``quit``) is a target failure too: the
+    close says so (it used to be swallowed, and the run passed), after cleaning up."""
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    target = QemuTarget(timeout=1.0)
+    pid = target.pid
+    assert pid is not None
+    os.kill(pid, signal.SIGSTOP)
+    _await(lambda: _state(pid) == "T", "QEMU stopping")
+    with pytest.raises(TargetError, match="is stopped") as caught:
+        target.close()
+    assert not isinstance(caught.value, TargetCrashed)
+    assert _state(pid) == "gone" and os.listdir(tmp_path) == []

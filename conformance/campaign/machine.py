@@ -86,6 +86,10 @@ class Exploration:
     """The session of the example that ran last (after shrinking: the minimal one)."""
     failed: Session | None = None
     """The session of the example that failed last (the smallest failing one Hypothesis saw)."""
+    escaped: TargetFailed | None = None
+    """The target failure or crash that ended the exploration (whatever Hypothesis makes of
+    it on the way out: it may see the example draw less than an earlier one with the same
+    start, and raise its own error instead)."""
 
 
 class CampaignMachine(RuleBasedStateMachine):
@@ -137,7 +141,10 @@ class CampaignMachine(RuleBasedStateMachine):
 
     def _escape(self, error: TargetError) -> NoReturn:
         self.escaped = True
-        raise TargetFailed(error, self.session) from error
+        escape = TargetFailed(error, self.session)
+        if self.exploration.escaped is None:
+            self.exploration.escaped = escape
+        raise escape from error
 
     def _new_id(self) -> str:
         self.counter += 1

@@ -92,26 +92,41 @@ def run_campaign(
     make_session = fresh_sessions(make_target, model, accept, extra, seed)
     try:
         test()
-    except TargetFailed as exc:
-        crashed = exc.session if isinstance(exc.error, TargetCrashed) else None
-        session = crashed or exploration.failed
-        if session is None:
-            raise exc.error from None  # the target failed (exit 3), nothing found before
-        # A crash; or the target failed while Hypothesis shrank a failure: report that one.
-        if crashed is not None:
-            result.crash = str(exc.error)
-        result.failure = shrunk_failure(_failure(session, str(exc.error)), make_session)
-    except (StepFailed, AssertionError, Flaky) as exc:
-        session = exploration.failed or exploration.last
-        if session is None:
+    except BaseException as exc:
+        escaped = exploration.escaped
+        if escaped is not None:
+            result.failure = _escaped(escaped, exploration, result, make_session)
+        elif isinstance(exc, (StepFailed, AssertionError, Flaky)):
+            session = exploration.failed or exploration.last
+            if session is None:
+                raise
+            failure = _failure(session, _first_line(exc))
+            if isinstance(exc, Flaky) or not failure.divergences:
+                # Hypothesis could not fail the example again: shrink what did fail, here.
+                failure = shrunk_failure(failure, make_session)
+            result.failure = failure
+        else:
             raise
-        failure = _failure(session, _first_line(exc))
-        if isinstance(exc, Flaky) or not failure.divergences:
-            # Hypothesis could not fail the example again: shrink what did fail, here.
-            failure = shrunk_failure(failure, make_session)
-        result.failure = failure
     result.seconds = time.monotonic() - started
     return result
+
+
+def _escaped(
+    escaped: TargetFailed,
+    exploration: Exploration,
+    result: CampaignResult,
+    make_session: Callable[[int], Session],
+) -> Failure:
+    """The exploration ended on a crash or a target failure: the crash is the failure
+    (shrunk); a target failure is raised as it is (exit 3), unless it came while Hypothesis
+    shrank a failure already found, which is then the one reported."""
+    crashed = escaped.session if isinstance(escaped.error, TargetCrashed) else None
+    session = crashed or exploration.failed
+    if session is None:
+        raise escaped.error from None
+    if crashed is not None:
+        result.crash = str(escaped.error)
+    return shrunk_failure(_failure(session, str(escaped.error)), make_session)
 
 
 def _failure(session: Session, message: str) -> Failure:

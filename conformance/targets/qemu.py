@@ -339,9 +339,11 @@ class QemuTarget(Target):
                     f"{process.binary.name} did not exit within {self.timeout:g} s of {doing}"
                 )
             )
+        message = self._with_stderr(f"{process.binary.name} {process.ending()} after {doing}")
         if process.crashed():
-            message = self._with_stderr(f"{process.binary.name} {process.ending()} after {doing}")
             raise QemuCrashed(message, code, process.stderr_tail(), doing)
+        if code != 0:
+            raise TargetError(message)  # killed from outside while it was quitting
         return response
 
     # -- set-up (the SetupQmp protocol of NodeSetup) ---------------------
@@ -539,7 +541,9 @@ class QemuTarget(Target):
 
     def close(self) -> None:
         """Tear down (see the module docstring); raise :class:`QemuCrashed` if QEMU aborted
-        during the teardown itself (after everything is cleaned up)."""
+        during the teardown itself, or :class:`TargetError` if the teardown failed (QEMU
+        did not answer, did not exit, or was killed while quitting) — after everything is
+        cleaned up either way."""
         self._close(raise_crash=True)
 
     def __enter__(self) -> QemuTarget:
@@ -551,7 +555,7 @@ class QemuTarget(Target):
     def _close(self, raise_crash: bool) -> None:
         if self._closed:
             return
-        crash: QemuCrashed | None = None
+        crash: TargetError | None = None
         grace = 0.0
         try:
             session = self._resources.session
@@ -572,16 +576,17 @@ class QemuTarget(Target):
                         self._teardown_attached()
                     else:
                         self._quit(self._session, None)
-                except QemuCrashed as exc:
+                except TargetError as exc:
                     crash = exc
-                except (TargetError, UsageError):
+                except UsageError:
                     pass
         finally:
             self._closed = True
             self._resources.release(grace)
             self._finalizer.detach()
         if crash is not None:
-            self.crash = crash
+            if isinstance(crash, QemuCrashed):
+                self.crash = crash
             if raise_crash:
                 raise crash
 
