@@ -113,6 +113,21 @@ def test_a_qemu_that_cannot_start_in_the_exploration_is_a_target_failure(seed: i
         run_campaign(make, model_for("7.2"), seed=seed, examples=10, tour=False)
 
 
+@pytest.mark.parametrize("tour", [True, False])
+def test_a_qemu_that_crashes_as_it_starts_is_a_finding(tour: bool) -> None:
+    made = [0]
+
+    def make(target_seed: int) -> Simulator:
+        made[0] += 1
+        if made[0] == (1 if tour else 3):
+            raise _SimCrash("the simulated QEMU aborted as it started (SIGABRT)")
+        return Simulator("7.2", seed=target_seed)
+
+    result = run_campaign(make, model_for("7.2"), seed=1, examples=10, tour=tour)
+    assert result.crash is not None and "as it started" in result.crash
+    assert result.failure is not None and result.failure.steps() == []
+
+
 def test_a_crash_in_the_exploration_is_a_finding_not_flaky() -> None:
     result = run_campaign(
         _factory(3, at=5, crash=True), model_for("7.2"), seed=1, examples=10, tour=False

@@ -31,6 +31,7 @@ from jobcheck.conformance.campaign.session import Session, StepFailed, TargetFac
 from jobcheck.conformance.campaign.shrink import fresh_sessions, shrunk_failure
 from jobcheck.conformance.campaign.tour import run_tour
 from jobcheck.conformance.errors import TargetCrashed
+from jobcheck.conformance.trace.records import Meta
 from jobcheck.model.lifecycle import Model
 
 PROFILES: dict[str, dict[str, Any]] = {
@@ -120,13 +121,16 @@ def _escaped(
     """The exploration ended on a crash or a target failure: the crash is the failure
     (shrunk); a target failure is raised as it is (exit 3), unless it came while Hypothesis
     shrank a failure already found, which is then the one reported."""
-    crashed = escaped.session if isinstance(escaped.error, TargetCrashed) else None
-    session = crashed or exploration.failed
+    error = escaped.error
+    crashed = isinstance(error, TargetCrashed)
+    session = escaped.session if crashed else exploration.failed
+    if crashed:
+        result.crash = str(error)
+        if session is None:  # it crashed as it started: no step to shrink
+            return Failure(str(error), [], Meta("qemu"), [], [])
     if session is None:
-        raise escaped.error from None
-    if crashed is not None:
-        result.crash = str(escaped.error)
-    return shrunk_failure(_failure(session, str(escaped.error)), make_session)
+        raise error from None
+    return shrunk_failure(_failure(session, str(error)), make_session)
 
 
 def _failure(session: Session, message: str) -> Failure:

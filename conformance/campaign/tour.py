@@ -27,7 +27,8 @@ from jobcheck.conformance.campaign.coverage import BLOCK_ONLY_VERBS, CAMPAIGN_KI
 from jobcheck.conformance.campaign.results import Accept, CampaignResult, Failure
 from jobcheck.conformance.campaign.session import CrashFound, Session, StepFailed, TargetFactory
 from jobcheck.conformance.campaign.shrink import fresh_sessions, shrunk_failure
-from jobcheck.conformance.trace.records import Command, Response
+from jobcheck.conformance.errors import TargetCrashed
+from jobcheck.conformance.trace.records import Command, Meta, Response
 from jobcheck.model.causes import Cause
 from jobcheck.model.graph import executable_statuses, lifecycle_graph, plan_edge, plan_status
 from jobcheck.model.kinds import JobKind, JobSetup
@@ -284,8 +285,14 @@ def run_tour(
     *,
     seed: int = 0,
 ) -> Failure | None:
-    """Run the tour on one fresh target; a :class:`Failure` if a step diverged."""
-    session = Session(make_target(seed), model, accept, result, {**meta_extra, "tour": True})
+    """Run the tour on one fresh target; a :class:`Failure` if a step diverged (or QEMU
+    crashed, as it started included)."""
+    try:
+        target = make_target(seed)
+    except TargetCrashed as exc:
+        result.crash = str(exc)
+        return Failure(str(exc), [], Meta("qemu"), [], [])
+    session = Session(target, model, accept, result, {**meta_extra, "tour": True})
     ids = _Ids()
     steps_before = result.steps
     try:

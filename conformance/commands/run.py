@@ -19,7 +19,7 @@ from jobcheck.conformance.campaign.coverage import coverage_summary
 from jobcheck.conformance.campaign.parallel import RunInfo, probe, run_campaigns
 from jobcheck.conformance.campaign.results import CampaignResult, iter_failure_lines
 from jobcheck.conformance.campaign.run import PROFILES
-from jobcheck.conformance.errors import UsageError
+from jobcheck.conformance.errors import TargetCrashed, UsageError
 from jobcheck.conformance.report import write as report
 from jobcheck.conformance.report.baseline import Acceptor, load_baseline
 from jobcheck.conformance.targets.qemu_package import debian_package
@@ -119,7 +119,10 @@ def execute(choice: TargetChoice, args: argparse.Namespace, out_dir: Path | None
     """Run the campaign(s) for ``jobcheck run``; print, write the reports, return the exit code."""
     # a malformed baseline is a usage error, before any run
     baseline = load_baseline(args.baseline, upgrade=args.update_baseline) if args.baseline else None
-    qemu_version, model = probe(choice)
+    try:
+        qemu_version, model = probe(choice)
+    except TargetCrashed as exc:
+        raise TargetCrashed(f"qemu.no-abort: QEMU crashed as it started: {exc}") from None
     chosen = choice
     if choice.model is None:
         choice = replace(choice, model=model.version)

@@ -194,6 +194,10 @@ class QemuSession:
             raise SessionTimeout(self._broken) from None
         except (QMPError, OSError, EOFError) as exc:
             raise SessionLost(f"cannot connect to {path}: {_reason(exc)}") from None
+        except AssertionError:
+            # qemu.qmp asserts that it is running at the end of its handshake; a peer that
+            # died during the handshake makes that assertion fail.
+            raise SessionLost(f"cannot connect to {path}: it closed during the handshake") from None
         loop = asyncio.get_running_loop()
         self._tasks = [loop.create_task(self._watch()), loop.create_task(self._drain_listener())]
 
