@@ -334,9 +334,11 @@ class QemuTarget(Target):
         code = process.wait(self.timeout)
         doing = command_text("quit", arguments)
         if code is None:
+            stopped = " (it is stopped: SIGSTOP, or a debugger)" if process.stopped() else ""
             raise TargetError(
                 self._with_stderr(
-                    f"{process.binary.name} did not exit within {self.timeout:g} s of {doing}"
+                    f"{process.binary.name} (pid {process.pid}) did not exit within"
+                    f" {self.timeout:g} s of {doing}{stopped}"
                 )
             )
         message = self._with_stderr(f"{process.binary.name} {process.ending()} after {doing}")
