@@ -296,3 +296,20 @@ def test_a_qemu_stopped_at_the_teardown_fails_the_close(
         target.close()
     assert not isinstance(caught.value, TargetCrashed)
     assert _state(pid) == "gone" and os.listdir(tmp_path) == []
+
+
+def test_the_crash_outcome_is_the_failed_assertion_not_a_warning() -> None:
+    from jobcheck.conformance.targets.qemu_process import QemuCrashed
+
+    warning = "warning: The target block device doesn't provide information about the block size"
+    assertion = (
+        "qemu-storage-daemon: ../job.c:216: job_state_transition_locked: Assertion"
+        " `JobSTT[s0][s1]' failed."
+    )
+    crashed = QemuCrashed("m", -6, f"{warning} | {assertion} | {warning}", "job-cancel")
+    assert crashed.outcome == (
+        "killed by SIGABRT: ../job.c:216: job_state_transition_locked: Assertion"
+        " `JobSTT[s0][s1]' failed."
+    )
+    # Killed with SIGABRT from outside: no assertion, and the warnings are not the reason.
+    assert QemuCrashed("m", -6, warning, "query-jobs").outcome == "killed by SIGABRT"

@@ -151,6 +151,8 @@ def iter_failure_lines(result: CampaignResult, seed: int) -> Iterator[str]:
     if failure is None:
         return
     yield f"minimal failing run ({len(failure.steps())} steps, seed {seed}):"
+    if failure.meta.extra.get("reproduced") is False:
+        yield "  (it did not happen again on replay: the steps as recorded)"
     for number, text in enumerate(failure.steps(), start=1):
         yield f"  {number:3d}. {text}"
     for divergence in failure.divergences:

@@ -78,9 +78,11 @@ class QemuCrashed(TargetCrashed):
         else:
             how = f"exited with status {self.returncode}"
         lines = [line.strip() for line in self.stderr_tail.split(" | ") if line.strip()]
-        said = next((line for line in reversed(lines) if "ssertion" in line), None)
-        if said is None and lines:
-            said = lines[-1]
+        # QEMU's assert() and g_assert() words; anything else on stderr (warnings) is not
+        # why it died.
+        said = next(
+            (line for line in reversed(lines) if "ssertion" in line or "ERROR:" in line), None
+        )
         if said:
             # "qemu-storage-daemon: ../job.c:216: ..." -> "../job.c:216: ..."
             said = re.sub(r"^[\w./-]*qemu[\w.-]*: ", "", said)
