@@ -42,6 +42,11 @@ class TargetCrashed(TargetError):
 
     exit_code = 1
 
+    @property
+    def outcome(self) -> str:
+        """The crash in a few stable words (no pid, no path), e.g. ``killed by SIGABRT: …``."""
+        return str(self)
+
 
 def model_for_option(version: str) -> Model:
     """:func:`~jobcheck.model.lifecycle.model_for`, with an unknown version a :class:`UsageError`.

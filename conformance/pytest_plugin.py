@@ -223,7 +223,7 @@ class RuleItem(pytest.Item):
         self.rule = rule
 
     def runtest(self) -> None:
-        from jobcheck.conformance.report.junit import details  # lazy, as above
+        from jobcheck.conformance.report.junit import details, undecided  # lazy, as above
 
         outcome = self.config.stash[_KEY].run()
         mine = [e for e in outcome.document["divergences"] if e["rule"] == self.rule]
@@ -237,6 +237,9 @@ class RuleItem(pytest.Item):
         verdict = next(r for r in outcome.document["rules"] if r["id"] == self.rule)
         if verdict["result"] == "unchecked":
             raise pytest.skip.Exception(verdict["unchecked"], _use_item_location=True)
+        if verdict["result"] == "indeterminate":
+            reason = undecided(outcome.document, verdict)
+            raise pytest.skip.Exception(reason, _use_item_location=True)
 
     def reportinfo(self) -> tuple[str, int | None, str]:
         return f"jobcheck::{self.rule}", 0, f"jobcheck::{self.rule}"

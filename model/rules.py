@@ -99,7 +99,10 @@ class RuleId(StrEnum):
     STATUS_STANDBY_RETURNS_TO_READY = "status.standby-returns-to-ready"
     STATUS_READY_ONLY_FOR_READY_PHASE_JOBS = "status.ready-only-for-ready-phase-jobs"
     STATUS_PENDING_WAITS_FOR_FINALIZE = "status.pending-waits-for-finalize"
+    STATUS_PENDING_AUTO_FINALIZES = "status.pending-auto-finalizes"
     STATUS_CONCLUDED_WAITS_FOR_DISMISS = "status.concluded-waits-for-dismiss"
+    STATUS_CONCLUDED_AUTO_DISMISSES = "status.concluded-auto-dismisses"
+    STATUS_RELEASED_JOB_FINISHES = "status.released-job-finishes"
     VERB_PERMISSION_TABLE = "verb.permission-table"
     JOB_ID_NAMES_A_JOB = "job-id.names-a-job"
     JOB_PAUSE_ALREADY_PAUSED_IS_ERROR = "job-pause.already-paused-is-error"
@@ -114,6 +117,7 @@ class RuleId(StrEnum):
     JOB_DISMISS_ONLY_CONCLUDED = "job-dismiss.only-concluded"
     JOB_DISMISS_REMOVES_JOB = "job-dismiss.removes-job"
     JOB_FINALIZE_ONLY_PENDING = "job-finalize.only-pending"
+    JOB_FINALIZE_CONCLUDES = "job-finalize.concludes"
     JOB_FINALIZE_WHOLE_TRANSACTION = "job-finalize.whole-transaction"
     JOB_FINALIZE_ONLY_MANUAL = "job-finalize.only-manual"
     EVENT_STATUS_CHANGE_IS_A_CHANGE = "event.status-change-is-a-change"
@@ -293,9 +297,6 @@ def _r(
     return Rule(id, anchor, covers, category, text, quotes, versions, known, checks, unchecked)
 
 
-_NOT_YET = "not yet checked: no check observes the eventual effect of an accepted"
-"""Why the effect rules of accepted verbs have no check (yet)."""
-
 _T, _P, _F = Category.TRANSITION, Category.PERMISSION, Category.REFINEMENT
 _E, _V = Category.EVENT, Category.VISIBILITY
 
@@ -387,10 +388,14 @@ CATALOGUE: tuple[Rule, ...] = (
         RuleId.STATUS_ABORTING_ENDS_CONCLUDED,
         _T,
         "@JobStatus.aborting",
-        "An aborting job next reports concluded, and finishes with an error.",
+        "An aborting job next reports concluded (it does not stay aborting), and finishes with"
+        " an error.",
         quote="The job will afterwards report that it is @concluded.",
         versions=_ALL,
-        checks=("conformance.oracle.events.EventChecks._on_status_change",),
+        checks=(
+            "conformance.oracle.events.EventChecks._on_status_change",
+            "conformance.oracle.eventually.EventualChecks._must_leave",
+        ),
     ),
     _r(
         RuleId.STATUS_STANDBY_RETURNS_TO_READY,
@@ -434,18 +439,54 @@ CATALOGUE: tuple[Rule, ...] = (
         checks=("conformance.oracle.events.EventChecks._concluded",),
     ),
     _r(
+        RuleId.STATUS_PENDING_AUTO_FINALIZES,
+        _T,
+        "@BlockJobInfo.auto-finalize",
+        "A job with auto-finalize=true leaves pending for concluded (through aborting if"
+        " finalization fails) without job-finalize, unless a grouped transaction partner with"
+        " auto-finalize=false holds it.",
+        covers=("@JobStatus.pending",),
+        quote="Job will finalize itself when PENDING, moving to the CONCLUDED state.",
+        versions=_ALL,
+        checks=("conformance.oracle.eventually.EventualChecks._must_leave",),
+    ),
+    _r(
         RuleId.STATUS_CONCLUDED_WAITS_FOR_DISMISS,
         _V,
         "@JobStatus.concluded",
-        "A job with auto-dismiss=false stays listed in concluded until job-dismiss; one with"
-        " auto-dismiss=true goes to null on its own.",
+        "A job with auto-dismiss=false stays listed in concluded until job-dismiss.",
         covers=("@job-dismiss",),
         quote="The job has finished all work.",
         versions=_ALL,
+        checks=("conformance.oracle.events.EventChecks._null",),
+    ),
+    _r(
+        RuleId.STATUS_CONCLUDED_AUTO_DISMISSES,
+        _V,
+        "@BlockJobInfo.auto-dismiss",
+        "A job with auto-dismiss=true (or one that never started) goes from concluded to null"
+        " on its own and disappears from query-jobs, without job-dismiss.",
+        covers=("@JobStatus.concluded",),
+        quote="Job will dismiss itself when CONCLUDED, moving to the NULL state and disappearing"
+        " from the query list.",
+        versions=_ALL,
         checks=(
-            "conformance.oracle.events.EventChecks._null",
+            "conformance.oracle.eventually.EventualChecks._must_leave",
             "conformance.oracle.queries.QueryChecks._check_job_info",
         ),
+    ),
+    _r(
+        RuleId.STATUS_RELEASED_JOB_FINISHES,
+        _T,
+        "@block-job-set-speed",
+        "A job that runs unthrottled (speed 0, or a job without a speed) and is not paused makes"
+        " progress and leaves running (for ready, waiting, aborting, or paused by its error"
+        " policy); a job whose work is done goes on from waiting to pending once every member"
+        " of its transaction is done.",
+        covers=("@JobStatus.running", "@JobStatus.waiting"),
+        quote="Throttling can be disabled by setting the speed to 0.",
+        versions=_ALL,
+        checks=("conformance.oracle.eventually.EventualChecks._must_leave",),
     ),
     # --- JobVerb ---------------------------------------------------------------------------
     _r(
@@ -506,12 +547,13 @@ CATALOGUE: tuple[Rule, ...] = (
         RuleId.JOB_PAUSE_PAUSES,
         _T,
         "@job-pause",
-        "An accepted pause moves running to paused or ready to standby as soon as possible,"
-        " with the JOB_STATUS_CHANGE event.",
+        "An accepted pause (or an I/O error with policy stop) moves running to paused or ready to"
+        " standby as soon as possible, with the JOB_STATUS_CHANGE event, unless the job leaves"
+        " running or ready by itself first.",
         covers=("@JobStatus.paused", "@JobStatus.running"),
-        quote="The corresponding JOB_STATUS_CHANGE event will be emitted.",
-        checks=(),
-        unchecked=f"{_NOT_YET} pause",
+        quote="The job will pause as soon as possible, which means transitioning into the PAUSED"
+        " state if it was RUNNING, or into STANDBY if it was READY.",
+        checks=("conformance.oracle.eventually.EventualChecks._must_leave",),
     ),
     _r(
         RuleId.JOB_PAUSE_CANCEL_RESUMES,
@@ -560,10 +602,11 @@ CATALOGUE: tuple[Rule, ...] = (
         RuleId.JOB_RESUME_RESUMES,
         _T,
         "@job-resume",
-        "An accepted resume of a paused (standby) job returns it to running (ready).",
+        "An accepted resume of a paused (standby) job returns it to running (ready): a job that"
+        " no pause request holds any longer (the user's resumed, the drained section over) does"
+        " not stay paused.",
         quote="Resume a paused job.",
-        checks=(),
-        unchecked=f"{_NOT_YET} resume",
+        checks=("conformance.oracle.eventually.EventualChecks._must_leave",),
     ),
     # --- job-cancel ------------------------------------------------------------------------
     _r(
@@ -578,6 +621,7 @@ CATALOGUE: tuple[Rule, ...] = (
         " to cancel earlier than completing the job) and transitions to PENDING instead.",
         checks=(
             "conformance.oracle.events.EventChecks._concluded",
+            "conformance.oracle.eventually.EventualChecks._must_leave",
             "conformance.oracle.verbs.VerbChecks._after_verb",
         ),
     ),
@@ -613,9 +657,8 @@ CATALOGUE: tuple[Rule, ...] = (
         _T,
         "@job-complete",
         "An accepted complete leads to waiting, pending and concluded without aborting, unless"
-        " the job fails.",
-        checks=(),
-        unchecked=f"{_NOT_YET} complete",
+        " the job fails (a job in standby goes on once it is resumed).",
+        checks=("conformance.oracle.eventually.EventualChecks._must_leave",),
     ),
     _r(
         RuleId.JOB_COMPLETE_NOT_AFTER_CANCEL,
@@ -661,7 +704,9 @@ CATALOGUE: tuple[Rule, ...] = (
         _V,
         "@job-dismiss",
         "An accepted dismiss moves the job to null, and it disappears from query-jobs.",
+        quote="Deletes a job that is in the CONCLUDED state.",
         checks=(
+            "conformance.oracle.eventually.EventualChecks._must_leave",
             "conformance.oracle.queries.QueryChecks._check_job_info",
             "conformance.oracle.verbs.VerbChecks._check_verb",
         ),
@@ -685,6 +730,16 @@ CATALOGUE: tuple[Rule, ...] = (
             "conformance.oracle.verbs.VerbChecks._oblige",
             "model.semantics._table_refusal",
         ),
+    ),
+    _r(
+        RuleId.JOB_FINALIZE_CONCLUDES,
+        _T,
+        "@job-finalize",
+        "An accepted finalize moves the pending job (and every pending member of its"
+        " transaction) on to concluded, through aborting if finalization fails.",
+        quote="Instructs all jobs in a transaction (or a single job if it is not part of any"
+        " transaction) to finalize any graph changes and do any necessary cleanup.",
+        checks=("conformance.oracle.eventually.EventualChecks._must_leave",),
     ),
     _r(
         RuleId.JOB_FINALIZE_WHOLE_TRANSACTION,
@@ -800,7 +855,7 @@ CATALOGUE: tuple[Rule, ...] = (
         RuleId.BLOCK_JOB_READY_EVENT_AFTER_READY,
         _E,
         "@BLOCK_JOB_READY",
-        "BLOCK_JOB_READY is emitted only after the job reached ready.",
+        "BLOCK_JOB_READY is emitted once, when the job has reached ready.",
         quote="Emitted when a block job is ready to complete",
         versions=_ALL,
         checks=(
@@ -826,7 +881,7 @@ CATALOGUE: tuple[Rule, ...] = (
         _E,
         "@BLOCK_JOB_COMPLETED",
         "A started block job emits exactly one BLOCK_JOB_COMPLETED or BLOCK_JOB_CANCELLED before"
-        " concluded; CANCELLED only after a (force) cancel.",
+        " concluded: CANCELLED after a force cancel, and only then.",
         covers=(
             "@BLOCK_JOB_CANCELLED",
             "@JobType.commit",
@@ -902,7 +957,10 @@ CATALOGUE: tuple[Rule, ...] = (
         None,
         "QEMU does not crash (SIGABRT, failed assertion) under any sequence of QMP commands.",
         versions=_ALL,
-        checks=("conformance.report.document.build_document",),
+        checks=(
+            "conformance.oracle.Oracle._crashed",
+            "conformance.report.document.build_document",
+        ),
     ),
 )
 """Every rule, in a stable order (grouped by the QAPI definition it comes from)."""

@@ -432,7 +432,7 @@ def test_concluded_waits_for_dismiss() -> None:
         Trace().backup().jsc("j", "waiting", "pending").block("BLOCK_JOB_COMPLETED", "j", "backup")
     )
     auto.jsc("j", "concluded").query(info("j", "concluded", "backup"))
-    assert new(auto.run()) == ["status.concluded-waits-for-dismiss"]
+    assert new(auto.run()) == ["status.concluded-auto-dismisses"]
 
 
 def test_status_change_is_a_change() -> None:
@@ -617,7 +617,8 @@ def test_cannot_be_completed() -> None:
 def test_cancel_aborts() -> None:
     t = Trace().mirror(ready=True).call("job-cancel", id="j")
     t.jsc("j", "waiting", "pending").block("BLOCK_JOB_COMPLETED", "j").jsc("j", "concluded")
-    assert new(t.run()) == ["job-cancel.aborts"]
+    # COMPLETED where a force cancel gives CANCELLED, and concluded from pending.
+    assert new(t.run()) == ["block-job.completion-event", "job-cancel.aborts"]
     # Found at the response too, when the events came first.
     t = Trace().mirror(ready=True)
     qid = t.cmd("job-cancel", id="j")
@@ -1060,3 +1061,20 @@ def test_schema_members_the_model_does_not_know_are_divergences() -> None:
     newer = Meta("qemu", "8.2.0", "wire", {"schema_members": {"JobVerb": ["cancel", "change"]}})
     found = check_trace([Note("start")], model_for("7.2"), newer)
     assert [d.observed for d in found] == ["JobVerb.change"]
+
+
+def test_a_second_ready_event_is_a_divergence() -> None:
+    t = Trace().mirror(ready=True).block("BLOCK_JOB_READY", "j")
+    assert new(t.run()) == ["block-job.ready-event-after-ready"]
+
+
+def test_completed_rather_than_cancelled_after_a_force_cancel() -> None:
+    t = Trace().mirror().call("job-cancel", id="j")
+    t.jsc("j", "aborting").block("BLOCK_JOB_COMPLETED", "j", error="Operation canceled")
+    t.jsc("j", "concluded", "null")
+    assert new(t.run()) == ["block-job.completion-event"]
+    # A soft cancel of a READY mirror completes it: COMPLETED is right there.
+    soft = Trace().mirror(ready=True).call("block-job-cancel", device="j", force=False)
+    soft.jsc("j", "waiting", "pending").block("BLOCK_JOB_COMPLETED", "j")
+    soft.jsc("j", "concluded", "null")
+    assert new(soft.run()) == []

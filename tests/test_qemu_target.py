@@ -189,7 +189,13 @@ def test_each_job_type_starts_held_and_finishes_when_released(qsd: QemuTarget) -
     for n, kind in enumerate(kinds):
         qsd.start([spec(kind, f"h{n}")])
     qsd.settle()
-    jobs = listed(qsd)
+    # A held job copies its first chunk and parks: no event says when, so ask until it shows.
+    deadline = time.monotonic() + qsd.timeout
+    while True:
+        jobs = listed(qsd)
+        if all(jobs[f"h{n}"]["current-progress"] > 0 for n in range(len(kinds))):
+            break
+        assert time.monotonic() < deadline, f"a held job made no progress: {jobs}"
     for n, kind in enumerate(kinds):
         assert jobs[f"h{n}"]["status"] == "running", kind
         assert jobs[f"h{n}"]["type"] == kind.split("-")[0]
@@ -454,6 +460,20 @@ def test_injected_errors_fire_after_release(qsd: QemuTarget, policy: str) -> Non
             assert "aborting" in statuses(records, job_id), kind
             assert jobs[job_id]["status"] == "concluded", kind
             assert jobs[job_id]["error"] == "Input/output error", kind
+    if policy != "stop":
+        return
+    # job-resume retries the failed request, which fails again: the job pauses again.
+    for n in range(len(kinds)):
+        assert qsd.verb(Verb.RESUME, f"e{n}").ok
+    qsd.settle()
+    records = qsd.take_records()
+    jobs = listed(qsd)
+    for n, kind in enumerate(kinds):
+        job_id = f"e{n}"
+        assert statuses(records, job_id)[-2:] == ["running", "paused"], kind
+        errors = [e for e in events(records, "BLOCK_JOB_ERROR") if e.data["device"] == job_id]
+        assert errors, kind
+        assert jobs[job_id]["status"] == "paused", kind
 
 
 # -- attaching to a running QEMU -----------------------------------------

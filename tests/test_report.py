@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import re
 import xml.etree.ElementTree as ET
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -38,7 +38,7 @@ from jobcheck.conformance.trace.records import (
     read_jsonl,
 )
 from jobcheck.model.lifecycle import model_for
-from jobcheck.model.rules import rules_for
+from jobcheck.model.rules import RULES, rules_for
 
 MUTANT = "dismiss-in-pending"
 
@@ -263,6 +263,10 @@ NEW = Divergence(
 )
 
 
+STANDBY = {"outcome": "reported standby"}
+PAUSED = {"outcome": "refused (GenericError: Job is already paused)"}
+
+
 def _info(version: str = "7.2") -> RunInfo:
     return RunInfo.of(
         TargetChoice("sim", model="7.2"),
@@ -325,8 +329,8 @@ def test_new_divergence_exits_1() -> None:
 def test_baselined_divergence_passes_even_when_strict(tmp_path: Path) -> None:
     path = _baseline(
         tmp_path,
-        Entry("job-pause.pauses", "backup", VersionRange.parse("==7.2"), "seen on 7.2"),
-        Entry("status.null-never-visible", None, None, "always"),
+        Entry("job-pause.pauses", "backup", VersionRange.parse("==7.2"), "seen on 7.2", **STANDBY),
+        Entry("status.null-never-visible", None, None, "always", outcome="reported null"),
     )
     outcome = _outcome([KNOWN, NEW], failing=[NEW], baseline=path, strict=True)
     doc = outcome.document
@@ -335,13 +339,23 @@ def test_baselined_divergence_passes_even_when_strict(tmp_path: Path) -> None:
     assert doc["baseline"]["matched"] == 2 and doc["baseline"]["stale"] == []
 
 
+def test_a_baseline_entry_for_another_outcome_does_not_match(tmp_path: Path) -> None:
+    entry = Entry("job-pause.pauses", None, None, "seen on 7.2", outcome="reported paused")
+    outcome = _outcome([NEW], failing=[NEW], baseline=_baseline(tmp_path, entry), strict=True)
+    assert outcome.exit_code == 1
+    mine = [e for e in outcome.document["divergences"] if e["rule"] == "job-pause.pauses"]
+    assert [e["status"] for e in mine] == ["new"]
+
+
 def test_a_baseline_entry_for_another_job_type_does_not_match(tmp_path: Path) -> None:
-    path = _baseline(tmp_path, Entry("job-pause.pauses", "mirror", None, "mirror only"))
+    path = _baseline(tmp_path, Entry("job-pause.pauses", "mirror", None, "mirror only", **STANDBY))
     assert _outcome([NEW], failing=[NEW], baseline=path).exit_code == 1
 
 
 def test_stale_entries_are_not_judged_after_a_failure(tmp_path: Path) -> None:
-    path = _baseline(tmp_path, Entry("job-pause.already-paused-is-error", None, None, "x"))
+    path = _baseline(
+        tmp_path, Entry("job-pause.already-paused-is-error", None, None, "x", **PAUSED)
+    )
     outcome = _outcome([NEW], failing=[NEW], baseline=path, strict=True)
     assert outcome.document["baseline"]["stale_judged"] is False
     assert outcome.document["baseline"]["stale"] == []
@@ -349,7 +363,9 @@ def test_stale_entries_are_not_judged_after_a_failure(tmp_path: Path) -> None:
 
 
 def test_stale_entry_is_reported_and_fails_only_when_strict(tmp_path: Path) -> None:
-    stale = Entry("job-pause.already-paused-is-error", None, VersionRange.parse(">=7.0"), "x")
+    stale = Entry(
+        "job-pause.already-paused-is-error", None, VersionRange.parse(">=7.0"), "x", **PAUSED
+    )
     path = _baseline(tmp_path, stale)
     loose = _outcome([], baseline=path)
     assert loose.exit_code == 0
@@ -363,10 +379,10 @@ def test_stale_entry_is_reported_and_fails_only_when_strict(tmp_path: Path) -> N
 @pytest.mark.parametrize(
     "entry",
     [
-        Entry("job-pause.already-paused-is-error", None, None, "", intermittent=True),
-        Entry("job-pause.already-paused-is-error", None, VersionRange.parse("==8.2"), ""),
-        Entry("job-complete.only-ready", None, None, "never sent a complete"),
-        Entry("job-pause.already-paused-is-error", "mirror", None, "no mirror ran"),
+        Entry("job-pause.already-paused-is-error", None, None, "", True, **PAUSED),
+        Entry("job-pause.already-paused-is-error", None, VersionRange.parse("==8.2"), "", **PAUSED),
+        Entry("job-complete.only-ready", None, None, "never sent a complete", outcome="accepted"),
+        Entry("job-pause.already-paused-is-error", "mirror", None, "no mirror ran", **PAUSED),
     ],
     ids=["intermittent", "other-version", "not-exercised", "other-job-type"],
 )
@@ -377,7 +393,7 @@ def test_entries_that_are_not_stale(tmp_path: Path, entry: Entry) -> None:
 
 
 def test_update_baseline_writes_findings_and_drops_stale(tmp_path: Path) -> None:
-    stale = Entry("job-pause.already-paused-is-error", None, None, "fixed since")
+    stale = Entry("job-pause.already-paused-is-error", None, None, "fixed since", **PAUSED)
     path = _baseline(tmp_path, stale)
     outcome = _outcome([KNOWN, NEW], baseline=path)
     assert [s["rule"] for s in outcome.document["baseline"]["stale"]] == [stale.rule]
@@ -473,20 +489,32 @@ def test_plain_simulator_known_only_run_and_the_stale_gate(
     data = json.loads(baseline.read_text())
     assert {e["rule"] for e in data["entries"]} == {e["rule"] for e in doc["divergences"]}
     assert _run(tmp_path / "baselined", capsys, "--baseline", str(baseline), "--strict").code == 0
-    data["entries"].append({"rule": "job-dismiss.only-concluded", "reason": "was wrong once"})
+    was = {"rule": "job-dismiss.only-concluded", "outcome": "accepted", "reason": "was wrong once"}
+    data["entries"].append(was)
     baseline.write_text(json.dumps(data))
     loose = _run(tmp_path / "loose", capsys, "--baseline", str(baseline))
     assert loose.code == 0
     assert "stale: job-dismiss.only-concluded: fixed? remove it from the baseline" in loose.output
+    # The same rule with another outcome is not what the entry accepted: new, exit 1.
+    data["entries"] = [dict(e, outcome="accepted") for e in data["entries"]]
+    baseline.write_text(json.dumps(data))
+    other = _run(tmp_path / "other", capsys, "--baseline", str(baseline), "--strict")
+    assert other.code == 1
     assert loose.document()["baseline"]["stale_judged"] is True
 
 
-def test_a_rule_no_check_enforces_is_unchecked_not_passed() -> None:
+def test_a_rule_no_check_enforces_is_unchecked_not_passed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Every rule of the catalogue has a check today: make one documentation-only.
+    paper = replace(RULES["job-pause.pauses"], checks=(), unchecked="not checked (test)")
+    monkeypatch.setitem(RULES, "job-pause.pauses", paper)
     doc = _outcome([]).document
     results = {r["id"]: r for r in doc["rules"]}
     unchecked = [r for r in results.values() if r["result"] == "unchecked"]
-    assert unchecked and all(r["unchecked"] for r in unchecked)
-    assert {r["id"] for r in unchecked} == {str(r.id) for r in rules_for("7.2") if not r.checks}
+    assert [r["id"] for r in unchecked] == ["job-pause.pauses"]
+    assert unchecked[0]["unchecked"] == "not checked (test)"
+    assert not [r for r in rules_for("7.2") if not r.checks]
     assert doc["counts"]["rules_unchecked"] == len(unchecked)
     assert doc["counts"]["rules_passed"] == sum(
         1 for r in results.values() if r["result"] == "pass"

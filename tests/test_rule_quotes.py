@@ -21,7 +21,7 @@ Before comparing, the doc text and the quote are normalised, and only so:
   older ``@`` spelling).
 
 Letters, punctuation and case are compared as they are.  ``job.json`` holds no
-``block-core.json`` definition (``@block-job-*``, ``@BLOCK_JOB_*``), and
+``block-core.json`` definition (``@block-job-*``, ``@BLOCK_JOB_*``, ``@BlockJobInfo``), and
 ``../shared/qapi/`` has ``block-core.json`` for 2.12 only: the quotes of those
 definitions are checked against 2.12, and the tests name the pairs they cannot
 check, which must be exactly those.
@@ -52,7 +52,7 @@ RELEASES: dict[str, tuple[str, str]] = {
 NAMES_2_12 = {"JobStatus": "BlockJobStatus", "JobVerb": "BlockJobVerb", "JobType": "BlockJobType"}
 
 #: Definitions of ``block-core.json`` that rules quote (not in any ``job.json``).
-BLOCK_CORE_ANCHORS = re.compile(r"^@(block-job-|BLOCK_JOB_)")
+BLOCK_CORE_ANCHORS = re.compile(r"^@(block-job-|BLOCK_JOB_|BlockJobInfo\.)")
 
 
 def normalise(text: str) -> str:

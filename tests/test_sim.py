@@ -224,9 +224,10 @@ def test_mirror_write_error_stop_pauses_and_resume_retries() -> None:
     assert error.data == {"device": "j", "operation": "write", "action": "stop"}
     (info,) = sim.execute("query-block-jobs").value
     assert (info["io-status"], info["paused"], info["status"]) == ("failed", True, "paused")
+    # Resumed, it retries the failed write, which fails again (QEMU with blkdebug does so).
     assert sim.verb(Verb.RESUME, "j").ok
     sim.settle()
-    assert events(sim.take_records()) == ["j:running", "j:ready", "READY(j)"]
+    assert events(sim.take_records()) == ["j:running", "ERROR(j)", "j:paused"]
 
 
 def test_mirror_write_error_report_aborts_with_error() -> None:
@@ -758,3 +759,21 @@ def test_steps_record_notes_commands_and_responses_in_order() -> None:
     sim.close()
     with pytest.raises(TargetError):
         sim.query()
+
+
+def test_a_resumed_error_stopped_job_that_pauses_again_is_no_false_alarm() -> None:
+    """job-resume of a job an I/O error stopped: the retry fails again inside the command
+    (running, BLOCK_JOB_ERROR stop, paused, then the return). The error's pause comes after
+    the resume took effect, so the job may rest in paused: no eventual check fires."""
+    from jobcheck.conformance.campaign.results import CampaignResult
+    from jobcheck.conformance.campaign.session import Session
+
+    sim = Simulator("7.2", seed=0)
+    session = Session(sim, sim.model, lambda d: d.known, CampaignResult())
+    spec = JobSpec(BACKUP, "j", auto_finalize=False, auto_dismiss=False, on_error="stop")
+    session.step({"op": "start", "jobs": [spec.to_json()], "grouped": False})
+    session.step({"op": "release", "job": "j"})
+    session.step({"op": "verb", "job": "j", "verb": "resume", "family": "job"})
+    session.step({"op": "wait"})
+    assert events(session.records)[-3:] == ["j:running", "ERROR(j)", "j:paused"]
+    assert session.unaccepted == []

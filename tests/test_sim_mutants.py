@@ -10,6 +10,8 @@ from typing import Any
 import pytest
 
 from jobcheck.conformance import oracle
+from jobcheck.conformance.campaign.results import CampaignResult
+from jobcheck.conformance.campaign.session import Session
 from jobcheck.conformance.targets.sim import Simulator
 from jobcheck.conformance.targets.sim_mutants import MUTANTS
 from jobcheck.conformance.trace.records import Command, Event, Record, Response
@@ -245,16 +247,58 @@ SCRIPTS: dict[str, Script] = {
         lambda a, b: answers(a)[-1] == "ERR" and answers(b)[-1] == "RET",
         before={3: _inject_flush_error},
     ),
+    # Accepted verbs whose effect never comes, automatic steps that never happen: the
+    # events stop where they should go on (the oracle's eventual checks).
+    "pause-not-kicked": Script(
+        [start(JobSpec(MIRROR, "j")), WAIT, verb("pause"), WAIT],
+        lambda a, b: events(a)[-1] == "j:paused" and events(b)[-1] == "j:running",
+    ),
+    "resume-not-kicked": Script(
+        [start(JobSpec(MIRROR, "j")), WAIT, verb("pause"), verb("resume"), WAIT],
+        lambda a, b: events(a)[-1] == "j:running" and events(b)[-1] == "j:paused",
+    ),
+    "complete-ignored": Script(
+        [start(JobSpec(MIRROR, "j")), RELEASE, WAIT, verb("complete"), WAIT],
+        lambda a, b: events(a)[-1] == "j:null" and events(b)[-1] == "BLOCK_JOB_READY(j)",
+    ),
+    "finalize-ignored": Script(
+        [start(JobSpec(STREAM, "j", auto_finalize=False)), RELEASE, WAIT, verb("finalize"), WAIT],
+        lambda a, b: events(a)[-1] == "j:null" and events(b)[-1] == "BLOCK_JOB_PENDING(j)",
+    ),
+    "dismiss-ignored": Script(
+        [start(JobSpec(STREAM, "j", auto_dismiss=False)), RELEASE, WAIT, verb("dismiss"), WAIT],
+        lambda a, b: events(a)[-1] == "j:null" and events(b)[-1] == "j:concluded",
+    ),
+    "cancel-ignored": Script(
+        [start(JobSpec(MIRROR, "j")), WAIT, verb("cancel"), WAIT],
+        lambda a, b: events(a)[-1] == "j:null" and events(b)[-1] == "j:running",
+    ),
+    "no-auto-finalize": Script(
+        [start(JobSpec(STREAM, "j")), RELEASE, WAIT],
+        lambda a, b: events(a)[-1] == "j:null" and events(b)[-1] == "j:pending",
+    ),
+    "aborting-stuck": Script(
+        [start(JobSpec(MIRROR, "j")), WAIT, verb("cancel"), WAIT],
+        lambda a, b: events(a)[-1] == "j:null" and events(b)[-1] == "j:aborting",
+    ),
+    "release-not-kicked": Script(
+        [start(JobSpec(BACKUP, "j")), WAIT, RELEASE, WAIT],
+        lambda a, b: events(a)[-1] == "j:null" and events(b)[-1] == "j:running",
+    ),
 }
 
 
 def run(script: Script, mutant: str | None, seed: int = 0) -> tuple[Simulator, list[Record]]:
+    """The script on a fresh simulator, through a campaign session: each ``wait`` step
+    settles as the campaign does (waiting for what the oracle says must still move); the
+    other steps do not settle, so that the script controls what happens between them."""
     sim = Simulator(VERSION, seed=seed, mutant=mutant)
+    session = Session(sim, sim.model, lambda d: True, CampaignResult())
     for index, step in enumerate(script.steps):
         if index in script.before:
             script.before[index](sim)
-        sim.apply(step)
-    return sim, sim.take_records()
+        session.step({**step, "settle": False})
+    return sim, session.records
 
 
 def test_registry_has_enough_mutants_each_naming_a_catalogue_rule() -> None:

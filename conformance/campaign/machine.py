@@ -10,7 +10,9 @@ drain; query; wait.  Each step runs through a
 :class:`~jobcheck.conformance.campaign.session.Session`, whose oracle checks
 the records as they arrive; a divergence that is not accepted (not a
 catalogued documented-vs-implemented one, not in the baseline) fails the step,
-and Hypothesis shrinks the run to a minimal one.
+and Hypothesis shrinks the run to a minimal one.  A QEMU crash or a target
+failure is not Hypothesis' business: it ends the exploration at once
+(:class:`TargetFailed`), and the campaign reports it.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NoReturn
 
 from hypothesis import strategies as st
 from hypothesis.stateful import (
@@ -31,7 +33,8 @@ from hypothesis.stateful import (
 )
 
 from jobcheck.conformance.campaign.results import Accept, CampaignResult
-from jobcheck.conformance.campaign.session import Session, TargetFactory
+from jobcheck.conformance.campaign.session import CrashFound, Session, StepFailed, TargetFactory
+from jobcheck.conformance.errors import TargetError
 from jobcheck.model.lifecycle import Model, Verb
 
 #: Job kinds the campaign starts: (type, commit variant).
@@ -46,6 +49,22 @@ KINDS: tuple[tuple[str, str | None], ...] = (
 
 MAX_LIVE_JOBS = 4
 """At most this many jobs started per example and not yet finished (keeps QEMU light)."""
+
+
+class TargetFailed(BaseException):
+    """Ends the exploration at once, past Hypothesis: the target failed or crashed.
+
+    Hypothesis takes an ``Exception`` for a failure of the example and replays
+    the example on a fresh target to confirm and shrink it; a killed or stopped
+    QEMU (or a racy crash) does not fail again there, and Hypothesis would
+    call the failure flaky.  A ``BaseException`` goes straight through it.
+    ``session`` is the session it happened in (its records end at the crash).
+    """
+
+    def __init__(self, error: TargetError, session: Session | None) -> None:
+        super().__init__(str(error))
+        self.error = error
+        self.session = session
 
 
 @dataclass
@@ -65,6 +84,12 @@ class Exploration:
     """Called after each example (the ``run`` command's progress line)."""
     last: Session | None = None
     """The session of the example that ran last (after shrinking: the minimal one)."""
+    failed: Session | None = None
+    """The session of the example that failed last (the smallest failing one Hypothesis saw)."""
+    escaped: TargetFailed | None = None
+    """The target failure or crash that ended the exploration (whatever Hypothesis makes of
+    it on the way out: it may see the example draw less than an earlier one with the same
+    start, and raise its own error instead)."""
 
 
 class CampaignMachine(RuleBasedStateMachine):
@@ -81,6 +106,7 @@ class CampaignMachine(RuleBasedStateMachine):
         self.exploration = exploration
         self.session: Session | None = None
         self.counter = 0
+        self.escaped = False
         exploration.last = None
 
     # -- setup -----------------------------------------------------------
@@ -89,14 +115,36 @@ class CampaignMachine(RuleBasedStateMachine):
     def open_target(self, target_seed: int) -> None:
         e = self.exploration
         e.result.examples += 1
-        self.session = Session(
-            e.make_target(target_seed), e.model, e.accept, e.result, e.meta_extra
-        )
+        try:
+            target = e.make_target(target_seed)
+        except TargetError as exc:
+            self._escape(exc)
+        self.session = Session(target, e.model, e.accept, e.result, e.meta_extra)
         e.last = self.session
 
     def _run(self, step: dict[str, Any]) -> None:
         assert self.session is not None
-        self.session.step(step)
+        self._guarded(self.session.step, step)
+
+    def _guarded(self, action: Callable[..., None], *args: Any) -> None:
+        """Run ``action``: a divergence fails the example (Hypothesis shrinks it); a crash or
+        a target failure ends the exploration (:class:`TargetFailed`)."""
+        try:
+            action(*args)
+        except CrashFound as exc:
+            self._escape(exc.error)
+        except StepFailed:
+            self.exploration.failed = self.session
+            raise
+        except TargetError as exc:
+            self._escape(exc)
+
+    def _escape(self, error: TargetError) -> NoReturn:
+        self.escaped = True
+        escape = TargetFailed(error, self.session)
+        if self.exploration.escaped is None:
+            self.exploration.escaped = escape
+        raise escape from error
 
     def _new_id(self) -> str:
         self.counter += 1
@@ -184,8 +232,12 @@ class CampaignMachine(RuleBasedStateMachine):
 
     def teardown(self) -> None:
         try:
-            if self.session is not None:
-                self.session.finish()
+            if self.session is None:
+                pass
+            elif self.escaped:
+                self.session.abandon()
+            else:
+                self._guarded(self.session.finish)
         finally:
             e = self.exploration
             if e.on_progress is not None:

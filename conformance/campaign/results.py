@@ -15,7 +15,7 @@ from typing import Any
 
 from jobcheck.conformance.campaign.coverage import Coverage
 from jobcheck.conformance.campaign.observations import Observations
-from jobcheck.conformance.oracle import Divergence
+from jobcheck.conformance.oracle import Divergence, Indeterminate
 from jobcheck.conformance.trace.records import Command, Event, Meta, Note, Record, Response
 from jobcheck.conformance.trace.steps import step_jobs
 
@@ -123,10 +123,19 @@ class CampaignResult:
     """The first occurrence of each (rule, expected, observed), as a short trace."""
     observations: Observations = field(default_factory=Observations)
     """How QEMU answered, cell by cell and plan by plan (for ``jobcheck compare``)."""
+    indeterminate: list[Indeterminate] = field(default_factory=list)
+    """The eventual checks the run could not decide (the job was too slow to tell)."""
+    eventual: dict[str, list[int]] = field(default_factory=dict)
+    """Eventual checks by rule: [passed, failed, indeterminate]."""
 
     def merge(self, other: CampaignResult) -> CampaignResult:
         for key, sample in other.samples.items():
             self.samples.setdefault(key, sample)
+        self.indeterminate.extend(other.indeterminate)
+        for rule, counts in other.eventual.items():
+            mine = self.eventual.setdefault(rule, [0, 0, 0])
+            for i, count in enumerate(counts):
+                mine[i] += count
         self.coverage.merge(other.coverage)
         self.observations.merge(other.observations)
         self.divergences.extend(other.divergences)
@@ -146,6 +155,8 @@ def iter_failure_lines(result: CampaignResult, seed: int) -> Iterator[str]:
     if failure is None:
         return
     yield f"minimal failing run ({len(failure.steps())} steps, seed {seed}):"
+    if failure.meta.extra.get("reproduced") is False:
+        yield "  (it did not happen again on replay: the steps as recorded)"
     for number, text in enumerate(failure.steps(), start=1):
         yield f"  {number:3d}. {text}"
     for divergence in failure.divergences:

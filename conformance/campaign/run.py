@@ -5,6 +5,13 @@ exploration (:mod:`.machine`), and returns a
 :class:`~jobcheck.conformance.campaign.results.CampaignResult` with the
 coverage, every divergence seen, and — on failure — the minimal failing trace
 with its readable steps and the seed that reproduces it.
+
+What fails where: a divergence in the exploration is shrunk by Hypothesis (or,
+if Hypothesis cannot make it fail again, by :mod:`.shrink` from the session
+that failed); a QEMU crash anywhere is a finding (``qemu.no-abort``), shrunk by
+:mod:`.shrink`; any other target failure (QEMU killed, stopped, unreachable)
+is raised as the :class:`~jobcheck.conformance.errors.TargetError` it is —
+never taken for a conformance failure.
 """
 
 from __future__ import annotations
@@ -18,11 +25,12 @@ from hypothesis import seed as hypothesis_seed
 from hypothesis.errors import Flaky
 from hypothesis.stateful import RuleBasedStateMachine, get_state_machine_test
 
-from jobcheck.conformance.campaign.machine import Exploration, machine_factory
+from jobcheck.conformance.campaign.machine import Exploration, TargetFailed, machine_factory
 from jobcheck.conformance.campaign.results import Accept, CampaignResult, Failure, accept_known
-from jobcheck.conformance.campaign.session import StepFailed, TargetFactory
+from jobcheck.conformance.campaign.session import Session, StepFailed, TargetFactory
+from jobcheck.conformance.campaign.shrink import fresh_sessions, shrunk_failure
 from jobcheck.conformance.campaign.tour import run_tour
-from jobcheck.conformance.errors import TargetCrashed, TargetError
+from jobcheck.conformance.errors import TargetCrashed
 from jobcheck.conformance.trace.records import Meta
 from jobcheck.model.lifecycle import Model
 
@@ -85,25 +93,53 @@ def run_campaign(
     test = hypothesis_seed(seed)(
         get_state_machine_test(factory, settings=campaign_settings(profile, examples, steps))
     )
+    make_session = fresh_sessions(make_target, model, accept, extra, seed)
     try:
         test()
-    except (StepFailed, AssertionError, Flaky) as exc:
-        session = exploration.last
-        records = session.records if session else []
-        seen = session.divergences if session else []
-        meta = session.meta if session else Meta("?")
-        unaccepted = [d for d in seen if not accept(d)]
-        result.failure = Failure(_first_line(exc), records, meta, unaccepted, list(seen))
-    except TargetError as exc:
-        session = exploration.last
-        if session is None or not isinstance(exc, TargetCrashed):
+    except BaseException as exc:
+        escaped = exploration.escaped
+        if escaped is not None:
+            result.failure = _escaped(escaped, exploration, result, make_session)
+        elif isinstance(exc, (StepFailed, AssertionError, Flaky)):
+            session = exploration.failed or exploration.last
+            if session is None:
+                raise
+            failure = _failure(session, _first_line(exc))
+            if isinstance(exc, Flaky) or not failure.divergences:
+                # Hypothesis could not fail the example again: shrink what did fail, here.
+                failure = shrunk_failure(failure, make_session)
+            result.failure = failure
+        else:
             raise
-        result.crash = str(exc)
-        result.failure = Failure(
-            str(exc), session.records, session.meta, [], list(session.divergences)
-        )
     result.seconds = time.monotonic() - started
     return result
+
+
+def _escaped(
+    escaped: TargetFailed,
+    exploration: Exploration,
+    result: CampaignResult,
+    make_session: Callable[[int], Session],
+) -> Failure:
+    """The exploration ended on a crash or a target failure: the crash is the failure
+    (shrunk); a target failure is raised as it is (exit 3), unless it came while Hypothesis
+    shrank a failure already found, which is then the one reported."""
+    error = escaped.error
+    crashed = isinstance(error, TargetCrashed)
+    session = escaped.session if crashed else exploration.failed
+    if crashed:
+        result.crash = str(error)
+        if session is None:  # it crashed as it started: no step to shrink
+            return Failure(str(error), [], Meta("qemu"), [], [])
+    if session is None:
+        raise error from None
+    return shrunk_failure(_failure(session, str(error)), make_session)
+
+
+def _failure(session: Session, message: str) -> Failure:
+    """The failure of a session: its records and the divergences it does not accept."""
+    seen = list(session.divergences)
+    return Failure(message, session.records, session.meta, list(session.unaccepted), seen)
 
 
 def _first_line(exc: BaseException) -> str:

@@ -4,10 +4,18 @@ Every driver step of the tour and of the Hypothesis exploration goes through
 :meth:`Session.step`: the target applies it and settles, the records it
 produced go through the oracle and the coverage as they arrive, and a
 divergence the campaign does not accept raises :class:`StepFailed`.
+
+Settling is driven by the model: :meth:`Session.settle` asks the oracle which
+jobs must still move on by themselves (:meth:`~jobcheck.conformance.oracle.Oracle.awaiting`)
+and has the target wait for exactly those, round after round until none is
+left; a job the target gives up on gets its verdict (a divergence, or an
+indeterminate one) from the oracle's eventual checks and is not waited for
+again.
 """
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from typing import Any
 
@@ -18,17 +26,31 @@ from jobcheck.conformance.campaign.results import (
     Sample,
     job_excerpt,
 )
+from jobcheck.conformance.errors import TargetCrashed, TargetError
 from jobcheck.conformance.oracle import Divergence, Oracle
 from jobcheck.conformance.targets.base import Target
-from jobcheck.conformance.trace.records import Event, Record
+from jobcheck.conformance.trace.records import Event, Note, Record
+from jobcheck.conformance.trace.steps import describe_step, step_jobs
 from jobcheck.model.lifecycle import Model
 
 TargetFactory = Callable[[int], Target]
 """Makes a fresh target; the argument is a seed for the target's own randomness."""
 
+MAX_SETTLE_ROUNDS = 64
+"""A bound on the waiting rounds of one settle (each round a job moves on or is given up)."""
+
 
 class StepFailed(AssertionError):
     """A step produced divergences that the campaign does not accept."""
+
+
+class CrashFound(StepFailed):
+    """QEMU crashed during a step or the teardown: the finding of rule ``qemu.no-abort``,
+    kept as a divergence of the session like any other."""
+
+    def __init__(self, message: str, error: TargetCrashed) -> None:
+        super().__init__(message)
+        self.error = error
 
 
 class Session:
@@ -56,17 +78,39 @@ class Session:
         # a live target says which commands it introspects; the simulator does not
         commands = getattr(target, "commands", None)
         self.watcher = result.observations.watch(self.meta, commands=commands)
+        self._tallied: dict[str, list[int]] = {}
+        self._undecided = 0
 
     def step(self, step: dict[str, Any]) -> None:
-        """Run one step, settle, check what came back; raise :class:`StepFailed` if needed."""
+        """Run one step, settle, check what came back; raise :class:`StepFailed` if needed.
+
+        A ``wait`` step is a settle; any other step is followed by one unless it says
+        ``"settle": false``.
+        """
         try:
-            self.target.apply(step)
-            if step.get("op") != "wait" and step.get("settle", True):
-                self.target.settle()
+            waits = step.get("op") == "wait"
+            if waits:
+                self.target.note(describe_step(step), step)
+            else:
+                self.target.apply(step)
+            if waits or step.get("settle", True):
+                self._absorb()
+                self.settle()
+        except TargetCrashed as exc:
+            self._crashed(exc)
         finally:
             self._absorb()
-        self.result.steps += 1
+            self.result.steps += 1
         self._raise_if_new()
+
+    def settle(self) -> None:
+        """Wait until no job must still move on by itself (see the module docstring)."""
+        for _ in range(MAX_SETTLE_ROUNDS):
+            awaited = self.oracle.awaiting()
+            self.target.settle({job: a.status.value for job, a in awaited.items()})
+            self._absorb()
+            if not awaited and not self.oracle.awaiting():
+                return
 
     def live_jobs(self) -> int:
         """Jobs started in this session that have not reached concluded or null."""
@@ -77,6 +121,8 @@ class Session:
         self.watcher.close()  # what the teardown does is not an observation of the steps
         try:
             self.target.close()
+        except TargetCrashed as exc:
+            self._crashed(exc)
         finally:
             self._absorb()
             new = self.oracle.finish()
@@ -93,6 +139,39 @@ class Session:
             found = self.oracle.feed(record)
             self._keep(found)
             self._sample(found)
+        undecided = self.oracle.undecided
+        if len(undecided) > self._undecided:
+            self.result.indeterminate.extend(undecided[self._undecided :])
+            self._undecided = len(undecided)
+        for rule, counts in self.oracle.tally.items():
+            seen = self._tallied.setdefault(rule, [0, 0, 0])
+            total = self.result.eventual.setdefault(rule, [0, 0, 0])
+            for i in range(3):
+                total[i] += counts[i] - seen[i]
+                seen[i] = counts[i]
+
+    def abandon(self) -> None:
+        """Close the target after a failure, quietly: the first error is the one to report."""
+        with contextlib.suppress(TargetError):
+            self.target.close()
+
+    def _crashed(self, error: TargetCrashed) -> None:
+        """QEMU crashed: record it in the trace (a note with a ``crash`` member, naming the job
+        of the last step if it names one), which the oracle reports as ``qemu.no-abort``;
+        raise :class:`CrashFound`."""
+        self._absorb()
+        jobs = next(
+            (step_jobs(r.step) for r in reversed(self.records) if isinstance(r, Note) and r.step),
+            set(),
+        )
+        job = next(iter(jobs)) if len(jobs) == 1 else None
+        crash = {"outcome": error.outcome, "message": str(error), "job": job}
+        note = Note(f"QEMU crashed: {error.outcome}", crash=crash)
+        self.records.append(note)
+        found = self.oracle.feed(note)
+        self._keep(found)
+        self._sample(found)
+        raise CrashFound(f"{found[0].rule}: {found[0].message}" if found else str(error), error)
 
     def _keep(self, divergences: list[Divergence]) -> None:
         self.divergences.extend(divergences)

@@ -20,17 +20,15 @@ so the oracle checks it step by step like any other run.
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Iterator
 from typing import Any
 
 from jobcheck.conformance.campaign.coverage import BLOCK_ONLY_VERBS, CAMPAIGN_KINDS
 from jobcheck.conformance.campaign.results import Accept, CampaignResult, Failure
-from jobcheck.conformance.campaign.session import Session, StepFailed, TargetFactory
-from jobcheck.conformance.campaign.shrink import minimize, session_replay, steps_of
-from jobcheck.conformance.errors import TargetCrashed, TargetError
-from jobcheck.conformance.oracle import check
-from jobcheck.conformance.trace.records import Command, Response
+from jobcheck.conformance.campaign.session import CrashFound, Session, StepFailed, TargetFactory
+from jobcheck.conformance.campaign.shrink import fresh_sessions, shrunk_failure
+from jobcheck.conformance.errors import TargetCrashed
+from jobcheck.conformance.trace.records import Command, Meta, Response
 from jobcheck.model.causes import Cause
 from jobcheck.model.graph import executable_statuses, lifecycle_graph, plan_edge, plan_status
 from jobcheck.model.kinds import JobKind, JobSetup
@@ -287,8 +285,14 @@ def run_tour(
     *,
     seed: int = 0,
 ) -> Failure | None:
-    """Run the tour on one fresh target; a :class:`Failure` if a step diverged."""
-    session = Session(make_target(seed), model, accept, result, {**meta_extra, "tour": True})
+    """Run the tour on one fresh target; a :class:`Failure` if a step diverged (or QEMU
+    crashed, as it started included)."""
+    try:
+        target = make_target(seed)
+    except TargetCrashed as exc:
+        result.crash = str(exc)
+        return Failure(str(exc), [], Meta("qemu"), [], [])
+    session = Session(target, model, accept, result, {**meta_extra, "tour": True})
     ids = _Ids()
     steps_before = result.steps
     try:
@@ -303,60 +307,18 @@ def run_tour(
             pass
         session.finish()
     except StepFailed as exc:
-        session.target.close()
+        session.abandon()
+        if isinstance(exc, CrashFound):
+            result.crash = str(exc.error)
         new = [d for d in session.divergences if not accept(d)]
         failure = Failure(
             str(exc).splitlines()[0], session.records, session.meta, new, session.divergences
         )
-        return _shrunk(failure, make_target, model, accept, meta_extra, seed)
-    except TargetError as exc:
-        _close_quietly(session)
-        if not isinstance(exc, TargetCrashed):
-            raise
-        result.crash = str(exc)
-        return Failure(str(exc), session.records, session.meta, [], session.divergences)
+        make_session = fresh_sessions(make_target, model, accept, meta_extra, seed)
+        return shrunk_failure(failure, make_session)
     except BaseException:
-        _close_quietly(session)
+        session.abandon()
         raise
     finally:
         result.tour_steps = result.steps - steps_before
     return None
-
-
-def _close_quietly(session: Session) -> None:
-    """Close after a failure; the first error is the one to report."""
-    with contextlib.suppress(TargetError):
-        session.target.close()
-
-
-def _shrunk(
-    failure: Failure,
-    make_target: TargetFactory,
-    model: Model,
-    accept: Accept,
-    meta_extra: dict[str, Any],
-    seed: int,
-) -> Failure:
-    """The tour failure cut down to a minimal run that still breaks the same rule."""
-    rule = failure.divergences[0].rule if failure.divergences else None
-    if rule is None:
-        return failure
-
-    def make_session(attempt: int = 0) -> Session:
-        scratch = CampaignResult()
-        return Session(
-            make_target(seed + attempt), model, accept, scratch, {**meta_extra, "shrunk": True}
-        )
-
-    job = failure.divergences[0].job
-    found = minimize(steps_of(failure.records), rule, session_replay(make_session), job)
-    if found is None:
-        return failure
-    _, records = found
-    replayed = make_session()
-    replayed.target.close()
-    seen = check(records, model, replayed.meta)
-    divergences = [d for d in seen if not accept(d)]
-    return Failure(
-        failure.message, records, replayed.meta, divergences or failure.divergences, seen
-    )

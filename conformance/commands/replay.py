@@ -25,9 +25,9 @@ from pathlib import Path
 from typing import Any
 
 from jobcheck.conformance.campaign.results import CampaignResult
-from jobcheck.conformance.campaign.session import Session
-from jobcheck.conformance.errors import TargetCrashed, TargetError, UsageError, model_for_option
-from jobcheck.conformance.report.baseline import load_baseline
+from jobcheck.conformance.campaign.session import CrashFound, Session
+from jobcheck.conformance.errors import TargetError, UsageError, model_for_option
+from jobcheck.conformance.report.baseline import load_baseline, outcome_of
 from jobcheck.conformance.targets.select import choose_target
 from jobcheck.conformance.trace.readers import read_trace
 from jobcheck.conformance.trace.records import Meta, Note, Record, TraceFormatError, write_jsonl
@@ -117,17 +117,16 @@ def run(args: argparse.Namespace) -> int:
             except (KeyError, ValueError, TypeError) as exc:
                 where = f"{args.trace}: step {number} ({step.get('op')})"
                 raise UsageError(f"{where}: bad step: {exc}") from None
-    except TargetError as exc:
-        if not isinstance(exc, TargetCrashed):
-            raise
-        crash = str(exc)
+    except CrashFound as exc:
+        crash = str(exc.error)
     finally:
         try:
             session.finish()
-        except TargetError as exc:
-            if crash is None and not isinstance(exc, TargetCrashed):
+        except CrashFound as exc:
+            crash = crash or str(exc.error)
+        except TargetError:
+            if crash is None:
                 raise
-            crash = crash or str(exc)
     records: list[Record] = session.records
     if crash is not None:
         if args.save:
@@ -142,7 +141,7 @@ def run(args: argparse.Namespace) -> int:
         if not args.strict and d.known:
             ignored.append((d, "known"))
         elif baseline is not None and baseline.match(
-            d.rule, kinds.get(d.job or ""), target.qemu_version
+            d.rule, kinds.get(d.job or ""), target.qemu_version, outcome_of(d.observed, d.job)
         ):
             ignored.append((d, "baselined"))
         else:

@@ -28,7 +28,7 @@ from jobcheck.conformance.campaign.coverage import coverage_summary
 from jobcheck.conformance.campaign.parallel import RunInfo, probe, run_campaigns
 from jobcheck.conformance.campaign.results import CampaignResult, iter_failure_lines
 from jobcheck.conformance.campaign.run import PROFILES
-from jobcheck.conformance.errors import JobcheckError, TargetError, UsageError
+from jobcheck.conformance.errors import JobcheckError, TargetCrashed, TargetError, UsageError
 from jobcheck.conformance.report import write as report
 from jobcheck.conformance.report.baseline import Acceptor, load_baseline
 from jobcheck.conformance.targets.qemu_build import BuildUnusable
@@ -182,8 +182,11 @@ def _run(args: argparse.Namespace) -> int:
 def execute(choice: TargetChoice, args: argparse.Namespace, out_dir: Path | None) -> int:
     """Run the campaign(s) for ``jobcheck run``; print, write the reports, return the exit code."""
     # a malformed baseline is a usage error, before any run
-    baseline = load_baseline(args.baseline) if args.baseline else None
-    qemu_version, model = probe(choice)
+    baseline = load_baseline(args.baseline, upgrade=args.update_baseline) if args.baseline else None
+    try:
+        qemu_version, model = probe(choice)
+    except TargetCrashed as exc:
+        raise TargetCrashed(f"qemu.no-abort: QEMU crashed as it started: {exc}") from None
     chosen = choice
     if choice.model_reason is not None:
         print(f"jobcheck run: {choice.model_reason}", file=sys.stderr)
@@ -235,7 +238,13 @@ def finish(
     """Print the summary, write the outputs, and decide the exit code."""
     summary = coverage_summary(result.coverage, model)
     outcome = report.build(
-        info, result, summary, baseline_path=args.baseline, strict=args.strict, directory=out_dir
+        info,
+        result,
+        summary,
+        baseline_path=args.baseline,
+        strict=args.strict,
+        directory=out_dir,
+        upgrade=args.update_baseline,
     )
     for line in report.summary_lines(outcome):
         print(line)
@@ -250,6 +259,11 @@ def finish(
     if args.update_baseline:
         report.update_baseline(outcome, Path(args.baseline))
         print(f"baseline updated: {args.baseline}")
+        if outcome.baseline is not None and outcome.baseline.upgraded_from is not None:
+            print(
+                f"  upgraded from version {outcome.baseline.upgraded_from}: its rule-only entries"
+                " are replaced by one entry per outcome this run saw; review them"
+            )
     if result.crash:
         return 1
     return outcome.exit_code

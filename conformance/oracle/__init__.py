@@ -21,7 +21,14 @@ What is checked, each check naming its rule of :mod:`jobcheck.model.rules`:
   with QEMU's exact error text;
 * query-jobs snapshots (:mod:`.queries`): known, live jobs, in a status
   their history allows, with monotonic progress, a truthful ``error`` and the
-  started type.
+  started type;
+* QEMU crashes: a note with a ``crash`` member (a driver saw QEMU die of a
+  fatal signal or a failed assertion) is a divergence of ``qemu.no-abort``;
+* eventual effects (:mod:`.eventually`): a job that must move on by itself
+  (after an accepted pause, resume, complete, finalize, dismiss or cancel;
+  aborting; auto-finalize; auto-dismiss; running unthrottled) does — decided
+  from the verdicts of the driver's waits, recorded in the trace
+  (:meth:`Oracle.awaiting` says which jobs to wait for).
 
 **The asynchronous window.**  The order of a command's return and the events
 it causes is not stable across QEMU versions, and events of a job's internal
@@ -70,9 +77,11 @@ Example::
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
-from jobcheck.conformance.oracle.divergence import Divergence
+from jobcheck.conformance.oracle.divergence import Divergence, Indeterminate
 from jobcheck.conformance.oracle.events import BLOCK_EVENTS, EventChecks
+from jobcheck.conformance.oracle.eventually import Awaited, EventualChecks
 from jobcheck.conformance.oracle.queries import QueryChecks, is_job_info
 from jobcheck.conformance.oracle.verbs import VerbChecks
 from jobcheck.conformance.trace.records import Command, Event, Meta, Note, Record, Response
@@ -80,7 +89,7 @@ from jobcheck.model.lifecycle import Model
 from jobcheck.model.rules import RuleId
 
 
-class Oracle(VerbChecks, QueryChecks, EventChecks):
+class Oracle(EventualChecks, VerbChecks, QueryChecks, EventChecks):
     """Checks one trace incrementally: :meth:`feed` each record, then :meth:`finish`.
 
     ``meta`` gives the trace's order (``wire`` when ``None``); ``path`` is put
@@ -105,9 +114,25 @@ class Oracle(VerbChecks, QueryChecks, EventChecks):
             self._on_response(record)
         elif isinstance(record, Command):
             self._on_command(record)
-        elif isinstance(record, Note) and record.text.startswith("reset:"):
-            self.reset()
+        elif isinstance(record, Note):
+            if record.text.startswith("reset:"):
+                self.reset()
+            elif record.wait is not None:
+                self._waited(record.wait)
+            elif record.crash is not None:
+                self._crashed(record.crash)
         return self._out
+
+    def _crashed(self, crash: dict[str, Any]) -> None:
+        """QEMU crashed (a note's ``crash`` member): rule ``qemu.no-abort``."""
+        job = crash.get("job")
+        self._emit(
+            RuleId.QEMU_NO_ABORT,
+            job if isinstance(job, str) else None,
+            f"QEMU crashed: {crash.get('message') or crash.get('outcome')}",
+            "QEMU keeps running",
+            str(crash.get("outcome") or "crashed"),
+        )
 
     def _check_schema_members(self) -> None:
         """Enum members the target's QAPI schema has (trace metadata ``schema_members``,
@@ -190,4 +215,4 @@ def check(
     return out
 
 
-__all__ = ["Divergence", "Oracle", "check"]
+__all__ = ["Awaited", "Divergence", "Indeterminate", "Oracle", "check"]

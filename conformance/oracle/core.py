@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from jobcheck.conformance.oracle.divergence import Divergence
+from jobcheck.conformance.oracle.divergence import Divergence, Indeterminate
 from jobcheck.conformance.oracle.job_state import (
     ALL_STATUSES,
     JobState,
@@ -99,6 +99,12 @@ class OracleCore:
         self._out: list[Divergence] = []
         self._index = 0
         self._line = 0
+        self._awaited: dict[str, tuple[Status, RuleId]] = {}
+        """The jobs handed out by the last ``awaiting()``: the status each had to leave."""
+        self.undecided: list[Indeterminate] = []
+        """The eventual checks a wait could not decide, in trace order."""
+        self.tally: dict[RuleId, list[int]] = {}
+        """Eventual checks by rule: [passed, failed, indeterminate]."""
 
     def reset(self) -> None:
         """Forget every job and every unanswered command (a new QEMU instance)."""
@@ -109,6 +115,12 @@ class OracleCore:
         self._fifo.clear()
         self._commands_seen = False
         self._first_command = -1
+        self._awaited.clear()
+
+    def _tally(self, rule: RuleId, verdict: int) -> None:
+        """Count one eventual check of ``rule``: 0 passed, 1 failed, 2 indeterminate."""
+        counts = self.tally.setdefault(rule, [0, 0, 0])
+        counts[verdict] += 1
 
     def _commands_seen_before(self, index: int) -> bool:
         """Whether a command was sent before record ``index`` (since the last reset)."""
@@ -202,6 +214,7 @@ class OracleCore:
         job.auto_dismiss = info.auto_dismiss
         job.grouped = info.grouped
         job.partners = info.partners
+        job.released = info.released
 
     def _begin_instance(self, job: JobState) -> None:
         """Count ``job`` as an instance seen (once)."""
@@ -246,6 +259,14 @@ class OracleCore:
         info = job.next_start
         del self._jobs[job.id]
         return self._new_job(job.id, info, Status.UNDEFINED)
+
+    def _partners(self, job: JobState) -> list[JobState]:
+        """The live jobs that may share ``job``'s grouped transaction."""
+        if job.grouped:
+            return [self._jobs[p] for p in job.partners if p in self._jobs]
+        if job.grouped is False:
+            return []
+        return [j for j in self._jobs.values() if j is not job and j.grouped is not False]
 
     def _txn_held(self, job: JobState) -> bool | None:
         """Whether a grouped partner with auto-finalize=false holds the job in pending."""

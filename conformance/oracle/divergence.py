@@ -2,7 +2,8 @@
 
 The oracle (:mod:`jobcheck.conformance.oracle`) produces them; reports,
 baselines and the command line consume them, through :meth:`Divergence.to_json`
-or :attr:`Divergence.location`.
+or :attr:`Divergence.location`.  An eventual check that a run could not decide
+is an :class:`Indeterminate` verdict instead.
 """
 
 from __future__ import annotations
@@ -70,3 +71,32 @@ class Divergence:
             bool(obj["known"]),
             str(obj["message"]),
         )
+
+
+@dataclass(frozen=True, slots=True)
+class Indeterminate:
+    """An eventual check the run could not decide: the job was too slow to tell.
+
+    Neither a pass nor a divergence: a wait for a job to move on by itself ran
+    out while the job was still working (see :mod:`jobcheck.conformance.oracle.eventually`).
+    """
+
+    rule: RuleId
+    job: str | None
+    index: int
+    """The 0-based index of the record that holds the verdict (a wait note)."""
+    line: int
+    path: str | None
+    message: str
+    """One line: what was awaited, how long, and the sign of life that kept it open."""
+
+    def to_json(self) -> dict[str, Any]:
+        """The verdict as plain JSON data."""
+        return {
+            "rule": str(self.rule),
+            "job": self.job,
+            "index": self.index,
+            "line": self.line,
+            "path": self.path,
+            "message": self.message,
+        }

@@ -184,6 +184,9 @@ class EventChecks(OracleCore):
 
     def _after_status(self, job: JobState, previous: Status, status: Status) -> None:
         """Everything that follows from the job reporting ``status`` (after ``previous``)."""
+        awaited = self._awaited.pop(job.id, None)
+        if awaited is not None and awaited[0] is not status:
+            self._tally(awaited[1], 0)
         job.set_status(status, self._index)
         if status is _R:
             job.started = True
@@ -223,14 +226,6 @@ class EventChecks(OracleCore):
                 " not visible)",
                 "reported waiting",
             )
-
-    def _partners(self, job: JobState) -> list[JobState]:
-        """The live jobs that may share ``job``'s grouped transaction."""
-        if job.grouped:
-            return [self._jobs[p] for p in job.partners if p in self._jobs]
-        if job.grouped is False:
-            return []
-        return [j for j in self._jobs.values() if j is not job and j.grouped is not False]
 
     def _partner_aborting(self, job: JobState) -> bool:
         """A transaction partner is being cancelled or aborts (taking ``job`` with it)."""
@@ -370,6 +365,7 @@ class EventChecks(OracleCore):
         elif name == "BLOCK_JOB_ERROR":
             if data.get("action") == "stop" and self.wire:
                 job.user_paused = True  # QEMU's error-stop is a user pause
+                job.error_stop_at = self._index
         else:
             self._completion_event(job, name, data)
 
@@ -406,6 +402,16 @@ class EventChecks(OracleCore):
         return False
 
     def _ready_event(self, job: JobState) -> None:
+        job.ready_events += 1
+        if self.wire and job.ready_events > 1 and not job.lossy:
+            self._emit(
+                RuleId.BLOCK_JOB_READY_EVENT_AFTER_READY,
+                job,
+                "a second BLOCK_JOB_READY for the job",
+                "one BLOCK_JOB_READY, when the job reaches ready",
+                "emitted BLOCK_JOB_READY again",
+            )
+            return
         if job.status is _Y or (job.reached_ready and job.status is _S):
             return
         if self._infer(job, _Y):
@@ -474,6 +480,21 @@ class EventChecks(OracleCore):
                 + ("with an error" if has_error else "without an error"),
                 "an error member iff the job aborted",
                 f"error={data.get('error')!r}" if has_error else "no error member",
+            )
+        if (
+            not cancelled
+            and self.wire
+            and job.force_cancel is True
+            and not job.cancels
+            and not job.wild
+            and not job.lossy
+        ):
+            self._emit(
+                RuleId.BLOCK_JOB_COMPLETION_EVENT,
+                job,
+                "BLOCK_JOB_COMPLETED after an accepted force cancel",
+                "BLOCK_JOB_CANCELLED for a force-cancelled job",
+                "emitted BLOCK_JOB_COMPLETED",
             )
         if (
             cancelled

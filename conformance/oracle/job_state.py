@@ -79,6 +79,13 @@ class JobState:
     """A job-dismiss for the job was sent."""
     dismissed_at: int | None = None
     """The record index of an accepted job-dismiss response (wire order)."""
+    finalize_accepted: bool = False
+    """A job-finalize of the job (or of a grouped partner) was accepted (wire order)."""
+    released: bool | None = None
+    """The job runs without a speed limit (started without one, or set to 0 since)."""
+    gave_up: Status | None = None
+    """The status in which a wait for the job to move on was decided (failed or
+    indeterminate): it is not awaited again until it reports another status."""
     finalized_at: int | None = None
     """The record index of an accepted job-finalize of a grouped partner (wire order)."""
     wild: bool = False
@@ -87,6 +94,10 @@ class JobState:
     """Part of the job's history was inferred or is missing (per-job logs)."""
     started: bool = False
     reached_ready: bool = False
+    error_stop_at: int = -1
+    """The record index of the job's last BLOCK_JOB_ERROR with action stop (-1: none)."""
+    ready_events: int = 0
+    """BLOCK_JOB_READY events received for this job instance."""
     completions: int = 0
     failed: bool | None = False
     progress: int | None = None
@@ -113,6 +124,7 @@ class JobState:
             self.initial = self.status
         self.history.append((index, status))
         self.status = status
+        self.gave_up = None
 
     def statuses_since(self, index: int) -> frozenset[Status]:
         """The statuses the job had at any time since record ``index`` (its status then
@@ -154,6 +166,7 @@ class JobState:
         self.should_complete = None
         self.finalize_requested = None
         self.dismiss_requested = None
+        self.released = None
         self.wild = True
 
 

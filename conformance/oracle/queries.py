@@ -130,7 +130,7 @@ class QueryChecks(OracleCore):
             )
         if status is _E and job.auto_dismiss is True and job.started:
             self._emit(
-                RuleId.STATUS_CONCLUDED_WAITS_FOR_DISMISS,
+                RuleId.STATUS_CONCLUDED_AUTO_DISMISSES,
                 job,
                 "query-jobs lists an auto-dismiss=true job in concluded",
                 "an auto-dismiss job goes from concluded to null at once",

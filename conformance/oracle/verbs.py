@@ -295,6 +295,10 @@ class VerbChecks(OracleCore):
                     known, job, f"{command} {observed}", documented_text(known), observed
                 )
         self._after_verb(job, call, [outcome for _, outcome in matched])
+        if job.error_stop_at > since:
+            # An I/O error paused the job (a user pause) while the command was on its way:
+            # before or after the command took effect, the events cannot tell.
+            job.user_paused = None
         ok = frozenset(status for status, _ in matched)
         if job.status is not None and not (ok & job.statuses_since(since)):
             self._oblige(job, ok, call, command, observed, outcomes)
@@ -514,11 +518,15 @@ class VerbChecks(OracleCore):
             job.dismiss_requested = True
         elif verb is Verb.FINALIZE:
             job.finalize_requested = True
+            job.finalize_accepted = True
             if job.grouped:
                 for name in job.partners:
                     partner = self._jobs.get(name)
                     if partner is not None:
                         partner.finalized_at = self._index
+                        partner.finalize_accepted = True
+        elif verb is Verb.SET_SPEED:
+            job.released = None if call.speed is None else call.speed == 0
 
     # --- refusals checked from their text ---------------------------------------------
 

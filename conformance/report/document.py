@@ -18,7 +18,14 @@ classified:
     a catalogued divergence (:attr:`Rule.known_divergence`): passes, unless
     ``--strict``;
 ``baselined``
-    matched by a baseline entry: passes, even with ``--strict``.
+    matched by a baseline entry (same rule, same outcome): passes, even with
+    ``--strict``.
+
+A rule's eventual checks (:mod:`jobcheck.conformance.oracle.eventually`) may
+also end *indeterminate* — the job was too slow to tell within the bound: each
+such verdict is counted and listed (``indeterminate``), and a rule with one and
+no divergence has the result ``indeterminate``, never ``pass``.  It does not
+fail the run.
 
 Traces.  A campaign keeps the records of its failing session (the minimal
 run Hypothesis shrank to).  Every divergence that occurred in that session —
@@ -40,7 +47,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from jobcheck.conformance.campaign.coverage import BLOCK_ONLY_VERBS, Coverage, goals
-from jobcheck.conformance.report.baseline import Baseline, Entry, job_type_matches
+from jobcheck.conformance.report.baseline import Baseline, Entry, job_type_matches, outcome_of
 from jobcheck.conformance.trace.records import Meta, Note, Record
 from jobcheck.conformance.trace.steps import job_kinds
 from jobcheck.model.graph import lifecycle_graph
@@ -59,6 +66,9 @@ SCHEMA_VERSION = 2
 
 MAX_TRACE_RECORDS = 5000
 """A saved trace longer than this is cut after the step that holds the divergence."""
+
+MAX_INDETERMINATE = 50
+"""At most this many indeterminate verdicts listed (all of them are counted)."""
 
 
 class DivergenceLike(Protocol):
@@ -105,20 +115,14 @@ class _Group:
 
     @property
     def key(self) -> tuple[str, str, str]:
-        return self.rule, _normalise(self.expected, self.job), _normalise(self.observed, self.job)
+        return self.rule, outcome_of(self.expected, self.job), outcome_of(self.observed, self.job)
 
 
 # -- small helpers -------------------------------------------------------------------------
 
 
-def _normalise(text: str, job: str | None) -> str:
-    if job:
-        text = re.sub(rf"(?<![\w-]){re.escape(job)}(?![\w-])", "JOB", text)
-    return text
-
-
 def _key(d: DivergenceLike) -> tuple[str, str, str]:
-    return d.rule, _normalise(d.expected, d.job), _normalise(d.observed, d.job)
+    return d.rule, outcome_of(d.expected, d.job), outcome_of(d.observed, d.job)
 
 
 def run_name(info: RunInfo, when: datetime) -> str:
@@ -391,7 +395,8 @@ def build_document(
         entry = None
         if baseline is not None:
             wanted: list[str | None] = list(job_types) or [None]
-            found = [baseline.match(group.rule, k, version) for k in wanted]
+            outcome = outcome_of(group.observed, group.job)
+            found = [baseline.match(group.rule, k, version, outcome) for k in wanted]
             if all(e is not None for e in found):
                 entry = found[0]
                 matched.update(id(e) for e in found)
@@ -475,7 +480,11 @@ def build_document(
         for entry in baseline.entries:
             if id(entry) in matched or entry.intermittent or not entry.applies_to(version):
                 continue
-            if any(entry.matches(g.rule, k, version) for g in groups for k in _kinds_or_none(g)):
+            if any(
+                entry.matches(g.rule, k, version, outcome_of(g.observed, g.job))
+                for g in groups
+                for k in _kinds_or_none(g)
+            ):
                 continue
             rule = RULES.get(entry.rule)
             if rule is not None and exercised(rule, entry.job_type, result.coverage):
@@ -486,6 +495,7 @@ def build_document(
     rules = []
     for rule_id in rule_ids:
         mine = [e for e in entries if e["rule"] == rule_id]
+        waits = result.eventual.get(rule_id)
         if any(e["fails"] for e in mine):
             verdict = "fail"
         elif any(e["status"] == "known" for e in mine):
@@ -494,6 +504,8 @@ def build_document(
             verdict = "baselined"
         elif rule_id in RULES and RULES[rule_id].unchecked:
             verdict = "unchecked"
+        elif waits and waits[2]:
+            verdict = "indeterminate"  # some of its checks could not be decided: not a pass
         else:
             verdict = "pass"
         rules.append(
@@ -502,8 +514,15 @@ def build_document(
                 "result": verdict,
                 "unchecked": RULES[rule_id].unchecked if rule_id in RULES else None,
                 "divergences": [e["id"] for e in mine],
+                "eventual": None
+                if not waits
+                else {"passed": waits[0], "failed": waits[1], "indeterminate": waits[2]},
             }
         )
+    undecided = [
+        {"rule": str(u.rule), "job": u.job, "message": u.message}
+        for u in result.indeterminate[:MAX_INDETERMINATE]
+    ]
 
     error = None
     if failure is not None and not failure.divergences and not crash:
@@ -523,6 +542,8 @@ def build_document(
         "rules": len(rules),
         "rules_passed": sum(1 for r in rules if r["result"] == "pass"),
         "rules_unchecked": sum(1 for r in rules if r["result"] == "unchecked"),
+        "rules_indeterminate": sum(1 for r in rules if r["result"] == "indeterminate"),
+        "indeterminate": len(result.indeterminate),
         "errors": 1 if error else 0,
     }
     document: dict[str, Any] = {
@@ -572,6 +593,7 @@ def build_document(
         "observations": result.observations.to_json(),
         "rules": rules,
         "divergences": entries,
+        "indeterminate": undecided,
         "baseline": None
         if baseline is None
         else {

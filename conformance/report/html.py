@@ -262,6 +262,18 @@ def render(
             " Mermaid text:</p><pre>" + escape(to_mermaid(_view(document))) + "</pre>"
         )
     out.append(_matrix(document))
+    undecided = document.get("indeterminate") or []
+    if undecided:
+        total = document["counts"].get("indeterminate", len(undecided))
+        out.append(f"<h2>Indeterminate ({total})</h2>")
+        out.append(
+            "<p>Eventual checks the run could not decide: the job was still working when the"
+            " wait's bound ran out. Neither a pass nor a failure.</p>"
+        )
+        items = "".join(
+            f"<li><code>{escape(u['rule'])}</code>: {escape(u['message'])}</li>" for u in undecided
+        )
+        out.append(f"<ul>{items}</ul>")
     out.append("<h2>Divergences</h2>")
     entries = document["divergences"]
     if not entries:

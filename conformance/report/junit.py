@@ -7,12 +7,13 @@ or a known one under ``--strict``) and is *skipped* with its reason when it is
 accepted (known or baselined).  A stale baseline entry is a test case
 ``baseline[RULE]``: failing under ``--strict``, passing (with the reason in
 ``system-out``) otherwise.  A campaign that failed without a divergence, or a
-QEMU crash without one, is an ``<error>``.
+QEMU crash without one, is an ``<error>``.  A rule whose eventual checks were
+not all decided (result ``indeterminate``) is *skipped*, with why.
 
 So ``tests``, ``failures`` and ``skipped`` follow from the document's counts:
-tests = rules passed + divergences + stale entries (+ 1 error),
-failures = failing divergences (+ stale entries under ``--strict``),
-skipped = accepted divergences.
+tests = rules passed, unchecked or indeterminate + divergences + stale entries
+(+ 1 error), failures = failing divergences (+ stale entries under ``--strict``),
+skipped = accepted divergences + unchecked and indeterminate rules.
 """
 
 from __future__ import annotations
@@ -26,15 +27,17 @@ def expected_counts(document: dict[str, Any]) -> dict[str, int]:
     counts = document["counts"]
     stale = document["baseline"]["stale"] if document["baseline"] else []
     stale_failing = sum(1 for s in stale if s["fails"])
+    undecided = counts.get("rules_indeterminate", 0)
     return {
         "tests": counts["rules_passed"]
         + counts["rules_unchecked"]
+        + undecided
         + counts["divergences"]
         + len(stale)
         + counts["errors"],
         "failures": counts["failing"] + stale_failing,
         "errors": counts["errors"],
-        "skipped": counts["accepted"] + counts["rules_unchecked"],
+        "skipped": counts["accepted"] + counts["rules_unchecked"] + undecided,
     }
 
 
@@ -53,6 +56,17 @@ def details(e: dict[str, Any]) -> str:
     else:
         lines.append(f"reproduce: {e['rerun']}")
     return "\n".join(lines)
+
+
+def undecided(document: dict[str, Any], rule: dict[str, Any]) -> str:
+    """Why a rule's result is indeterminate, in one line."""
+    waits = rule.get("eventual") or {}
+    first = next((u for u in document.get("indeterminate") or [] if u["rule"] == rule["id"]), None)
+    text = (
+        f"indeterminate: {waits.get('indeterminate', 0)} of {sum(waits.values())} eventual"
+        " checks too slow to decide"
+    )
+    return f"{text} (e.g. {first['message']})" if first else text
 
 
 def render(document: dict[str, Any]) -> str:
@@ -91,6 +105,10 @@ def render(document: dict[str, Any]) -> str:
             case = ET.SubElement(suite, "testcase", attrs)
             if rule["result"] == "unchecked":
                 ET.SubElement(case, "skipped", {"message": rule["unchecked"], "type": "unchecked"})
+            elif rule["result"] == "indeterminate":
+                ET.SubElement(
+                    case, "skipped", {"message": undecided(document, rule), "type": "indeterminate"}
+                )
             continue
         for did in rule["divergences"]:
             e = by_id[did]

@@ -86,6 +86,18 @@ def render(document: dict[str, Any]) -> str:
         "",
     ]
 
+    undecided = document.get("indeterminate") or []
+    if undecided:
+        total = document["counts"].get("indeterminate", len(undecided))
+        out += [f"## Indeterminate ({total})", ""]
+        out += [
+            "Eventual checks the run could not decide: the job was still working when the"
+            " wait's bound ran out. Neither a pass nor a failure.",
+            "",
+        ]
+        out += [f"- `{u['rule']}`: {_cell(u['message'])}" for u in undecided]
+        out.append("")
+
     out += ["## Divergences", ""]
     entries = document["divergences"]
     if not entries:

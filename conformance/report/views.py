@@ -40,5 +40,6 @@ def headline(document: dict[str, Any]) -> str:
     return (
         f"{verdict} (exit {document['outcome']['exit_code']}): "
         f"{counts['new']} new, {counts['known']} known, {counts['baselined']} baselined "
-        f"divergences; {counts['stale_baseline_entries']} stale baseline entries"
+        f"divergences; {counts['stale_baseline_entries']} stale baseline entries; "
+        f"{counts.get('indeterminate', 0)} indeterminate (too slow to decide)"
     )

@@ -36,6 +36,7 @@ from jobcheck.conformance.report.baseline import (
     Baseline,
     Entry,
     load_baseline,
+    outcome_of,
     updated,
     write_baseline,
 )
@@ -56,6 +57,8 @@ if TYPE_CHECKING:
 SCHEMA_FILE = Path(__file__).with_name("schema.json")
 
 REPORT_FILES = ("report.json", "report.md", "report.html", "junit.xml")
+
+_WAIT_VERDICTS = ("passed", "failed", "indeterminate")
 
 
 @dataclass
@@ -89,12 +92,14 @@ def build(
     *,
     directory: Path | None = None,
     when: datetime | None = None,
+    upgrade: bool = False,
 ) -> Outcome:
     """The outcome of a run.  ``directory`` is where :func:`write_all` will write
-    (default ``reports/<run name>``); the repro commands name files there."""
+    (default ``reports/<run name>``); the repro commands name files there.  ``upgrade``
+    reads a version 1 baseline (to rewrite it: :func:`update_baseline`)."""
     model = model_for(info.model)
     when = when or datetime.now(UTC)
-    baseline = load_baseline(baseline_path) if baseline_path else None
+    baseline = load_baseline(baseline_path, upgrade=upgrade) if baseline_path else None
     directory = directory or Path("reports") / run_name(info, when)
     built: Built = build_document(
         info,
@@ -134,6 +139,15 @@ def summary_lines(outcome: Outcome) -> list[str]:
         f"divergences: {counts['new']} new, {counts['known']} known,"
         f" {counts['baselined']} baselined ({counts['occurrences']} occurrences)",
     ]
+    waits = [r["eventual"] for r in doc["rules"] if r.get("eventual")]
+    if waits:
+        passed, failed, undecided = (sum(w[k] for w in waits) for k in _WAIT_VERDICTS)
+        lines.append(
+            f"eventual checks: {passed} moved on, {failed} stalled, {undecided} indeterminate"
+            " (too slow to decide)"
+        )
+    for u in doc.get("indeterminate") or []:
+        lines.append(f"  indeterminate {u['rule']}: {u['message']}")
     for e in doc["divergences"]:
         tag = {"new": "NEW      ", "known": "known    ", "baselined": "baselined"}[e["status"]]
         job = f" [{e['job_type']}]" if e["job_type"] else ""
@@ -233,7 +247,8 @@ def update_baseline(outcome: Outcome, path: Path) -> None:
     for e in doc["divergences"]:
         kinds = e["job_types"] or [None]
         reason = e["reason"] if e["status"] != "new" else e["message"]
-        findings += [(e["rule"], kind, reason or "") for kind in kinds]
+        seen = outcome_of(e["observed"], e["job"])
+        findings += [(e["rule"], kind, seen, reason or "") for kind in kinds]
     base = outcome.baseline or Baseline(Path(path), [], exists=False)
     write_baseline(updated(base, findings, doc["target"]["qemu_version"], outcome.stale), path)
 

@@ -14,7 +14,7 @@ carrying the step; :meth:`Target.take_records` hands them over.
 from __future__ import annotations
 
 import abc
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from jobcheck.conformance.trace.records import Meta, Note, Record, Response
@@ -80,8 +80,18 @@ class Target(abc.ABC):
         """Cause an internal (drain) pause and resume of the job's node."""
 
     @abc.abstractmethod
-    def settle(self) -> None:
-        """Wait until the events caused by the previous steps have arrived."""
+    def settle(self, expect: Mapping[str, str] | None = None) -> None:
+        """Wait until the events caused by the previous steps have arrived.
+
+        ``expect`` names the jobs that must leave a status by themselves (job id →
+        status: what the oracle awaits, :meth:`~jobcheck.conformance.oracle.Oracle.awaiting`),
+        and the target waits for exactly those to report another status.  A job
+        that does not is given up on — at once when it shows no sign of life
+        (*stalled*), at the bound (the target's timeout) when it is still working
+        (*slow*) — and recorded in a :class:`Note` whose ``wait`` member holds the
+        verdicts (:meth:`note_wait`).  With ``expect`` ``None`` the target
+        waits by its own idea of which jobs still move.
+        """
 
     @abc.abstractmethod
     def take_records(self) -> list[Record]:
@@ -118,6 +128,15 @@ class Target(abc.ABC):
     def note(self, text: str, step: dict[str, Any] | None = None) -> None:
         """Record a driver note (and the step it stands for) in the trace."""
         self._record(Note(text, step))
+
+    def note_wait(self, verdicts: dict[str, dict[str, Any]]) -> None:
+        """Record the jobs a wait gave up on (see :meth:`settle`), if any."""
+        if not verdicts:
+            return
+        words = ", ".join(
+            f"{job} {v['verdict']} in {v['status']}" for job, v in sorted(verdicts.items())
+        )
+        self._record(Note(f"settle: gave up waiting: {words}", None, wait=verdicts))
 
     @abc.abstractmethod
     def _record(self, record: Record) -> None:

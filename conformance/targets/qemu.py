@@ -48,9 +48,11 @@ import os
 import shutil
 import stat
 import tempfile
+import time
 import weakref
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 from jobcheck.conformance.errors import TargetError, UsageError, model_for_option
@@ -74,6 +76,38 @@ from jobcheck.conformance.trace.steps import JobSpec
 from jobcheck.model.lifecycle import BLOCK_JOB_TYPES, JobType, Model
 
 __all__ = ["QemuCrashed", "QemuTarget"]
+
+
+@dataclass
+class _Sample:
+    """What a query told about a job that should have moved on: a sign of life, or none."""
+
+    status: str
+    progress: int | None
+    busy: bool | None = None
+    """query-block-jobs' ``busy`` (``None``: not asked, or not a block job)."""
+
+    def alive(self, before: _Sample) -> bool:
+        """Whether the job shows life since ``before``: it made progress, or — running or
+        ready — it is (or was) busy or cannot say (a job without ``busy``)."""
+        if self.progress != before.progress:
+            return True
+        if self.status in ("running", "ready"):
+            return self.busy is not False or before.busy is not False
+        return False
+
+    def evidence(self, before: _Sample | None) -> str:
+        """The evidence for the verdict, in words."""
+        progress = f"current-progress {self.progress}"
+        if before is not None and before.progress != self.progress:
+            return f"still working: current-progress {before.progress} -> {self.progress}"
+        if self.busy:
+            return f"still working: busy, {progress}"
+        if self.status in ("running", "ready") and self.busy is None:
+            return f"listed {self.status}, {progress}; busy unknown (not a block job)"
+        busy = ", not busy" if self.busy is False else ""
+        return f"no event; listed {self.status} with {progress}{busy} in two queries"
+
 
 _SERIAL = itertools.count(1)
 
@@ -124,6 +158,9 @@ class QemuTarget(Target):
         self.timeout = timeout
         self.settle_quiet = 0.002
         """Seconds without an event after which :meth:`settle` trusts that nothing is coming."""
+        self.patience = max(0.05, timeout / 20)
+        """Seconds between two looks for signs of life of a job that must move on (two looks
+        without one make it stalled; see :meth:`settle`)."""
         self.crash: QemuCrashed | None = None
         """The crash that :meth:`close` found (it raises it too, unless an error is in flight)."""
         self.schema_members: dict[str, list[str]] = {}
@@ -241,6 +278,12 @@ class QemuTarget(Target):
         try:
             yield
         except SessionTimeout as exc:
+            process = self._resources.process
+            if process is not None and process.stopped():
+                raise TargetError(
+                    f"{process.binary.name} (pid {process.pid}) is stopped (SIGSTOP, or a"
+                    f" debugger) and did not answer: {exc}"
+                ) from None
             raise TargetError(self._with_stderr(f"QEMU did not answer: {exc}")) from None
         except SessionLost as exc:
             raise self._lost_error(str(exc)) from None
@@ -291,14 +334,18 @@ class QemuTarget(Target):
         code = process.wait(self.timeout)
         doing = command_text("quit", arguments)
         if code is None:
+            stopped = " (it is stopped: SIGSTOP, or a debugger)" if process.stopped() else ""
             raise TargetError(
                 self._with_stderr(
-                    f"{process.binary.name} did not exit within {self.timeout:g} s of {doing}"
+                    f"{process.binary.name} (pid {process.pid}) did not exit within"
+                    f" {self.timeout:g} s of {doing}{stopped}"
                 )
             )
+        message = self._with_stderr(f"{process.binary.name} {process.ending()} after {doing}")
         if process.crashed():
-            message = self._with_stderr(f"{process.binary.name} {process.ending()} after {doing}")
             raise QemuCrashed(message, code, process.stderr_tail(), doing)
+        if code != 0:
+            raise TargetError(message)  # killed from outside while it was quitting
         return response
 
     # -- set-up (the SetupQmp protocol of NodeSetup) ---------------------
@@ -393,16 +440,93 @@ class QemuTarget(Target):
         else:
             self.execute("transaction", {"actions": []})
 
-    def settle(self) -> None:
+    def settle(self, expect: Mapping[str, str] | None = None) -> None:
         session = self._session
+        if expect is None:
+            with self._guard():
+                moving = session.settle(self.settle_quiet)
+            if moving:
+                statuses = session.inspect(lambda t: {i: t.status(i) for i in moving})
+                self.note(
+                    f"settle: after {self.timeout:g} s these jobs are still moving: "
+                    + ", ".join(f"{i} ({s})" for i, s in statuses.items())
+                )
+            return
+        if expect:
+            self.note_wait(self._await_moves(dict(expect)))
         with self._guard():
-            moving = session.settle(self.settle_quiet)
-        if moving:
-            statuses = session.inspect(lambda t: {i: t.status(i) for i in moving})
-            self.note(
-                f"settle: after {self.timeout:g} s these jobs are still moving: "
-                + ", ".join(f"{i} ({s})" for i, s in statuses.items())
-            )
+            session.barrier(self.settle_quiet)
+
+    def _await_moves(self, expect: dict[str, str]) -> dict[str, dict[str, Any]]:
+        """Wait for each job of ``expect`` to leave its status; the verdicts of those that
+        did not (see :meth:`Target.settle`).
+
+        Every :attr:`patience` seconds without the awaited events, ``query-jobs``
+        (and, for block jobs in running or ready, ``query-block-jobs``) looks for
+        signs of life: a job listed in the same status in two such samples, with
+        the same ``current-progress`` and — if it is running or ready — not busy in
+        either, is *stalled*; one still alive when :attr:`timeout` seconds have
+        passed is *slow*.  A job listed in another status than awaited has moved
+        (its event is the oracle's business).
+        """
+        session = self._session
+        started = time.monotonic()
+        waiting = set(expect)
+
+        def unmoved(t: JobTracker) -> set[str]:
+            return {j for j in waiting if t.status(j) == expect[j]}
+
+        previous: dict[str, _Sample] = {}
+        verdicts: dict[str, dict[str, Any]] = {}
+        while True:
+            with self._guard():
+                session.wait_until(lambda t: not unmoved(t), self.patience)
+            waiting = session.inspect(unmoved)
+            if not waiting:
+                return verdicts
+            samples = self._samples(waiting, expect)
+            waiting = session.inspect(unmoved)
+            elapsed = time.monotonic() - started
+            for job in sorted(waiting):
+                now, before = samples.get(job), previous.get(job)
+                if now is None or now.status != expect[job]:
+                    waiting.discard(job)  # gone or moved, as the snapshot shows
+                    continue
+                previous[job] = now
+                verdict = None
+                if before is not None and not now.alive(before):
+                    verdict = "stalled"
+                elif elapsed >= self.timeout:
+                    verdict = "slow"
+                if verdict is not None:
+                    waiting.discard(job)
+                    verdicts[job] = {
+                        "status": expect[job],
+                        "verdict": verdict,
+                        "seconds": round(elapsed, 3),
+                        "evidence": now.evidence(before),
+                    }
+            if not waiting:
+                return verdicts
+
+    def _samples(self, jobs: set[str], expect: dict[str, str]) -> dict[str, _Sample]:
+        """``query-jobs`` (and ``query-block-jobs`` where busy matters) for ``jobs``."""
+        listed = self.execute("query-jobs")
+        found: dict[str, _Sample] = {}
+        for info in listed.value if isinstance(listed.value, list) else []:
+            if isinstance(info, dict) and info.get("id") in jobs:
+                progress = info.get("current-progress")
+                found[str(info["id"])] = _Sample(
+                    str(info.get("status")), progress if isinstance(progress, int) else None
+                )
+        working = {j for j, s in found.items() if s.status in ("running", "ready")}
+        if working:
+            block = self.execute("query-block-jobs")
+            for info in block.value if isinstance(block.value, list) else []:
+                if isinstance(info, dict) and info.get("device") in working:
+                    busy = info.get("busy")
+                    found[str(info["device"])].busy = busy if isinstance(busy, bool) else None
+        return found
 
     def take_records(self) -> list[Record]:
         session = self._resources.session
@@ -419,7 +543,9 @@ class QemuTarget(Target):
 
     def close(self) -> None:
         """Tear down (see the module docstring); raise :class:`QemuCrashed` if QEMU aborted
-        during the teardown itself (after everything is cleaned up)."""
+        during the teardown itself, or :class:`TargetError` if the teardown failed (QEMU
+        did not answer, did not exit, or was killed while quitting) — after everything is
+        cleaned up either way."""
         self._close(raise_crash=True)
 
     def __enter__(self) -> QemuTarget:
@@ -431,7 +557,7 @@ class QemuTarget(Target):
     def _close(self, raise_crash: bool) -> None:
         if self._closed:
             return
-        crash: QemuCrashed | None = None
+        crash: TargetError | None = None
         grace = 0.0
         try:
             session = self._resources.session
@@ -452,16 +578,17 @@ class QemuTarget(Target):
                         self._teardown_attached()
                     else:
                         self._quit(self._session, None)
-                except QemuCrashed as exc:
+                except TargetError as exc:
                     crash = exc
-                except (TargetError, UsageError):
+                except UsageError:
                     pass
         finally:
             self._closed = True
             self._resources.release(grace)
             self._finalizer.detach()
         if crash is not None:
-            self.crash = crash
+            if isinstance(crash, QemuCrashed):
+                self.crash = crash
             if raise_crash:
                 raise crash
 

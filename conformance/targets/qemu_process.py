@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
 import signal
 import socket
@@ -64,6 +65,28 @@ class QemuCrashed(TargetCrashed):
         self.signal = -returncode if returncode is not None and returncode < 0 else None
         self.stderr_tail = stderr_tail
         self.command = command
+
+    @property
+    def outcome(self) -> str:
+        """``killed by SIGABRT: ../job.c:216: job_state_transition_locked: Assertion …``: the
+        signal and QEMU's failed assertion (or last line on stderr), without pid or path."""
+        if self.signal is not None:
+            try:
+                how = f"killed by {signal.Signals(self.signal).name}"
+            except ValueError:
+                how = f"killed by signal {self.signal}"
+        else:
+            how = f"exited with status {self.returncode}"
+        lines = [line.strip() for line in self.stderr_tail.split(" | ") if line.strip()]
+        # QEMU's assert() and g_assert() words; anything else on stderr (warnings) is not
+        # why it died.
+        said = next(
+            (line for line in reversed(lines) if "ssertion" in line or "ERROR:" in line), None
+        )
+        if said:
+            # "qemu-storage-daemon: ../job.c:216: ..." -> "../job.c:216: ..."
+            said = re.sub(r"^[\w./-]*qemu[\w.-]*: ", "", said)
+        return f"{how}: {said}" if said else how
 
 
 @dataclass(frozen=True)
@@ -187,6 +210,18 @@ class QemuProcess:
         ]
         tail = " | ".join(kept[-lines:])
         return tail if len(tail) <= limit else "…" + tail[-limit:]
+
+    def stopped(self) -> bool:
+        """Whether the process is stopped (``T``: SIGSTOP and friends, or ``t``: a debugger),
+        as Linux's ``/proc/PID/stat`` tells; ``False`` where that cannot be read."""
+        try:
+            with open(f"/proc/{self.pid}/stat", encoding="ascii", errors="replace") as stream:
+                stat = stream.read()
+        except OSError:
+            return False
+        # "PID (COMM) STATE ...": COMM may hold spaces and parentheses, STATE follows the last ")".
+        fields = stat[stat.rfind(")") + 1 :].split()
+        return bool(fields) and fields[0] in ("T", "t")
 
     def crashed(self) -> bool:
         """Whether the process has ended with a crash (fatal signal or failed assertion)."""

@@ -194,6 +194,10 @@ class QemuSession:
             raise SessionTimeout(self._broken) from None
         except (QMPError, OSError, EOFError) as exc:
             raise SessionLost(f"cannot connect to {path}: {_reason(exc)}") from None
+        except AssertionError:
+            # qemu.qmp asserts that it is running at the end of its handshake; a peer that
+            # died during the handshake makes that assertion fail.
+            raise SessionLost(f"cannot connect to {path}: it closed during the handshake") from None
         loop = asyncio.get_running_loop()
         self._tasks = [loop.create_task(self._watch()), loop.create_task(self._drain_listener())]
 
@@ -279,13 +283,7 @@ class QemuSession:
         while True:
             if not await self._wait_until(lambda t: not t.moving(), deadline):
                 return self.tracker.moving()
-            while True:
-                seen = self._events
-                await asyncio.sleep(quiet)
-                if self._lost:
-                    raise SessionLost("the QMP connection closed")
-                if self._events == seen or time.monotonic() >= deadline:
-                    break
+            await self._quiet(quiet, deadline)
             if self.tracker.moving():
                 continue
             self.last_command = "query-jobs"
@@ -293,6 +291,28 @@ class QemuSession:
             moving = self.tracker.moving()
             if not moving or time.monotonic() >= deadline:
                 return moving
+
+    async def _quiet(self, quiet: float, deadline: float) -> None:
+        """Wait until no event came for ``quiet`` seconds (or the deadline passed)."""
+        while True:
+            seen = self._events
+            await asyncio.sleep(quiet)
+            if self._lost:
+                raise SessionLost("the QMP connection closed")
+            if self._events == seen or time.monotonic() >= deadline:
+                return
+
+    def barrier(self, quiet: float) -> None:
+        """Wait until no event came for ``quiet`` seconds, then ``query-jobs`` (recorded: a
+        snapshot, and proof that every event QEMU sent before it has arrived)."""
+        self.last_command = "waiting for events to stop"
+        self._usable()
+        self._call(self._barrier(quiet, time.monotonic() + self.timeout), 2 * self.timeout)
+
+    async def _barrier(self, quiet: float, deadline: float) -> None:
+        await self._quiet(quiet, deadline)
+        self.last_command = "query-jobs"
+        await self._execute("query-jobs", None, self.timeout)
 
     # -- records and state -----------------------------------------------
 

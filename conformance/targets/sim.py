@@ -37,7 +37,7 @@ Versions: ``7.2`` (QEMU 7.2.22) and anything newer that
 from __future__ import annotations
 
 import random
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from jobcheck.conformance.errors import TargetError, UsageError, model_for_option
@@ -121,6 +121,8 @@ class Simulator(Target):
         self._engine = Engine(model.release, self._rng, self._emit, mutant or "")
         self._qmp = Qmp(self._engine, model.release, micro)
         self._types: dict[str, JobType] = {}
+        self._reported: dict[str, str] = {}
+        """Each job's last JOB_STATUS_CHANGE status (what a client sees)."""
         self._closed = False
 
     # -- identity ------------------------------------------------------------------
@@ -146,6 +148,8 @@ class Simulator(Target):
         self._records.append(record)
 
     def _emit(self, name: str, data: dict[str, Any]) -> None:
+        if name == "JOB_STATUS_CHANGE":
+            self._reported[str(data.get("id"))] = str(data.get("status"))
         self._clock += 3
         seconds, micro = divmod(self._clock, 1_000_000)
         stamp = {"seconds": EPOCH + seconds, "microseconds": micro}
@@ -218,10 +222,21 @@ class Simulator(Target):
     def drain(self, job_id: str) -> None:
         self.execute("transaction", {"actions": []})
 
-    def settle(self) -> None:
+    def settle(self, expect: Mapping[str, str] | None = None) -> None:
+        """Run the virtual main loop until nothing is pending.
+
+        Then nothing more can come by itself: every job of ``expect`` still in its
+        status is *stalled* (the simulator is never slow).
+        """
         if self._closed:
             raise TargetError("the simulator has been closed")
         self._engine.settle()
+        stalled = {
+            job: {"status": status, "verdict": "stalled", "evidence": "the main loop is idle"}
+            for job, status in (expect or {}).items()
+            if self._reported.get(job) == status
+        }
+        self.note_wait(stalled)
 
     def close(self) -> None:
         self._closed = True

@@ -406,9 +406,12 @@ class Engine:
         yield from self._pause_point(job)
 
     def _io_error(self, job: Job) -> str:
-        """``block_job_error_action``: stop (user pause) or report; BLOCK_JOB_ERROR."""
-        job.error_fired = True
+        """``block_job_error_action``: stop (user pause) or report; BLOCK_JOB_ERROR.
+
+        A stopped job retries the failed request when it is resumed, and the bad sector
+        is still bad: the error fires again (as blkdebug's ``inject-error`` does)."""
         action = job.error_policy or "report"
+        job.error_fired = action != "stop"
         if action == "stop":
             if not job.user_paused:
                 job.pause_count += 1
@@ -517,7 +520,7 @@ class Engine:
             return
         for other in list(members):
             self._to_pending(other)
-        if all(other.auto_finalize for other in members):
+        if all(other.auto_finalize for other in members) and self.mutant != "no-auto-finalize":
             self._do_finalize(job)
 
     def _to_pending(self, job: Job) -> None:
@@ -535,6 +538,9 @@ class Engine:
     def _finalize_single(self, job: Job) -> None:
         """``job_finalize_single``: COMPLETED or CANCELLED, leave the txn, conclude."""
         self._update_rc(job)
+        if self.mutant == "aborting-stuck" and job.status is X:
+            job.txn.jobs.remove(job)  # left behind in aborting, never concluded
+            return
         late: tuple[str, str | None] | None = None
         if self.mutant == "aborting-to-pending" and job.status is X:
             self.transition(job, D)
@@ -628,6 +634,8 @@ class Engine:
     def cancel(self, job: Job, force: bool) -> None:
         """``job_user_cancel``: verb CANCEL, then ``job_cancel``."""
         self.apply_verb(job, "cancel")
+        if self.mutant == "cancel-ignored":
+            return
         self.cancel_async(job, force)
         if not job.started:
             self._completed(job)
@@ -656,6 +664,9 @@ class Engine:
                 return
             raise QmpFailure("Job is already paused")
         job.user_paused = True
+        if self.mutant == "pause-not-kicked":
+            job.pause_count += 1  # the request is taken, but the job is not woken to see it
+            return
         self.pause(job)
 
     def user_resume(self, job: Job) -> None:
@@ -669,6 +680,9 @@ class Engine:
         job.user_paused = False
         if self.mutant == "no-event-on-resume":
             job.silent_resume = True
+        if self.mutant == "resume-not-kicked":
+            job.pause_count -= 1  # the request is dropped, but the job is not woken
+            return
         self.resume(job)
 
     def complete(self, job: Job) -> None:
@@ -678,17 +692,21 @@ class Engine:
         ready = job.is_ready or self.mutant == "complete-in-running"
         if cancelled or not job.ready_phase or not ready:
             raise QmpFailure(f"The active block job '{job.id}' cannot be completed")
+        if self.mutant == "complete-ignored":
+            return
         job.should_complete = True
         if not job.paused:
             self.enter(job)
 
     def finalize(self, job: Job) -> None:
         self.apply_verb(job, "finalize")
-        self._do_finalize(job)
+        if self.mutant != "finalize-ignored":
+            self._do_finalize(job)
 
     def dismiss(self, job: Job) -> None:
         self.apply_verb(job, "dismiss")
-        self.do_dismiss(job)
+        if self.mutant != "dismiss-ignored":
+            self.do_dismiss(job)
 
     def set_speed(self, job: Job, speed: int) -> None:
         """``block_job_set_speed``: raising the speed, or setting 0, kicks a sleeping job."""
@@ -700,6 +718,8 @@ class Engine:
             job.quota = 0
         if speed and speed <= old:
             return
+        if not speed and self.mutant == "release-not-kicked":
+            return  # unthrottled, but left asleep in its rate-limit wait
         self.enter(job, "timer")
 
     def change(self, job: Job, copy_mode: str) -> None:

@@ -59,6 +59,7 @@ MUTANTS: dict[str, Mutant] = _registry(
         "no-event-on-resume",
         "after job-resume a job leaves paused silently; its next event is an edge from paused",
         RuleId.STATUS_TRANSITION_TABLE,
+        (RuleId.JOB_RESUME_RESUMES,),
     ),
     Mutant(
         "cancel-paused-no-resume",
@@ -69,6 +70,7 @@ MUTANTS: dict[str, Mutant] = _registry(
         "finalize-only-addressed",
         "job-finalize finalizes only the named job, not its whole transaction",
         RuleId.JOB_FINALIZE_WHOLE_TRANSACTION,
+        (RuleId.JOB_FINALIZE_CONCLUDES,),
     ),
     Mutant(
         "progress-decreases",
@@ -84,7 +86,7 @@ MUTANTS: dict[str, Mutant] = _registry(
     Mutant(
         "auto-dismiss-ignored",
         "an auto-dismiss=true job stays in concluded instead of going to null",
-        RuleId.STATUS_CONCLUDED_WAITS_FOR_DISMISS,
+        RuleId.STATUS_CONCLUDED_AUTO_DISMISSES,
     ),
     Mutant(
         "resume-when-not-paused",
@@ -162,6 +164,51 @@ MUTANTS: dict[str, Mutant] = _registry(
         "complete-after-cancel",
         "job-complete is accepted after a cancel was requested",
         RuleId.JOB_COMPLETE_NOT_AFTER_CANCEL,
+    ),
+    Mutant(
+        "pause-not-kicked",
+        "job-pause is accepted but a job parked in its rate limit is not woken: it never pauses",
+        RuleId.JOB_PAUSE_PAUSES,
+    ),
+    Mutant(
+        "resume-not-kicked",
+        "job-resume is accepted but the job is not woken: it stays paused",
+        RuleId.JOB_RESUME_RESUMES,
+    ),
+    Mutant(
+        "complete-ignored",
+        "job-complete is accepted but does nothing: the job stays ready",
+        RuleId.JOB_COMPLETE_COMPLETES,
+    ),
+    Mutant(
+        "finalize-ignored",
+        "job-finalize is accepted but does nothing: the job stays pending",
+        RuleId.JOB_FINALIZE_CONCLUDES,
+    ),
+    Mutant(
+        "dismiss-ignored",
+        "job-dismiss is accepted but does nothing: the job stays concluded",
+        RuleId.JOB_DISMISS_REMOVES_JOB,
+    ),
+    Mutant(
+        "cancel-ignored",
+        "job-cancel is accepted but does nothing: the job goes on running",
+        RuleId.JOB_CANCEL_ABORTS,
+    ),
+    Mutant(
+        "no-auto-finalize",
+        "an auto-finalize=true job waits in pending as if it had auto-finalize=false",
+        RuleId.STATUS_PENDING_AUTO_FINALIZES,
+    ),
+    Mutant(
+        "aborting-stuck",
+        "an aborting job is never finalized: it stays aborting",
+        RuleId.STATUS_ABORTING_ENDS_CONCLUDED,
+    ),
+    Mutant(
+        "release-not-kicked",
+        "block-job-set-speed 0 is accepted but the job is left asleep in its rate limit",
+        RuleId.STATUS_RELEASED_JOB_FINISHES,
     ),
 )
 """Every mutant, by name."""

@@ -99,6 +99,8 @@ class StartInfo:
     grouped: bool = False
     partners: tuple[str, ...] = ()
     """The other jobs of the same grouped transaction."""
+    released: bool = True
+    """The job starts without a speed limit (no ``speed``, or 0; jobs without a speed)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,7 +152,9 @@ def start_info(command: str, args: dict[str, Any]) -> StartInfo | None:
         dismiss = _flag(args, "auto-dismiss", True)
     else:
         finalize, dismiss = True, False
-    return StartInfo(job_id, job_type, ready, finalize, dismiss)
+    speed = args.get("speed") if block else None
+    released = not (isinstance(speed, int) and not isinstance(speed, bool) and speed > 0)
+    return StartInfo(job_id, job_type, ready, finalize, dismiss, released=released)
 
 
 def transaction_starts(args: dict[str, Any]) -> tuple[StartInfo, ...]:
@@ -182,6 +186,7 @@ def transaction_starts(args: dict[str, Any]) -> tuple[StartInfo, ...]:
             info.auto_dismiss,
             True,
             tuple(i for i in ids if i != info.id),
+            info.released,
         )
         for info in found
     )

@@ -117,6 +117,14 @@ class Note:
     text: str
     step: dict[str, Any] | None = None
     line: int = 0
+    wait: dict[str, Any] | None = None
+    """A wait for jobs to move on by themselves that ended undecided by events: job id →
+    ``{"status": S, "verdict": "stalled" | "slow", "seconds": T, "evidence": TEXT}``.
+    ``stalled``: the job stayed in ``S`` with no sign of life; ``slow``: it was still
+    working when the wait's bound ran out (see :mod:`jobcheck.conformance.oracle.eventually`)."""
+    crash: dict[str, Any] | None = None
+    """QEMU crashed here: ``{"outcome": "killed by SIGABRT: <assertion>", "message": TEXT,
+    "job": ID or null}`` (the job of the step it crashed in, if that step names one)."""
 
 
 Record: TypeAlias = Command | Response | Event | Note
@@ -148,6 +156,10 @@ def record_to_json(record: Record) -> dict[str, Any]:
     out = {"kind": "note", "text": record.text}
     if record.step is not None:
         out["step"] = record.step
+    if record.wait is not None:
+        out["wait"] = record.wait
+    if record.crash is not None:
+        out["crash"] = record.crash
     return out
 
 
@@ -220,7 +232,13 @@ def record_from_json(obj: Any, path: str = "<trace>", line: int = 0) -> Record |
         step = obj.get("step")
         if step is not None:
             step = _obj(step, "note 'step'", path, line)
-        return Note(str(obj.get("text", "")), step, line)
+        wait = obj.get("wait")
+        if wait is not None:
+            wait = _obj(wait, "note 'wait'", path, line)
+        crash = obj.get("crash")
+        if crash is not None:
+            crash = _obj(crash, "note 'crash'", path, line)
+        return Note(str(obj.get("text", "")), step, line, wait, crash)
     raise TraceFormatError(path, line, f"unknown record kind {kind!r}")
 
 
