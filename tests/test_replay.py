@@ -12,6 +12,7 @@ from jobcheck.conformance.cli import main
 from jobcheck.conformance.trace.records import Note, read_jsonl
 
 MUTANT = "dismiss-in-pending"
+META = '{"kind": "meta", "format": "jobcheck-trace", "version": 1, "source": "sim"}\n'
 
 
 @pytest.fixture(scope="module")
@@ -78,14 +79,14 @@ def test_save_writes_a_trace_with_the_same_steps(
     [
         (None, "cannot"),
         (
-            '{"kind": "meta", "source": "sim"}\n{"kind": "event", "event": "X", "data": {}}\n',
+            META + '{"kind": "event", "event": "X", "data": {}}\n',
             "no driver steps",
         ),
         (
-            '{"kind": "meta", "source": "sim"}\n{"kind": "note", "text": "x", "step": {}}\n',
-            "no 'op'",
+            META + '{"kind": "note", "text": "x", "step": {}}\n',
+            "unknown step op",
         ),
-        ('{"kind": "meta", "source": "sim"}\nnot json\n', ":2: not valid JSON"),
+        (META + "not json\n", ":2: not valid JSON"),
     ],
     ids=["missing", "no-steps", "step-without-op", "bad-json"],
 )
