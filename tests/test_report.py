@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import re
 import xml.etree.ElementTree as ET
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -24,6 +24,7 @@ from jobcheck.conformance.campaign.results import CampaignResult, Failure
 from jobcheck.conformance.cli import main
 from jobcheck.conformance.oracle import check
 from jobcheck.conformance.oracle.divergence import Divergence
+from jobcheck.conformance.report import markdown as report_markdown
 from jobcheck.conformance.report import write as report
 from jobcheck.conformance.report.baseline import Baseline, Entry, VersionRange, write_baseline
 from jobcheck.conformance.report.junit import expected_counts
@@ -491,3 +492,17 @@ def test_a_rule_no_check_enforces_is_unchecked_not_passed() -> None:
     assert doc["counts"]["rules_passed"] == sum(
         1 for r in results.values() if r["result"] == "pass"
     )
+
+
+def test_markdown_escapes_what_the_trace_and_qemu_said() -> None:
+    hostile = "<img src=x onerror=alert(1)> **bold** [link](http://x) `tick` | pipe\nnext"
+    evil = replace(NEW, observed=hostile, expected="a <b>tag</b>", job="j1")
+    outcome = _outcome([evil], failing=[evil])
+    outcome.document["target"]["description"] = "QEMU <script>alert(2)</script>"
+    outcome.document["run"]["command"] = "jobcheck run `x` | y"
+    text = report_markdown.render(outcome.document)
+    assert "<img" not in text and "<script" not in text and "<b>" not in text
+    assert "&lt;img src=x onerror=alert(1)&gt; \\*\\*bold\\*\\* \\[link\\](http://x)" in text
+    assert "\\`tick\\` \\| pipe next" in text
+    assert "| command | `` jobcheck run `x` \\| y `` |" in text
+    assert "QEMU &lt;script&gt;alert(2)&lt;/script&gt;" in text
