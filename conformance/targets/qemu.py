@@ -30,7 +30,9 @@ command got no answer the target is unusable, and :meth:`QemuTarget.close`
 kills the process.  :meth:`QemuTarget.close` (also run by ``with``, and by a
 finalizer at exit if nobody called it) leaves no process of ours and no
 temporary file behind; if jobcheck is killed outright (SIGKILL), QEMU still
-dies with it (parent-death signal), but the temporary directory stays.
+dies with it (parent-death signal), and the temporary directory, named for the
+jobcheck process, is removed by the next jobcheck that launches or attaches
+to a QEMU.
 
 QEMU 7.2 aborts when a drained section begins while a ``blockdev-create`` job
 is in flight (``quit``, or any drain, such as ``blockdev-reopen`` or the
@@ -46,7 +48,6 @@ import itertools
 import os
 import shutil
 import stat
-import tempfile
 import weakref
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -60,6 +61,7 @@ from jobcheck.conformance.targets.qemu_process import (
     QemuCrashed,
     QemuProcess,
     find_binary,
+    make_workdir,
 )
 from jobcheck.conformance.targets.qemu_session import (
     QemuSession,
@@ -139,7 +141,7 @@ class QemuTarget(Target):
         self._ended = False
         self._plans: dict[str, JobPlan] = {}
         self._setup: NodeSetup | None = None
-        self._resources = _Resources(tempfile.mkdtemp(prefix="jobcheck-qemu-"))
+        self._resources = _Resources(make_workdir())
         self._finalizer = weakref.finalize(self, self._resources.release, 0.2)
         try:
             self._open(binary, connect, model)

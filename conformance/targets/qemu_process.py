@@ -25,16 +25,24 @@ which lives exactly as long as the target).
 :class:`QemuCrashed` is the error for a QEMU that aborted (SIGABRT, a failed
 assertion, another fatal signal): a finding (rule ``qemu.no-abort``), not
 just a broken target.
+
+The private directory is named for the jobcheck process that owns it
+(``jobcheck-qemu-<pid>-XXXXXXXX``, :func:`make_workdir`).  A jobcheck killed
+outright (SIGKILL) cannot remove it; the next one that makes a directory
+removes every such directory of the same user whose owner is no longer
+running (:func:`sweep_leftovers`).
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
 import signal
 import socket
 import subprocess
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -64,6 +72,59 @@ class QemuCrashed(TargetCrashed):
         self.signal = -returncode if returncode is not None and returncode < 0 else None
         self.stderr_tail = stderr_tail
         self.command = command
+
+
+WORKDIR_PREFIX = "jobcheck-qemu-"
+_OWNED = re.compile(re.escape(WORKDIR_PREFIX) + r"([0-9]+)-[A-Za-z0-9_]+")
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's process: running
+    return True
+
+
+def sweep_leftovers(directory: str | None = None) -> list[str]:
+    """Remove the private directories of jobcheck processes that are no longer running.
+
+    Only directories named by :func:`make_workdir` count, only those of this
+    user, and only when their owner's pid is not running (a pid that was reused
+    since keeps its directory: nothing is ever removed from under a live
+    process).  Returns the paths removed.
+    """
+    base = directory or tempfile.gettempdir()
+    removed = []
+    try:
+        entries = list(os.scandir(base))
+    except OSError:
+        return []
+    for entry in entries:
+        match = _OWNED.fullmatch(entry.name)
+        if match is None or int(match.group(1)) == os.getpid():
+            continue
+        try:
+            info = entry.stat(follow_symlinks=False)
+        except OSError:
+            continue
+        if not entry.is_dir(follow_symlinks=False) or info.st_uid != os.getuid():
+            continue
+        if not _running(int(match.group(1))):
+            shutil.rmtree(entry.path, ignore_errors=True)
+            removed.append(entry.path)
+    return removed
+
+
+def make_workdir() -> str:
+    """A new private directory (mode 0700) for one target, named for this process.
+
+    Sweeps the leftovers of dead jobcheck processes first (:func:`sweep_leftovers`).
+    """
+    sweep_leftovers()
+    return tempfile.mkdtemp(prefix=f"{WORKDIR_PREFIX}{os.getpid()}-")
 
 
 @dataclass(frozen=True)
