@@ -132,7 +132,7 @@ def test_model_can_be_chosen_and_bad_choices_are_usage_errors(tmp_path: Path) ->
         assert target.model.version == "6.0"
     with pytest.raises(UsageError, match="unknown QEMU version"):
         QemuTarget(model="banana")
-    with pytest.raises(UsageError, match="not found"):
+    with pytest.raises(UsageError, match="no such file"):
         QemuTarget(binary=str(tmp_path / "no-such-qemu"))
     with pytest.raises(UsageError, match="cannot connect"):
         QemuTarget(connect=str(tmp_path / "nothing.sock"))

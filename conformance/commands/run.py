@@ -41,7 +41,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--qemu", metavar="BIN", help="QEMU binary to launch (qemu-storage-daemon or qemu-system-*)"
     )
     target.add_argument(
-        "--connect", metavar="SOCK", help="attach to a running QEMU's QMP unix socket"
+        "--connect", metavar="SOCK", help="attach to a running, idle QEMU's QMP unix socket"
+    )
+    target.add_argument(
+        "--connect-force",
+        action="store_true",
+        help="with --connect: attach even if the QEMU runs jobs of its own (jobcheck leaves"
+        " them alone, uses ids that cannot collide, and does not check them)",
     )
     target.add_argument(
         "--model", metavar="V", help="model version (default: the target's version)"

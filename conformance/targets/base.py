@@ -109,8 +109,13 @@ class Target(abc.ABC):
         speed: int | None = None,
     ) -> Response:
         """Apply a verb (see :func:`verb_command`)."""
-        command, arguments = verb_command(verb, job_id, family, force=force, speed=speed)
+        wire = self.wire_id(job_id)
+        command, arguments = verb_command(verb, wire, family, force=force, speed=speed)
         return self.execute(command, arguments)
+
+    def wire_id(self, job_id: str) -> str:
+        """The id that the job the steps call ``job_id`` has in QEMU (the same, by default)."""
+        return job_id
 
     def query(self) -> Response:
         return self.execute("query-jobs")

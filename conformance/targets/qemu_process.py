@@ -139,15 +139,39 @@ class Binary:
         return Path(self.path).name
 
 
-def find_binary(binary: str | None) -> Binary:
-    """Resolve ``binary`` (default: ``qemu-storage-daemon`` on ``PATH``); UsageError if absent."""
+def resolve_binary(binary: str | None) -> str:
+    """The path of ``binary`` (default: ``qemu-storage-daemon`` on ``PATH``), or a
+    :class:`UsageError` that says what is wrong with it: not found, a directory,
+    not executable."""
     wanted = binary or "qemu-storage-daemon"
-    path = wanted if os.sep in wanted else shutil.which(wanted)
-    if path is None or not os.path.isfile(path):
-        hint = "" if binary else " (install Debian's qemu-system-x86, or give a binary)"
-        raise UsageError(f"QEMU binary {wanted!r} not found{hint}")
-    if not os.access(path, os.X_OK):
-        raise UsageError(f"QEMU binary {path!r} is not executable")
+    if os.sep not in wanted:
+        path = shutil.which(wanted)
+        if path is None:
+            raise UsageError(
+                f"QEMU binary {wanted!r} not found on PATH; install Debian's qemu-system-x86"
+                " (it ships qemu-storage-daemon) or pass --qemu PATH"
+            )
+        return path
+    if os.path.isdir(wanted):
+        inside = [
+            p
+            for p in ("qemu-storage-daemon", "storage-daemon/qemu-storage-daemon")
+            if os.path.isfile(os.path.join(wanted, p))
+        ]
+        hint = f"; did you mean {os.path.join(wanted, inside[0])}?" if inside else ""
+        raise UsageError(f"QEMU binary {wanted} is a directory, not a program{hint}")
+    if not os.path.exists(wanted):
+        raise UsageError(f"QEMU binary {wanted}: no such file")
+    if not os.path.isfile(wanted):
+        raise UsageError(f"QEMU binary {wanted} is not a regular file")
+    if not os.access(wanted, os.X_OK):
+        raise UsageError(f"QEMU binary {wanted} is not executable")
+    return wanted
+
+
+def find_binary(binary: str | None) -> Binary:
+    """Resolve ``binary`` (see :func:`resolve_binary`) and the launch recipe it takes."""
+    path = resolve_binary(binary)
     return Binary(path, "storage-daemon" in Path(path).name)
 
 

@@ -2,8 +2,9 @@
 
 ``--target sim`` is the in-process simulator; ``--target qemu`` a live QEMU:
 ``--qemu BIN`` launches that binary (``qemu-storage-daemon`` or any
-``qemu-system-*``), ``--connect SOCK`` attaches to a running one, and with
-neither, ``qemu-storage-daemon`` is looked up on ``PATH``.  Without
+``qemu-system-*``), ``--connect SOCK`` attaches to a running, idle one (with
+``--connect-force``, to one that runs jobs of its own), and with neither,
+``qemu-storage-daemon`` is looked up on ``PATH``.  Without
 ``--target``, a live QEMU is used when one is given or found, the simulator
 otherwise.
 """
@@ -13,10 +14,12 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
+import stat
 from dataclasses import dataclass
 
 from jobcheck.conformance.errors import UsageError, model_for_option
 from jobcheck.conformance.targets.base import Target
+from jobcheck.conformance.targets.qemu_process import resolve_binary
 from jobcheck.conformance.targets.sim_mutants import MUTANTS
 
 
@@ -31,6 +34,8 @@ class TargetChoice:
     binary: str | None = None
     connect: str | None = None
     timeout: float = 10.0
+    force: bool = False
+    """Attach to a QEMU that is not idle (``--connect-force``)."""
 
     def describe(self) -> str:
         if self.kind == "sim":
@@ -39,7 +44,8 @@ class TargetChoice:
                 f", mutant {self.mutant}" if self.mutant else ""
             )
         if self.connect:
-            return f"live QEMU at {self.connect}"
+            forced = " (--connect-force: its other jobs are left alone and not checked)"
+            return f"live QEMU at {self.connect}" + (forced if self.force else "")
         return f"live QEMU {self.binary}"
 
     def options(self) -> list[str]:
@@ -50,6 +56,8 @@ class TargetChoice:
                 out += ["--sim-mutant", self.mutant]
             return [*out, "--model", self.model or "latest"]
         out = ["--connect", self.connect] if self.connect else ["--qemu", self.binary or ""]
+        if self.force:
+            out.append("--connect-force")
         return [*out, "--model", self.model] if self.model else out
 
     def make(self, seed: int = 0) -> Target:
@@ -62,7 +70,11 @@ class TargetChoice:
         from jobcheck.conformance.targets.qemu import QemuTarget
 
         return QemuTarget(
-            binary=self.binary, connect=self.connect, timeout=self.timeout, model=self.model
+            binary=self.binary,
+            connect=self.connect,
+            timeout=self.timeout,
+            model=self.model,
+            force=self.force,
         )
 
 
@@ -74,6 +86,7 @@ def choose_target(
     model: str | None = None,
     mutant: str | None = None,
     timeout: float = 10.0,
+    force: bool = False,
 ) -> TargetChoice:
     """Resolve the target options; raise :class:`UsageError` when they do not fit."""
     if model is not None:
@@ -81,7 +94,7 @@ def choose_target(
     if target is None:
         target = "qemu" if (qemu or connect or shutil.which("qemu-storage-daemon")) else "sim"
     if target == "sim":
-        if qemu or connect:
+        if qemu or connect or force:
             raise UsageError("--qemu and --connect need --target qemu, not --target sim")
         if mutant is not None and mutant not in MUTANTS:
             raise UsageError(f"unknown mutant {mutant!r}; see jobcheck run --list-mutants")
@@ -93,16 +106,17 @@ def choose_target(
     if qemu and connect:
         raise UsageError("give --qemu BIN or --connect SOCK, not both")
     if connect:
-        if not os.path.exists(connect):
-            raise UsageError(f"--connect {connect}: no such socket")
-        return TargetChoice("qemu", model=model, connect=connect, timeout=timeout)
-    binary = qemu or "qemu-storage-daemon"
-    found = shutil.which(binary)
-    if found is None:
-        raise UsageError(
-            f"QEMU binary {binary!r} not found; install Debian's qemu-system-x86 "
-            "(it ships qemu-storage-daemon) or pass --qemu PATH"
-        )
+        try:
+            mode = os.stat(connect).st_mode
+        except OSError as exc:
+            raise UsageError(f"--connect {connect}: {exc.strerror or exc}") from None
+        if not stat.S_ISSOCK(mode):
+            kind = "a directory" if stat.S_ISDIR(mode) else "not a socket"
+            raise UsageError(f"--connect {connect}: {kind}, not a QEMU's QMP unix socket")
+        return TargetChoice("qemu", model=model, connect=connect, timeout=timeout, force=force)
+    if force:
+        raise UsageError("--connect-force needs --connect SOCK")
+    found = os.path.abspath(resolve_binary(qemu))
     return TargetChoice("qemu", model=model, binary=found, timeout=timeout)
 
 
@@ -116,4 +130,5 @@ def target_from_options(options: argparse.Namespace) -> TargetChoice:
         model=options.model,
         mutant=options.sim_mutant,
         timeout=options.timeout,
+        force=bool(getattr(options, "connect_force", False)),
     )
