@@ -57,6 +57,7 @@ def test_quit_during_create_is_reported_as_a_crash_finding(tmp_path: Path) -> No
                 "3",
                 "--save",
                 str(saved),
+                "--allow-raw-qmp",
             ],
             capture_output=True,
             text=True,

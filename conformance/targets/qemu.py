@@ -85,6 +85,7 @@ from jobcheck.conformance.targets.qemu_session import (
     command_text,
 )
 from jobcheck.conformance.targets.qemu_setup import JobPlan, NodeSetup, Sizes
+from jobcheck.conformance.targets.raw_qmp import check_raw_command
 from jobcheck.conformance.trace.records import Command, Event, Meta, Record, Response, shown
 from jobcheck.conformance.trace.steps import JobSpec
 from jobcheck.model.lifecycle import BLOCK_JOB_TYPES, JobType, Model
@@ -153,6 +154,9 @@ class QemuTarget(Target):
         self.job_prefix = self.prefix if self.force else ""
         """Starts every job id this target sends (``force``: attached to a busy QEMU)."""
         self._queries: dict[Any, str] = {}
+        self.allow_raw_qmp = False
+        """Whether raw ``qmp`` steps may be sent at all (``jobcheck replay --allow-raw-qmp``);
+        those that may are limited further by :func:`.raw_qmp.check_raw_command`."""
         self.connect_path = connect
         self._version = "?"
         self._package = ""
@@ -342,6 +346,20 @@ class QemuTarget(Target):
         with self._guard():
             return session.execute(command, arguments)
 
+    def raw_qmp(self, command: str, arguments: dict[str, Any] | None = None) -> Response:
+        if not self.allow_raw_qmp:
+            raise UsageError(
+                f"a raw QMP step ({shown(command)}) sends what the trace says to QEMU;"
+                " jobcheck sends one only when asked (jobcheck replay --allow-raw-qmp)"
+            )
+        if self.force:
+            raise UsageError("raw QMP steps cannot be sent with --connect-force")
+        return self.execute(command, check_raw_command(command, arguments, self.workdir))
+
+    @property
+    def ended(self) -> bool:
+        return self._ended
+
     def _quit(self, session: QemuSession, arguments: dict[str, Any] | None) -> Response:
         process = self._resources.process
         if process is None:
@@ -462,6 +480,8 @@ class QemuTarget(Target):
             self.execute("transaction", {"actions": []})
 
     def settle(self) -> None:
+        if self._ended:
+            return  # QEMU has quit: every event it sent came before its socket closed
         session = self._session
         with self._guard():
             moving = session.settle(self.settle_quiet)
