@@ -1,11 +1,15 @@
 """``jobcheck export``: the standalone script and the qemu-iotests test made from a live trace.
 
-The trace here is written by hand in the wire order QEMU 7.2 gives (see
+Two traces.  One is written by hand in the wire order QEMU 7.2 gives (see
 ``qemu-live.md`` §7 in the shared notes): a ``blockdev-create`` of a file in the
 live target's private directory, its dismissal, then a null-co backup that
-finishes inside its start command.  Its divergence is the catalogued
+finishes inside its start command; its only divergence is the catalogued (known)
 ``status.null-never-visible`` (QEMU reports ``null``), which every QEMU shows,
-so the live test can check that the exported script reproduces it.
+so the live tests can check that the exports reproduce it.  The other,
+``tests/data/qsd-7.2.22-pause-in-ready-edited.jsonl``, is QEMU 7.2.22's own trace
+of pausing a READY mirror, edited to report ``paused`` instead of ``standby``
+(the bug the simulator's mutant ``pause-in-ready-goes-paused`` plants): a new
+divergence that real QEMU does not show, so its exports pass there.
 """
 
 from __future__ import annotations
@@ -23,7 +27,17 @@ from jobcheck.conformance.cli import main
 from jobcheck.conformance.errors import UsageError
 from jobcheck.conformance.export import iotest as export_iotest
 from jobcheck.conformance.export import script as export_script
-from jobcheck.conformance.export.plan import WORKDIR, build_plan, substitute, work_directory
+from jobcheck.conformance.export.plan import (
+    WORKDIR,
+    Plan,
+    build_plan,
+    choose,
+    divergences,
+    substitute,
+    work_directory,
+)
+from jobcheck.conformance.report.baseline import Baseline, Entry
+from jobcheck.conformance.trace.readers import read_trace
 from jobcheck.conformance.trace.records import (
     Command,
     Event,
@@ -33,6 +47,7 @@ from jobcheck.conformance.trace.records import (
     Response,
     write_jsonl,
 )
+from jobcheck.model.lifecycle import model_for
 
 DIR = "/tmp/jobcheck-live-x1y2"
 
@@ -85,12 +100,33 @@ def live_records() -> list[Record]:
 
 NULL_INDEX = 25
 META = Meta("qemu", "7.2.22", "wire", {"rule": "status.null-never-visible", "index": NULL_INDEX})
+DATA = Path(__file__).parent / "data"
+EDITED = DATA / "qsd-7.2.22-pause-in-ready-edited.jsonl"
+MODEL = model_for("7.2")
 
 
 def _write(path: Path, meta: Meta = META, records: list[Record] | None = None) -> Path:
     with path.open("w", encoding="utf-8") as stream:
         write_jsonl(stream, meta, records if records is not None else live_records())
     return path
+
+
+def _plan(records: list[Record], meta: Meta = META) -> Plan:
+    """The plan of the divergence the trace was saved for, else of its first one."""
+    found = divergences(records, meta, MODEL)
+    wanted = next((f.id for f in found if f.saved_for), found[0].id if found else None)
+    return build_plan(records, meta, MODEL, "live.jsonl", choose(found, wanted, True, "t"))
+
+
+def _null_id() -> str:
+    """The id of the null event's divergence in the hand-written trace."""
+    found = divergences(live_records(), META, MODEL)
+    return next(f.id for f in found if f.divergence.index == NULL_INDEX)
+
+
+def _edited() -> tuple[Meta, list[Record]]:
+    with read_trace(str(EDITED)) as (meta, records):
+        return meta, list(records)
 
 
 def test_the_hand_written_trace_points_at_the_null_event() -> None:
@@ -108,7 +144,7 @@ def test_work_directory_and_substitution() -> None:
 
 
 def test_plan_stops_after_the_divergent_step_and_marks_the_record() -> None:
-    plan = build_plan(live_records(), META, "7.2", "live.jsonl")
+    plan = _plan(live_records())
     assert [e.execute for e in plan.exchanges] == [
         "blockdev-create",
         "job-dismiss",
@@ -126,11 +162,12 @@ def test_plan_stops_after_the_divergent_step_and_marks_the_record() -> None:
     assert plan.exchanges[0].arguments["options"]["filename"] == f"{WORKDIR}/n.raw"
     assert plan.rule == "status.null-never-visible" and plan.anchor == "@JobStatus.null"
     assert plan.divergent_exchange == 4
+    assert plan.files == ["n.raw"]
 
 
 def test_a_simulator_trace_must_be_replayed_on_qemu_first() -> None:
     with pytest.raises(UsageError, match=r"replay it on QEMU first.*--save live\.jsonl"):
-        build_plan(live_records(), Meta("sim", "7.2.22"), "7.2", "t.jsonl")
+        _plan(live_records(), Meta("sim", "7.2.22"))
 
 
 def test_a_trace_without_divergence_cannot_be_exported() -> None:
@@ -143,12 +180,77 @@ def test_a_trace_without_divergence_cannot_be_exported() -> None:
         "Response",
     ]
     with pytest.raises(UsageError, match="finds no divergence"):
-        build_plan(clean, Meta("qemu", "7.2.22"), "7.2", "t.jsonl")
+        _plan(clean, Meta("qemu", "7.2.22"))
+
+
+def test_divergences_are_numbered_with_their_status() -> None:
+    meta, records = _edited()
+    found = divergences(records, meta, MODEL)
+    assert [(f.id, f.status, str(f.divergence.rule)) for f in found] == [
+        ("d01", "new", "status.transition-table"),
+        ("d02", "new", "status.transition-table"),
+        ("d03", "known", "status.null-never-visible"),
+    ]
+    assert [f.saved_for for f in found] == [True, False, False]
+
+
+def test_the_default_is_the_new_divergence_the_trace_was_saved_for() -> None:
+    meta, records = _edited()
+    assert choose(divergences(records, meta, MODEL), None, False, "t").id == "d01"
+
+
+def test_a_known_divergence_is_refused_unless_allowed() -> None:
+    found = divergences(live_records(), META, MODEL)
+    assert {f.status for f in found} == {"known"}
+    null = _null_id()
+    with pytest.raises(UsageError, match=r"no new divergence, only accepted ones \(d01 \(known\)"):
+        choose(found, None, False, "t")
+    with pytest.raises(UsageError, match=rf"{null} is a known divergence .* needs --allow-known"):
+        choose(found, null, False, "t")
+    assert choose(found, null, True, "t").id == null
+    with pytest.raises(UsageError, match="no divergence d77; this trace has d01, "):
+        choose(found, "d77", True, "t")
+
+
+def test_a_baselined_divergence_counts_as_accepted(tmp_path: Path) -> None:
+    meta, records = _edited()
+    baseline = Baseline(None, [Entry("status.transition-table")])
+    found = divergences(records, meta, MODEL, baseline)
+    assert [f.status for f in found] == ["baselined", "baselined", "known"]
+    with pytest.raises(UsageError, match="only accepted ones"):
+        choose(found, None, False, "t")
+
+
+def test_a_trace_whose_divergence_did_not_reproduce_exports_nothing_by_default() -> None:
+    """A replayed trace names the divergence it replayed; exporting another one silently
+    (such as a known one of the harness's teardown) would mislead."""
+    _meta, records = _edited()
+    about_other = Meta("qemu", "7.2.22", "wire", {"rule": "job-complete.only-ready"})
+    found = divergences(records, about_other, MODEL)
+    with pytest.raises(UsageError, match=r"saved for \(job-complete.only-ready\) is not in it"):
+        choose(found, None, False, "t", "job-complete.only-ready")
+    assert choose(found, "d02", False, "t", "job-complete.only-ready").id == "d02"
+
+
+def test_jobchecks_names_become_readable() -> None:
+    meta, records = _edited()
+    plan = _plan(records, meta)
+    adds = [e.arguments for e in plan.exchanges if e.execute == "blockdev-add"]
+    assert [a["node-name"] for a in adds] == ["src", "dst-null", "dst"]
+    assert adds[2]["file"] == "dst-null"
+    two = [
+        Command("blockdev-add", {"node-name": "jc-9-1-1-src", "driver": "null-co"}, 1),
+        Response(1, {}),
+        Command("blockdev-add", {"node-name": "jc-9-1-2-src", "driver": "null-co"}, 2),
+        Response(2, {}),
+        *records[1:],
+    ]
+    plan = _plan(two, meta)
+    assert [e.arguments["node-name"] for e in plan.exchanges[:2]] == ["src1", "src2"]
 
 
 def test_script_compiles_and_answers_help(tmp_path: Path) -> None:
-    plan = build_plan(live_records(), META, "7.2", "live.jsonl")
-    text = export_script.render(plan)
+    text = export_script.render(_plan(live_records()))
     compile(text, "repro.py", "exec")
     assert "status.null-never-visible" in text and WORKDIR in text
     path = tmp_path / "repro.py"
@@ -160,11 +262,33 @@ def test_script_compiles_and_answers_help(tmp_path: Path) -> None:
     assert "--qemu BIN" in done.stdout
 
 
+def test_script_without_qemu_qmp_says_how_to_run_it(tmp_path: Path) -> None:
+    path = tmp_path / "repro.py"
+    path.write_text(export_script.render(_plan(live_records())), encoding="utf-8")
+    # -I: isolated from the virtual environment's packages, as a plain python3 is
+    done = subprocess.run(
+        [sys.executable, "-I", "-S", str(path), "--help"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 1
+    assert "No module named" not in done.stderr and "Traceback" not in done.stderr
+    assert "needs the qemu.qmp package" in done.stderr
+    assert f"{sys.executable} {path}" in done.stderr
+
+
 def test_iotest_compiles_and_its_output_follows_the_exchanges() -> None:
-    plan = build_plan(live_records(), META, "7.2", "live.jsonl")
+    plan = _plan(live_records())
     test = export_iotest.render_test(plan)
-    compile(test, "jobcheck-status-null-never-visible", "exec")
+    compile(test, "backup-status-null-never-visible", "exec")
     assert "iotests.VM() as vm" in test and "vm.qmp_log('blockdev-backup'" in test
+    assert "with iotests.FilePath('n.raw') as n, \\" in test
+    assert "supported_fmts=['qcow2']," in test and "supported_protocols=['file']" in test
+    assert all(len(line) <= 79 for line in test.splitlines())
+    assert "# Copyright (C) <YEAR> <COPYRIGHT HOLDER>" in test
+    assert "# SPDX-License-Identifier: GPL-2.0-or-later" in test
+    assert "def fix(" not in test and "jobcheck-" not in test
     out = export_iotest.render_output(plan).splitlines()
     commands = [line for line in out if line.startswith('{"execute"')]
     assert len(commands) == len(plan.exchanges)
@@ -172,28 +296,75 @@ def test_iotest_compiles_and_its_output_follows_the_exchanges() -> None:
         '{"execute": "blockdev-create", "arguments": {"job-id": "c1", "options":'
         ' {"driver": "file", "filename": "TEST_DIR/PID-n.raw", "size": 0}}}'
     )
-    marker = out.index("# divergent record (jobcheck rule status.null-never-visible): next line")
-    assert out[marker + 1] == (
-        '{"data": {"id": "j", "status": "null"}, "event": "JOB_STATUS_CHANGE",'
-        ' "timestamp": {"microseconds": "USECS", "seconds": "SECS"}}'
+    assert out[-1] == (
+        "QEMU sends JOB_STATUS_CHANGE id=j status=null (not allowed by"
+        " status.null-never-visible): no"
     )
+    observed = export_iotest.render_output(plan, observed=True).splitlines()
+    assert observed[:-1] == out[:-1] and observed[-1].endswith("): yes")
     completed = next(line for line in out if "BLOCK_JOB_COMPLETED" in line)
     assert '"len": "FILTERED"' in completed and '"offset": "FILTERED"' in completed
-    events = sum(len(e.events) for e in plan.exchanges)
-    steps = sum(1 for e in plan.exchanges if e.step)
-    assert len(out) == 2 * len(plan.exchanges) + events + steps + 1
+
+
+def test_the_iotest_of_a_null_co_trace_runs_once_in_raw() -> None:
+    meta, records = _edited()
+    plan = _plan(records, meta)
+    test = export_iotest.render_test(plan)
+    assert "iotests.script_initialize(supported_fmts=['raw'], required_fmts=['null-co'])" in test
+    assert "# group: quick" in test and "FilePath" not in test
+    assert export_iotest.test_name(plan) == "mirror-status-transition-table"
 
 
 def test_cli_writes_both_kinds(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     trace = _write(tmp_path / "live.jsonl")
     script = tmp_path / "out" / "repro.py"
-    assert main(["export", str(trace), "--as", "script", "--out", str(script)]) == 0
+    known = ["--divergence", _null_id(), "--allow-known"]
+    assert main(["export", str(trace), "--as", "script", "--out", str(script), *known]) == 0
     assert os.access(script, os.X_OK)
-    test = tmp_path / "iotests" / "jobcheck-null"
-    assert main(["export", str(trace), "--as", "iotest", "--out", str(test)]) == 0
+    test = tmp_path / "iotests" / "null"
+    assert main(["export", str(trace), "--as", "iotest", "--out", str(test), *known]) == 0
     assert test.exists() and Path(f"{test}.out").exists()
-    assert main(["export", str(trace), "--as", "script"]) == 0
-    assert capsys.readouterr().out.startswith("wrote ")
+    assert Path(f"{test}.out.observed").exists()
+    assert main(["export", str(trace), "--as", "script", *known]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith(f"exporting {_null_id()} (known, the one the trace was saved for)")
+
+
+def test_cli_default_name_has_no_prefix(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert main(["export", str(EDITED), "--as", "iotest"]) == 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "mirror-status-transition-table",
+        "mirror-status-transition-table.out",
+        "mirror-status-transition-table.out.observed",
+    ]
+    assert "other divergences in the trace: d02 (new), d03 (known)" in capsys.readouterr().out
+
+
+def test_cli_lists_the_divergences(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["export", str(EDITED), "--list"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split()[0] for line in lines] == ["d01", "d02", "d03"]
+
+
+@pytest.mark.parametrize(
+    ("argv", "wanted"),
+    [
+        ([], "only accepted ones"),
+        (["--divergence", "d02"], "needs --allow-known"),
+        (["--divergence", "x; rm"], "takes an id such as d01"),
+        (["--verify", "/nonexistent"], "--verify runs an iotest"),
+    ],
+)
+def test_cli_refusals(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], argv: list[str], wanted: str
+) -> None:
+    trace = _write(tmp_path / "live.jsonl")
+    assert main(["export", str(trace), "--as", "script", *argv]) == 2
+    err = capsys.readouterr().err
+    assert wanted in err and len(err.strip().splitlines()) == 1
 
 
 def test_cli_refuses_a_simulator_trace(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -210,26 +381,64 @@ def _qsd() -> str:
     return path
 
 
-@pytest.mark.live
-def test_exported_script_reproduces_the_divergence_on_qemu(tmp_path: Path) -> None:
-    qsd = _qsd()
-    trace = _write(tmp_path / "live.jsonl")
-    script = tmp_path / "repro.py"
-    assert main(["export", str(trace), "--as", "script", "--out", str(script)]) == 0
-    scratch = tmp_path / "scratch"
-    scratch.mkdir()
-    done = subprocess.run(
+def _run_script(script: Path, qsd: str, scratch: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
         [sys.executable, str(script), "--qemu", qsd],
         capture_output=True,
         text=True,
         timeout=120,
         env={**os.environ, "TMPDIR": str(scratch)},
     )
+
+
+@pytest.mark.live
+def test_exported_script_reproduces_the_divergence_on_qemu(tmp_path: Path) -> None:
+    qsd = _qsd()
+    trace = _write(tmp_path / "live.jsonl")
+    script = tmp_path / "repro.py"
+    argv = ["--out", str(script), "--divergence", _null_id(), "--allow-known"]
+    assert main(["export", str(trace), "--as", "script", *argv]) == 0
+    # a deep, long working directory: the script uses no socket path at all
+    scratch = tmp_path / ("d" * 60) / ("e" * 60)
+    scratch.mkdir(parents=True)
+    done = _run_script(script, qsd, scratch)
     assert done.returncode == 1, done.stdout + done.stderr
     assert "QEMU answers as recorded: the divergence reproduces" in done.stdout
     assert done.stdout.rstrip().endswith("DIVERGENCE REPRODUCED")
     assert '! JOB_STATUS_CHANGE {"id": "j", "status": "null"}' in done.stdout
     assert list(scratch.iterdir()) == [], "the script left its temporary directory behind"
+
+
+@pytest.mark.live
+def test_exported_script_of_a_divergence_qemu_does_not_have_says_not_reproduced(
+    tmp_path: Path,
+) -> None:
+    qsd = _qsd()
+    script = tmp_path / "repro.py"
+    assert main(["export", str(EDITED), "--as", "script", "--out", str(script)]) == 0
+    done = _run_script(script, qsd, tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.rstrip().endswith("NOT REPRODUCED (fixed?)")
+
+
+@pytest.mark.live
+def test_exported_scripts_run_in_parallel(tmp_path: Path) -> None:
+    qsd = _qsd()
+    script = tmp_path / "repro.py"
+    argv = ["--out", str(script), "--divergence", _null_id(), "--allow-known"]
+    assert main(["export", str(_write(tmp_path / "live.jsonl")), "--as", "script", *argv]) == 0
+    runs = [
+        subprocess.Popen(
+            [sys.executable, str(script), "--qemu", qsd],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(4)
+    ]
+    for run in runs:
+        out, err = run.communicate(timeout=120)
+        assert run.returncode == 1 and "DIVERGENCE REPRODUCED" in out, out + err
 
 
 def _fake_iotests(directory: Path, qsd: str) -> None:
@@ -249,6 +458,14 @@ test_dir = tempfile.mkdtemp(prefix="iotests-")
 
 def script_initialize(**kwargs):
     pass
+
+class FilePath:
+    def __init__(self, *names):
+        self.paths = [os.path.join(test_dir, "%s-%s" % (os.getpid(), n)) for n in names]
+    def __enter__(self):
+        return self.paths[0] if len(self.paths) == 1 else self.paths
+    def __exit__(self, *exc):
+        return False
 
 def log(msg, filters=()):
     for flt in filters:
@@ -298,15 +515,20 @@ class VM:
         self.proc = subprocess.Popen([{qsd!r}, "--chardev", chardev, "--monitor", "chardev=m"],
                                      pass_fds=[listener.fileno()])
         listener.close()
-        self.qmp = QEMUMonitorProtocol(path)
-        self.qmp.connect()
+        self.qmp_conn = QEMUMonitorProtocol(path)
+        self.qmp_conn.connect()
         self.events = []
+    def qmp(self, cmd, **kwargs):
+        # as QEMUMachine.qmp: '_' in the top-level keys becomes '-'
+        return self.qmp_conn.cmd_raw(cmd, {{k.replace("_", "-"): v for k, v in kwargs.items()}})
     def qmp_log(self, cmd, filters=(), **kwargs):
-        log(OrderedDict((("execute", cmd), ("arguments", ordered(kwargs)))), filters)
-        result = self.qmp.cmd_raw(cmd, kwargs)
+        args = {{k.replace("_", "-"): v for k, v in kwargs.items()}}
+        log(OrderedDict((("execute", cmd), ("arguments", ordered(args)))), filters)
+        result = self.qmp_conn.cmd_raw(cmd, args)
         log(result, filters)
         return result
-    def event_wait(self, name, timeout, match):
+    def event_wait(self, name, timeout=60.0, match=None):
+        match = match or {{"data": {{}}}}
         def matches(ev):
             return ev["event"] == name and all(
                 ev["data"].get(k) == v for k, v in match["data"].items())
@@ -315,17 +537,15 @@ class VM:
                 if matches(ev):
                     self.events.remove(ev)
                     return ev
-            ev = self.qmp.pull_event(wait=timeout)
-            if ev is None:
-                raise TimeoutError(name)
+            ev = self.qmp_conn.pull_event(wait=timeout)  # raises asyncio.TimeoutError, as in QEMU
             self.events.append(ev)
     def shutdown(self):
         try:
-            self.qmp.cmd_raw("quit", None)
+            self.qmp_conn.cmd_raw("quit", None)
         except Exception:
             pass
         try:
-            self.qmp.close()
+            self.qmp_conn.close()
         except Exception:
             pass
         self.proc.wait(10)
@@ -333,26 +553,45 @@ class VM:
     (directory / "iotests.py").write_text(source, encoding="utf-8")
 
 
-@pytest.mark.live
-def test_exported_iotest_prints_its_reference_output_on_qemu(tmp_path: Path) -> None:
-    qsd = _qsd()
-    trace = _write(tmp_path / "live.jsonl")
-    test = tmp_path / "jobcheck-null"
-    assert main(["export", str(trace), "--as", "iotest", "--out", str(test)]) == 0
+def _run_iotest(tmp_path: Path, test: Path, qsd: str) -> str:
     _fake_iotests(tmp_path, qsd)
     env: dict[str, Any] = {**os.environ, "PYTHONPATH": str(tmp_path)}
     done = subprocess.run(
         [sys.executable, str(test)], capture_output=True, text=True, timeout=120, env=env
     )
     assert done.returncode == 0, done.stderr
-    assert done.stdout == Path(f"{test}.out").read_text(encoding="utf-8")
+    return done.stdout
+
+
+@pytest.mark.live
+def test_exported_iotest_of_a_known_divergence_prints_the_observed_output(
+    tmp_path: Path,
+) -> None:
+    qsd = _qsd()
+    trace = _write(tmp_path / "live.jsonl")
+    test = tmp_path / "null"
+    argv = ["--out", str(test), "--divergence", _null_id(), "--allow-known"]
+    assert main(["export", str(trace), "--as", "iotest", *argv]) == 0
+    out = _run_iotest(tmp_path, test, qsd)
+    assert out == Path(f"{test}.out.observed").read_text(encoding="utf-8")
+    reference = Path(f"{test}.out").read_text(encoding="utf-8").splitlines()
+    assert out.splitlines()[:-1] == reference[:-1] and reference[-1].endswith(": no")
+
+
+@pytest.mark.live
+def test_exported_iotest_passes_where_qemu_behaves_as_documented(tmp_path: Path) -> None:
+    qsd = _qsd()
+    test = tmp_path / "pause"
+    assert main(["export", str(EDITED), "--as", "iotest", "--out", str(test)]) == 0
+    out = _run_iotest(tmp_path, test, qsd)
+    assert out == Path(f"{test}.out").read_text(encoding="utf-8")
 
 
 def test_plan_ends_at_a_quit_after_the_divergence() -> None:
     records = live_records()[:27]
     assert isinstance(records[-1], Response) and records[-1].id == 5
     teardown: list[Record] = [Command("quit", {}, 7), _jsc("j", "null"), Response(7, {})]
-    plan = build_plan(records + teardown, META, "7.2", "live.jsonl")
+    plan = _plan(records + teardown)
     assert plan.exchanges[-1].execute == "blockdev-backup"
     assert plan.exchanges[-1].events[-1]["data"] == {"id": "j", "status": "null"}
     assert len(plan.exchanges[-1].events) == 9
