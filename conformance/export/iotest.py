@@ -48,6 +48,7 @@ from jobcheck.conformance.export.source import (
     printable,
     string,
 )
+from jobcheck.conformance.trace.records import map_strings
 
 PROGRESS_KEYS = ("current-progress", "total-progress", "offset", "len")
 
@@ -148,23 +149,18 @@ def _mentions_files(value: Any) -> bool:
 
 def _with_files(value: Any, variables: dict[str, str]) -> Any:
     """``value`` with each ``@WORKDIR@/NAME`` replaced by the test's variable for NAME."""
-    if isinstance(value, str) and value.startswith(WORKDIR + "/"):
-        return Expr(variables[value[len(WORKDIR) + 1 :]])
-    if isinstance(value, dict):
-        return {k: _with_files(v, variables) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_with_files(v, variables) for v in value]
-    return value
+
+    def change(text: str) -> Any:
+        if text.startswith(WORKDIR + "/"):
+            return Expr(variables[text[len(WORKDIR) + 1 :]])
+        return text
+
+    return map_strings(value, change)
 
 
 def _filter_testfiles(value: Any) -> Any:
-    if isinstance(value, str):
-        return value.replace(WORKDIR + "/", "TEST_DIR/PID-")
-    if isinstance(value, dict):
-        return {k: _filter_testfiles(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_filter_testfiles(v) for v in value]
-    return value
+    """What ``iotests.filter_qmp_testfiles`` makes of the test's file names."""
+    return map_strings(value, lambda text: text.replace(WORKDIR + "/", "TEST_DIR/PID-"))
 
 
 def _filter_progress(value: Any, keys: tuple[str, ...]) -> Any:

@@ -36,7 +36,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -44,7 +44,16 @@ from jobcheck.conformance.errors import UsageError
 from jobcheck.conformance.oracle import Divergence, check
 from jobcheck.conformance.report.baseline import Baseline
 from jobcheck.conformance.report.document import is_step
-from jobcheck.conformance.trace.records import Command, Event, Meta, Note, Record, Response
+from jobcheck.conformance.trace.records import (
+    Command,
+    Event,
+    Meta,
+    Note,
+    Record,
+    Response,
+    map_strings,
+    strings,
+)
 from jobcheck.conformance.trace.steps import job_kinds
 from jobcheck.model.lifecycle import Model
 from jobcheck.model.rules import RULES, RuleId
@@ -161,21 +170,11 @@ class Plan:
         }
 
 
-def _paths(value: Any) -> Iterable[str]:
-    if isinstance(value, str):
-        if value.startswith("/"):
-            yield value
-    elif isinstance(value, dict):
-        for item in value.values():
-            yield from _paths(item)
-    elif isinstance(value, list):
-        for item in value:
-            yield from _paths(item)
-
-
 def work_directory(commands: Sequence[Command]) -> str | None:
     """The live target's private directory: the common parent of the file names it used."""
-    parents = {os.path.dirname(p) for c in commands for p in _paths(c.arguments)}
+    parents = {
+        os.path.dirname(p) for c in commands for p in strings(c.arguments) if p.startswith("/")
+    }
     parents.discard("")
     if not parents:
         return None
@@ -185,15 +184,13 @@ def work_directory(commands: Sequence[Command]) -> str | None:
 
 def substitute(value: Any, old: str, new: str) -> Any:
     """``value`` with every string starting ``old`` rewritten to start ``new``."""
-    if isinstance(value, str):
-        if value == old or value.startswith(old + "/"):
-            return new + value[len(old) :]
-        return value
-    if isinstance(value, dict):
-        return {k: substitute(v, old, new) for k, v in value.items()}
-    if isinstance(value, list):
-        return [substitute(v, old, new) for v in value]
-    return value
+
+    def change(text: str) -> str:
+        if text == old or text.startswith(old + "/"):
+            return new + text[len(old) :]
+        return text
+
+    return map_strings(value, change)
 
 
 class Names:
@@ -202,37 +199,20 @@ class Names:
     def __init__(self, commands: Sequence[Command]) -> None:
         order: list[str] = []
         for command in commands:
-            for text in _strings(command.arguments):
+            for text in strings(command.arguments):
                 for match in OWN_NAME.finditer(text):
                     if match.group(1) not in order:
                         order.append(match.group(1))
         self.numbers = {k: ("" if len(order) == 1 else str(n)) for n, k in enumerate(order, 1)}
 
     def __call__(self, value: Any) -> Any:
-        if isinstance(value, str):
-            return OWN_NAME.sub(self._name, value)
-        if isinstance(value, dict):
-            return {k: self(v) for k, v in value.items()}
-        if isinstance(value, list):
-            return [self(v) for v in value]
-        return value
+        return map_strings(value, lambda text: OWN_NAME.sub(self._name, text))
 
     def _name(self, match: re.Match[str]) -> str:
         role = match.group(2)
         stem, dot, ext = role.partition(".")
         word = ROLES.get(stem, stem.replace("mk-", "create-"))
         return f"{word}{self.numbers.get(match.group(1), '')}{dot}{ext}"
-
-
-def _strings(value: Any) -> Iterable[str]:
-    if isinstance(value, str):
-        yield value
-    elif isinstance(value, dict):
-        for item in value.values():
-            yield from _strings(item)
-    elif isinstance(value, list):
-        for item in value:
-            yield from _strings(item)
 
 
 def _response_json(response: Response) -> dict[str, Any]:
@@ -449,7 +429,7 @@ def _check_reproduced(
 def _files(exchanges: list[Exchange], path: str) -> list[str]:
     names: list[str] = []
     for exchange in exchanges:
-        for text in _strings(exchange.arguments):
+        for text in strings(exchange.arguments):
             if text.startswith(WORKDIR + "/"):
                 name = text[len(WORKDIR) + 1 :]
                 if not FILE_NAME.fullmatch(name):

@@ -86,7 +86,15 @@ from jobcheck.conformance.targets.qemu_session import (
 )
 from jobcheck.conformance.targets.qemu_setup import JobPlan, NodeSetup, Sizes
 from jobcheck.conformance.targets.raw_qmp import check_raw_command
-from jobcheck.conformance.trace.records import Command, Event, Meta, Record, Response, shown
+from jobcheck.conformance.trace.records import (
+    Command,
+    Event,
+    Meta,
+    Record,
+    Response,
+    map_strings,
+    shown,
+)
 from jobcheck.conformance.trace.steps import JobSpec
 from jobcheck.model.lifecycle import BLOCK_JOB_TYPES, JobType, Model
 
@@ -619,10 +627,4 @@ class QemuTarget(Target):
 
 def _unprefixed(value: Any, prefix: str) -> Any:
     """``value`` with ``prefix`` taken out of every string in it."""
-    if isinstance(value, str):
-        return value.replace(prefix, "")
-    if isinstance(value, dict):
-        return {k: _unprefixed(v, prefix) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_unprefixed(v, prefix) for v in value]
-    return value
+    return map_strings(value, lambda text: text.replace(prefix, ""))

@@ -32,7 +32,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import IO, Any, Literal, TypeAlias
 
@@ -174,6 +174,33 @@ def meta_to_json(meta: Meta) -> dict[str, Any]:
 def _obj(value: Any, what: str, path: str, line: int) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise TraceFormatError(path, line, f"{what} must be a JSON object")
+    return value
+
+
+def strings(value: Any) -> Iterator[str]:
+    """Every string in a JSON value (dict values and list items, depth first)."""
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from strings(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from strings(item)
+
+
+def map_strings(value: Any, change: Callable[[str], Any]) -> Any:
+    """A JSON value with ``change`` applied to every string in it (keys stay).
+
+    >>> map_strings({"a": ["x", 1], "b": "y"}, str.upper)
+    {'a': ['X', 1], 'b': 'Y'}
+    """
+    if isinstance(value, str):
+        return change(value)
+    if isinstance(value, dict):
+        return {k: map_strings(v, change) for k, v in value.items()}
+    if isinstance(value, list):
+        return [map_strings(v, change) for v in value]
     return value
 
 
