@@ -513,7 +513,8 @@ class VM:
         listener.listen(1)
         chardev = "socket,id=m,fd=%d,server=on,wait=on" % listener.fileno()
         self.proc = subprocess.Popen([{qsd!r}, "--chardev", chardev, "--monitor", "chardev=m"],
-                                     pass_fds=[listener.fileno()])
+                                     pass_fds=[listener.fileno()],
+                                     stderr=subprocess.DEVNULL)
         listener.close()
         self.qmp_conn = QEMUMonitorProtocol(path)
         self.qmp_conn.connect()
@@ -595,3 +596,115 @@ def test_plan_ends_at_a_quit_after_the_divergence() -> None:
     assert plan.exchanges[-1].execute == "blockdev-backup"
     assert plan.exchanges[-1].events[-1]["data"] == {"id": "j", "status": "null"}
     assert len(plan.exchanges[-1].events) == 9
+
+
+FAKE_CHECK = """#!{python}
+# A stand-in for qemu-iotests' ./check: runs tests/NAME, compares with tests/NAME.out
+import difflib, os, subprocess, sys
+here = os.path.dirname(os.path.realpath(__file__))
+fmt, name = sys.argv[1], sys.argv[2]
+test = os.path.join(here, "tests", name)
+done = subprocess.run([sys.executable, test], capture_output=True, text=True,
+                      env={{**os.environ, "PYTHONPATH": {harness!r}}})
+with open(test + ".out") as stream:
+    reference = stream.read()
+got = done.stdout + done.stderr
+if got == reference:
+    print(name + "   pass")
+    sys.exit(0)
+print(name + "   fail")
+sys.stdout.writelines(difflib.unified_diff(reference.splitlines(True), got.splitlines(True),
+                                           test + ".out", test + ".out.bad"))
+sys.exit(1)
+"""
+
+
+def _fake_build_tree(tmp_path: Path, qsd: str) -> Path:
+    """A source tree with tests/qemu-iotests/{check,tests/}, and a build tree whose
+    tests/qemu-iotests/check links to it, as QEMU's build does."""
+    harness = tmp_path / "harness"
+    harness.mkdir()
+    _fake_iotests(harness, qsd)
+    source = tmp_path / "src" / "tests" / "qemu-iotests"
+    (source / "tests").mkdir(parents=True)
+    check = source / "check"
+    check.write_text(FAKE_CHECK.format(python=sys.executable, harness=str(harness)))
+    check.chmod(0o755)
+    build = tmp_path / "build"
+    (build / "tests" / "qemu-iotests").mkdir(parents=True)
+    (build / "tests" / "qemu-iotests" / "check").symlink_to(check)
+    return build
+
+
+@pytest.mark.live
+@pytest.mark.parametrize(
+    ("trace", "extra", "code", "verdict"),
+    [
+        ("edited", [], 1, "passes: ./check passes: QEMU behaves as documented here"),
+        ("null", ["--allow-known"], 0, "reproduces: ./check fails at the divergent record"),
+    ],
+)
+def test_verify_runs_the_test_with_check_in_a_build_tree(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    trace: str,
+    extra: list[str],
+    code: int,
+    verdict: str,
+) -> None:
+    build = _fake_build_tree(tmp_path, _qsd())
+    path = EDITED if trace == "edited" else _write(tmp_path / "live.jsonl")
+    if trace == "null":
+        extra = [*extra, "--divergence", _null_id()]
+    out = tmp_path / "out" / "t"
+    argv = ["export", str(path), "--as", "iotest", "--out", str(out), "--verify", str(build)]
+    assert main([*argv, *extra]) == code
+    assert verdict in capsys.readouterr().out
+    assert list((tmp_path / "src" / "tests" / "qemu-iotests" / "tests").iterdir()) == []
+
+
+def test_verify_needs_a_build_tree(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["export", str(EDITED), "--as", "iotest", "--verify", str(tmp_path)])
+    assert code == 2
+    assert "not a QEMU build tree (no tests/qemu-iotests/check in it)" in capsys.readouterr().err
+
+
+def _real_build_tree() -> tuple[Path, dict[str, str]]:
+    """A QEMU build tree (``$JOBCHECK_QEMU_BUILD``, else one under ~/.cache/jobcheck/) and
+    a system emulator with the qtest accelerator, which iotests' VM needs; or a skip."""
+    found = [Path(p) for p in [os.environ.get("JOBCHECK_QEMU_BUILD", "")] if p]
+    found += sorted(Path.home().glob(".cache/jobcheck/*/*/build"))
+    trees = [p for p in found if (p / "tests" / "qemu-iotests" / "check").exists()]
+    if not trees:
+        pytest.skip("no QEMU build tree ($JOBCHECK_QEMU_BUILD, or ~/.cache/jobcheck/*/*/build)")
+    build = trees[0]
+    env = dict(os.environ)
+    candidates = [os.environ.get("QEMU_PROG", ""), *map(str, build.glob("qemu-system-*"))]
+    for prog in filter(None, candidates):
+        accels = subprocess.run([prog, "-accel", "help"], capture_output=True, text=True)
+        if "qtest" in accels.stdout:
+            env["QEMU_PROG"] = prog
+            break
+    else:
+        pytest.skip(
+            f"the build tree {build} has no qemu-system-* with the qtest accelerator (iotests'"
+            " VM needs one; Debian's binaries have none): set QEMU_PROG to one"
+        )
+    for tool in ("qemu-img", "qemu-io", "qemu-nbd"):
+        if not (build / tool).exists() and shutil.which(tool):
+            env[f"{tool.replace('-', '_').upper()}_PROG"] = str(shutil.which(tool))
+    return build, env
+
+
+@pytest.mark.live
+def test_verify_with_the_real_check(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    build, env = _real_build_tree()
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    trace = _write(tmp_path / "live.jsonl")
+    argv = ["--divergence", _null_id(), "--allow-known", "--verify", str(build)]
+    out = tmp_path / "t"
+    assert main(["export", str(trace), "--as", "iotest", "--out", str(out), *argv]) == 0
+    assert "reproduces: ./check fails at the divergent record" in capsys.readouterr().out

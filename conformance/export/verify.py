@@ -116,5 +116,7 @@ def verify(
         return Verdict(
             "reproduces", "./check fails at the divergent record and nowhere else", output
         )
-    shown = "; ".join(changed[:4]) or " ".join(output.split())[-200:]
-    return Verdict("broken", f"./check fails elsewhere: {shown}", output)
+    added = [line[1:].strip() for line in changed if line.startswith("+")]
+    said = [t for t in added if "Output:" in t] or [t for t in added if "Error" in t]
+    shown = said[-1] if said else "; ".join(changed[:4]) or " ".join(output.split())[-200:]
+    return Verdict("broken", f"./check fails elsewhere: {shown[:300]}", output)
