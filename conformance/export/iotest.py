@@ -315,7 +315,7 @@ def render_test(plan: Plan) -> str:
     lines.append("    vm.launch()")
     pad = "    "
     for exchange in exchanges:
-        if exchange.step:
+        if exchange.step is not None:
             lines += ["", f"{pad}log({literal(_step_line(exchange.step))})"]
         if exchange.divergent == "response":
             lines += _divergent_response(plan, exchange, variables, pad)
@@ -419,7 +419,7 @@ def render_output(plan: Plan, observed: bool = False) -> str:
     keys = progress_keys(plan)
     lines = []
     for exchange in _exchanges(plan):
-        if exchange.step:
+        if exchange.step is not None:
             lines.append(_step_line(exchange.step))
         if exchange.divergent == "response":
             lines.append(_call_line(plan, exchange))

@@ -54,7 +54,7 @@ from jobcheck.conformance.trace.records import (
     map_strings,
     strings,
 )
-from jobcheck.conformance.trace.steps import job_kinds
+from jobcheck.conformance.trace.steps import describe_step, job_kinds
 from jobcheck.model.lifecycle import Model
 from jobcheck.model.rules import RULES, RuleId
 
@@ -354,7 +354,7 @@ def build_plan(records: list[Record], meta: Meta, model: Model, path: str, found
     for index, record in enumerate(records[:end]):
         if isinstance(record, Note):
             if record.step is not None:
-                step = record.text
+                step = describe_step(record.step)  # from the checked step, not the note's text
             kept.append(record)
             continue
         if isinstance(record, Command):

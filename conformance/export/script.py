@@ -131,7 +131,7 @@ async def replay(client, listener, workdir, timeout):
     verdict = None
     backlog = []
     for exchange in EXCHANGES:
-        if exchange["step"]:
+        if exchange["step"] is not None:
             print("# step: %s" % exchange["step"])
         arguments = substitute(exchange["arguments"], workdir)
         print("> %s %s" % (exchange["execute"], json.dumps(arguments, sort_keys=True)))
