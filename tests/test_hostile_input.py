@@ -228,7 +228,7 @@ HUGE = "1." + "9" * 5000
         ["run", "--target", "sim", "--model", HUGE, "--no-report"],
         ["check-trace", "--model", HUGE, "{trace}"],
         ["replay", "{trace}", "--target", "sim", "--model", HUGE],
-        ["export", "{trace}", "--as", "script", "--model", HUGE],
+        ["export", "{live}", "--as", "script", "--model", HUGE],
         ["model", "--model", HUGE],
         ["diagram", "--model", HUGE, "--out", "{tmp}"],
         ["rules", "--model", HUGE],
@@ -239,7 +239,13 @@ def test_a_version_with_thousands_of_digits_is_refused(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], argv: list[str]
 ) -> None:
     trace = _jsonl(tmp_path / "t.jsonl", {**META, "source": "sim"}, STEP)
-    words = [a.replace("{trace}", str(trace)).replace("{tmp}", str(tmp_path)) for a in argv]
+    live = _jsonl(tmp_path / "live.jsonl", META, STEP)
+    words = [
+        a.replace("{trace}", str(trace))
+        .replace("{live}", str(live))
+        .replace("{tmp}", str(tmp_path))
+        for a in argv
+    ]
     _one_line_exit_2(capsys, main(words), "too long for a version")
 
 

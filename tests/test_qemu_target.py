@@ -580,12 +580,13 @@ def test_fake_qemu_that_aborts_at_start_up_is_a_crash(tmp_path: Path) -> None:
         "kill -ABRT $$\n"
     )
     fake.chmod(0o755)
-    before = set(os.listdir(tempfile.gettempdir()))
     with pytest.raises(QemuCrashed) as caught:
         QemuTarget(binary=str(fake))
     assert caught.value.signal == signal.SIGABRT
     assert "Assertion" in caught.value.stderr_tail and "SIGABRT" in str(caught.value)
-    assert set(os.listdir(tempfile.gettempdir())) - before == set()
+    # this process's directories only: others may run jobcheck in the same /tmp
+    mine = f"jobcheck-qemu-{os.getpid()}-"
+    assert [n for n in os.listdir(tempfile.gettempdir()) if n.startswith(mine)] == []
 
 
 def test_fake_qemu_that_exits_is_a_target_error(tmp_path: Path) -> None:
