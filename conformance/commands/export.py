@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import sys
 from pathlib import Path
 
 from jobcheck.conformance.errors import UsageError, model_for_option
@@ -139,7 +140,10 @@ def run(args: argparse.Namespace) -> int:
             print(text, end="")
         else:
             _write(Path(args.out), text, executable=True)
-            print(f"wrote {args.out}: run it with python3 {args.out} --qemu BIN")
+            python = sys.executable or "python3"
+            print(
+                f"wrote {args.out}: run it with {python} {args.out} --qemu BIN (a Python with qemu.qmp)"
+            )
         return 0
     test = Path(args.out or export_iotest.test_name(plan))
     source = export_iotest.render_test(plan)
