@@ -142,7 +142,8 @@ def run(args: argparse.Namespace) -> int:
             _write(Path(args.out), text, executable=True)
             python = sys.executable or "python3"
             print(
-                f"wrote {args.out}: run it with {python} {args.out} --qemu BIN (a Python with qemu.qmp)"
+                f"wrote {args.out}: run it with {python} {args.out} --qemu BIN"
+                " (any Python with qemu.qmp)"
             )
         return 0
     test = Path(args.out or export_iotest.test_name(plan))
