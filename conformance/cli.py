@@ -36,6 +36,7 @@ SUBCOMMANDS: dict[str, str] = {
     "export": "export",
     "model": "model",
     "diagram": "diagram",
+    "docs": "docs",
     "rules": "rules",
 }
 

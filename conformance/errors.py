@@ -51,8 +51,8 @@ def model_for_option(version: str) -> Model:
     >>> try:
     ...     model_for_option("1.0")
     ... except UsageError as exc:
-    ...     print(str(exc)[:40])
-    unknown QEMU version '1.0'; known models
+    ...     print(exc)
+    unknown QEMU version '1.0'; known models: ...
     """
     if len(version) > 40:
         raise UsageError(f"unknown QEMU version {version[:20]!r}… (too long for a version)")

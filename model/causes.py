@@ -8,13 +8,26 @@ edge, every cause and the job-kind :class:`~jobcheck.model.kinds.Feature`
 flags it needs; :mod:`jobcheck.model.graph` builds the per-kind graphs from
 it, and the renderers label the edges with it.
 
-Sources: where each edge happens in QEMU (``qemu-jobs.md`` §1.1), the per-verb
-behaviour (§4.1) and the observed event sequences (§5.2, ``qemu-live.md`` §6–7).
+Sources: where each edge happens and what each verb checks, in QEMU's source
+(docs/qemu-job-engine.md, 'Where each transition happens' and 'Order of checks per verb'),
+and the event sequences seen on QEMU (docs/driving-qemu.md, 'Event sequences').
 
 A :class:`Cause` is also a step of a coverage plan (:mod:`jobcheck.model.plan`).
 The internal causes that a driver can bring about are marked ``driver=True``
 in :data:`INTERNAL_CAUSES`; the conformance side maps a plan's causes to its
 driver steps (``start``, ``release``, ``drain``, and ``verb`` steps).
+
+Some causes are a driver's *means*, not the lifecycle's own reasons
+(:attr:`Cause.driver_means`): holding and releasing a job by its speed, or a
+``block-job-set-speed`` that lets a throttled job go on (``set-speed
+(kick)``) — the transition that follows is really made by the job's work.
+Documentation diagrams leave them out; coverage overlays of run reports show
+them, because that is how the run got there::
+
+    >>> verb(Verb.SET_SPEED, "kick").driver_means, internal("release").driver_means
+    (True, True)
+    >>> verb(Verb.CANCEL, "soft").driver_means, internal("drain").driver_means
+    (False, False)
 """
 
 from __future__ import annotations
@@ -39,6 +52,8 @@ class InternalCause:
     automatic: bool = False
     """It happens by itself, without a command or driver step, once the job is in the
     edge's source status (given the job's setup)."""
+    means: bool = False
+    """A driver's means rather than a cause of the lifecycle (see :attr:`Cause.driver_means`)."""
 
 
 #: Every internal cause, by name.
@@ -52,6 +67,7 @@ INTERNAL_CAUSES: dict[str, InternalCause] = {
         "release",
         "the driver lets a held job work (block-job-set-speed 0); not an edge label",
         driver=True,
+        means=True,
     ),
     "drain": InternalCause(
         "drain",
@@ -100,6 +116,13 @@ INTERNAL_CAUSES: dict[str, InternalCause] = {
 }
 
 
+#: Verb qualifiers that name a driver's means, with what they mean.
+DRIVER_QUALIFIERS: dict[str, str] = {
+    "kick": "block-job-set-speed raising the speed of a throttled job, so that its work goes on"
+    " and makes the transition",
+}
+
+
 @dataclass(frozen=True)
 class Cause:
     """One cause of a transition, and one step of a coverage plan.
@@ -133,6 +156,17 @@ class Cause:
     @property
     def automatic(self) -> bool:
         return self.kind == "internal" and INTERNAL_CAUSES[self.name].automatic
+
+    @property
+    def driver_means(self) -> bool:
+        """Whether this is how a driver brings the transition about, not why QEMU makes it.
+
+        True for a verb with a qualifier in :data:`DRIVER_QUALIFIERS` (``set-speed
+        (kick)``) and for internal causes marked ``means`` (``release``).
+        """
+        if self.verb is not None:
+            return self.name in DRIVER_QUALIFIERS
+        return INTERNAL_CAUSES[self.name].means
 
     @property
     def sort_key(self) -> tuple[int, int, str]:

@@ -171,8 +171,9 @@ def executable_statuses(model: Model, job_type: JobTypeArg = None) -> frozenset[
     These are the statuses where a job *rests* until the client acts
     (:mod:`jobcheck.model.plan`): for all job types together, every reachable
     status except ``undefined``, ``created`` and ``aborting``, which pass
-    within one command or one job step (qemu-live.md §5).  ``null`` counts: a
-    verb on a dismissed job is answered "Job not found".  Per kind it is
+    within one command or one job step (docs/driving-qemu.md, 'Statuses a
+    client can see').  ``null`` counts: a verb on a dismissed job is
+    answered "Job not found".  Per kind it is
     narrower: only backup rests in ``waiting`` (grouped transactions), only
     mirror and active commit in ``ready``/``standby``, jobs without pause
     points never rest in ``paused``, and jobs without a speed to hold them by

@@ -12,26 +12,26 @@ Functions that take ``job_type`` accept a :class:`JobKind`, a ``JobType``
 (the union of its kinds: ``commit`` = active or intermediate), or ``None``
 (every kind whose type the model version has).
 
-Sources for the features (the project's notes on QEMU's job engine,
-``qemu-jobs.md`` and ``qemu-live.md``):
+Sources for the features: docs/qemu-job-engine.md, 'Job kinds' (QEMU's
+source) and docs/driving-qemu.md, 'Create jobs' (measured):
 
-* ready phase: ``job_transition_to_ready`` is "only called by mirror and
-  active commit" (qemu-jobs.md §1.1); qemu-live.md §3 lists READY for mirror
-  and active commit only.
-* pause points: create jobs have "no pause points and no speed" — job-pause
-  returns OK but the job stays running (qemu-live.md §3).  Amend and the
-  snapshot jobs are assumed to be the same (no pause point in their run
-  functions; not observed).
+* ready phase: ``job_transition_to_ready`` is called only from
+  ``block/mirror.c``, which implements mirror and active commit.
+* pause points: create jobs have no pause points and no speed — job-pause
+  returns OK but the job stays running (measured).  The run functions of
+  amend and the snapshot jobs have no pause point either (source; not
+  observed).
 * block job: ``BLOCK_JOB_*`` events and ``block-job-*`` commands exist only
-  for backup, commit, mirror and stream (qemu-jobs.md §5.1); the others get
-  DeviceNotActive (qemu-jobs.md §3).
-* auto-finalize / auto-dismiss: "create, amend and snapshot-* jobs are always
-  ``JOB_MANUAL_DISMISS`` with auto-finalize true" (qemu-jobs.md §4); the four
-  block job types take both options (since 3.1 for all of them).
-* grouped: only backup actions accept ``completion-mode: grouped``
-  (qemu-jobs.md §3), so only backup jobs wait in ``waiting`` for a partner.
-* transaction: backup and mirror (``drive-mirror``) can be ``transaction``
-  actions, so a failing transaction can tear them down while created.
+  for backup, commit, mirror and stream; the others get DeviceNotActive.
+* auto-finalize / auto-dismiss: create, amend and snapshot-* jobs are always
+  ``JOB_MANUAL_DISMISS`` with auto-finalize true; the four block job types
+  take both options (since 3.1 for all of them).
+* grouped: only backup actions accept ``completion-mode: grouped``, so only
+  backup jobs wait in ``waiting`` for a partner.
+* transaction: only backup jobs can be started by a ``transaction`` action
+  (``drive-backup``, ``blockdev-backup``; no release has a mirror, commit or
+  stream action — docs/qemu-job-engine.md, 'Job kinds'), so only
+  they can be torn down by a failing transaction while created.
 """
 
 from __future__ import annotations
@@ -138,7 +138,7 @@ _NON_BLOCK = frozenset({_F.AUTO_FINALIZE, _F.MANUAL_DISMISS})
 
 #: The features of each kind (see the module docstring for the sources).
 KIND_FEATURES: dict[JobKind, frozenset[Feature]] = {
-    JobKind.MIRROR: _BLOCK | {_F.READY_PHASE, _F.TRANSACTION},
+    JobKind.MIRROR: _BLOCK | {_F.READY_PHASE},
     JobKind.ACTIVE_COMMIT: _BLOCK | {_F.READY_PHASE},
     JobKind.INTERMEDIATE_COMMIT: _BLOCK,
     JobKind.STREAM: _BLOCK,

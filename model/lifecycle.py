@@ -5,7 +5,8 @@ enumerations of ``qapi/job.json`` and, for each modelled QEMU release, the
 status transition relation (QEMU's ``JobSTT``) and the verb permission
 relation (QEMU's ``JobVerbTable``).  Nothing here does I/O.
 
-The tables were compiled from QEMU's source history:
+The tables were compiled from QEMU's source history (docs/qemu-job-engine.md,
+'The transition table', 'The verb table' and 'Enumerations per release'):
 
 * the transition relation has not changed since v2.12.0;
 * the verb table has three variants: **A** (2.12 to 5.2), **B** (6.0 to 8.1:
@@ -14,12 +15,27 @@ The tables were compiled from QEMU's source history:
   verb ``change``, QEMU commit 61a3a5a76a "blockjob: introduce
   block-job-change QMP command").
 
+A release also gets a model of its own where something else a trace can
+show changed: **5.0**, where the error text for a negative speed changed
+(QEMU commit 1ef7d9d368 "blockjob: Fix error message for negative speed",
+see :func:`jobcheck.model.semantics.negative_speed_error`), and **10.1**,
+where the job documentation was rewritten (QEMU commit da17dd5c5e "qapi:
+synchronize jobs and block-jobs documentation"), which changes the rules of
+:mod:`jobcheck.model.rules` that apply.  Their tables are those of 4.2 and
+10.0 (9.2).
+
 Use :func:`model_for` to get the model for any QEMU version string::
 
     >>> model_for("7.2.22").version
     '7.2'
     >>> model_for("9.1.0").version
     '8.2'
+    >>> model_for("5.0.1").version
+    '5.0'
+    >>> model_for("10.0.2").version
+    '9.2'
+    >>> model_for("10.1.50").version
+    '10.1'
     >>> model_for("10.2.50").version
     '10.2'
 """
@@ -181,6 +197,7 @@ MODELS: dict[str, Model] = {
         Model("2.12", "A", _TYPES_2_12, _VERBS_A, job_commands=False),
         Model("3.0", "A", _TYPES_3_0, _VERBS_A),
         Model("4.2", "A", _TYPES_3_0, _VERBS_A),
+        Model("5.0", "A", _TYPES_3_0, _VERBS_A),
         Model("5.1", "A", _TYPES_5_1, _VERBS_A),
         Model("5.2", "A", _TYPES_5_1, _VERBS_A),
         Model("6.0", "B", _TYPES_6_0, _VERBS_B),
@@ -188,10 +205,15 @@ MODELS: dict[str, Model] = {
         Model("7.2", "B", _TYPES_6_0, _VERBS_B),
         Model("8.2", "C", _TYPES_6_0, _VERBS_C),
         Model("9.2", "C", _TYPES_6_0, _VERBS_C),
+        Model("10.1", "C", _TYPES_6_0, _VERBS_C),
         Model("10.2", "C", _TYPES_6_0, _VERBS_C, aliases=("latest",)),
     )
 }
-"""Every modelled release, oldest first, keyed by ``MAJOR.MINOR``."""
+"""Every modelled release, oldest first, keyed by ``MAJOR.MINOR``.
+
+A model describes its release and every later one up to the next model: 5.0
+covers 5.0.x, 9.2 covers 9.2.x and 10.0.x, 10.1 covers 10.1.x and the 10.1.50
+development tree."""
 
 LATEST: Model = MODELS["10.2"]
 

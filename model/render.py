@@ -8,11 +8,18 @@ Three layers, as in ``python-statemachine``'s diagram package:
    dataclasses: :class:`LifecycleView` (nodes and edges with *style keys*) and
    :class:`MatrixView` (verb × status cells with style keys).
    :func:`overlay` restyles the edges of a view with coverage results.
+   Views for documentation label an edge with the lifecycle's own causes
+   only; a driver's means (``set-speed (kick)``, see
+   :attr:`~jobcheck.model.causes.Cause.driver_means`) are kept apart in
+   :attr:`EdgeView.means` and drawn only by coverage overlays.
 2. **Style** — :data:`STYLES`, one dict of data: style key → Graphviz
    attributes (and :data:`MERMAID_CLASSES` for Mermaid).  Nothing else
    decides colours or line styles.
 3. **Render** — :func:`to_dot`, :func:`matrix_to_dot`, :func:`to_mermaid`,
    :func:`matrix_to_markdown`: independent renderers from a view to text.
+   The DOT of a lifecycle keeps the main line straight: :data:`SPINE` is one
+   vertical column (a Graphviz ``group`` with heavy edges), and each status
+   of :data:`SIDE_STATES` sits on the rank of its spine neighbour, beside it.
 
 Everything is sorted (statuses and verbs in QAPI enum order, edges by source
 and target, causes by :attr:`Cause.sort_key`), so the same model gives
@@ -29,6 +36,7 @@ DOT into SVG or PNG needs Graphviz's ``dot`` program and is done by
 from __future__ import annotations
 
 import html
+import itertools
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 
@@ -55,7 +63,7 @@ STYLES: dict[str, dict[str, str]] = {
     "graph": {
         "rankdir": "TB",
         "nodesep": "0.3",
-        "ranksep": "0.45",
+        "ranksep": "0.6",
         "fontname": "Helvetica",
         "fontsize": "16",
         "labelloc": "t",
@@ -97,6 +105,7 @@ STYLES: dict[str, dict[str, str]] = {
     "edge.divergent": {"color": "#d32f2f", "penwidth": "3", "fontcolor": "#d32f2f"},
     "cause.verb": {"color": "#1f5fbf"},
     "cause.internal": {"color": "#666666"},
+    "cause.means": {"color": "#8d6e00"},
     "cause.dim": {"color": "#aaaaaa"},
     "cause.added": {"color": "#2e7d32"},
     "cause.removed": {"color": "#c62828"},
@@ -150,6 +159,7 @@ LEGEND_TEXT: dict[str, str] = {
     "edge.divergent": "divergent",
     "cause.verb": "verb (job-* / block-job-* command)",
     "cause.internal": "internal cause",
+    "cause.means": "how the run brought it about (not a lifecycle cause)",
 }
 
 # -- the intermediate model ----------------------------------------------------
@@ -174,10 +184,14 @@ class EdgeView:
     source: Status
     target: Status
     causes: tuple[Cause, ...]
+    """The lifecycle's causes of the transition (verbs, internal causes)."""
     style: str = "normal"
     """Style key without the ``edge.`` prefix."""
     highlight: frozenset[Cause] = frozenset()
     """Causes to emphasise in the label (e.g. the verb of a per-verb view)."""
+    means: tuple[Cause, ...] = ()
+    """A driver's means of bringing the transition about (``set-speed (kick)``); drawn
+    only when the view's :attr:`LifecycleView.show_means` is set."""
 
 
 @dataclass(frozen=True)
@@ -192,6 +206,12 @@ class LifecycleView:
     subtitle: str = ""
     legend: tuple[tuple[str, str], ...] = ()
     """Legend texts that replace :data:`LEGEND_TEXT` for this view: (style key, text)."""
+    show_means: bool = False
+    """Whether edge labels include the driver's means (coverage overlays only)."""
+
+    def labels(self, edge: EdgeView) -> tuple[Cause, ...]:
+        """The causes an edge's label shows in this view: its causes, then any means."""
+        return edge.causes + edge.means if self.show_means else edge.causes
 
 
 @dataclass(frozen=True)
@@ -226,7 +246,15 @@ def _node_styles(status: Status) -> tuple[str, ...]:
 def _edges(model: Model, job_type: JobType | JobKind | None) -> tuple[EdgeView, ...]:
     graph = lifecycle_graph(model, job_type)
     order = list(Status)
-    edges = [EdgeView(a, b, causes) for a, b, causes in graph.edges(data="causes")]
+    edges = [
+        EdgeView(
+            a,
+            b,
+            tuple(c for c in causes if not c.driver_means),
+            means=tuple(c for c in causes if c.driver_means),
+        )
+        for a, b, causes in graph.edges(data="causes")
+    ]
     return tuple(sorted(edges, key=lambda e: (order.index(e.source), order.index(e.target))))
 
 
@@ -313,7 +341,9 @@ def overlay(
     """The view with its edges styled by coverage: covered (solid dark), reachable but
     uncovered (grey dashed), divergent (red bold).  Divergent wins over covered, covered
     over uncovered; edges in none of the sets keep their style.  An edge in a set but not
-    in the view is added (a divergent transition the model does not have)."""
+    in the view is added (a divergent transition the model does not have).  The labels
+    show the driver's means too (``set-speed (kick)``): a run report says how the run
+    reached each transition."""
     styles: dict[Edge, str] = {}
     for style, edges in (("uncovered", uncovered), ("covered", covered), ("divergent", divergent)):
         for edge in edges:
@@ -329,7 +359,7 @@ def overlay(
         nodes = tuple(
             replace(n, styles=(*n.styles, "divergent")) if n.status in bad else n for n in nodes
         )
-    return replace(view, edges=tuple(new_edges), nodes=nodes)
+    return replace(view, edges=tuple(new_edges), nodes=nodes, show_means=True)
 
 
 def matrix_view(model: Model) -> MatrixView:
@@ -401,14 +431,17 @@ def _font(text: str, style: str, *, bold: bool = False, size: int | None = None)
 
 
 def _cause_style(cause: Cause) -> str:
+    if cause.driver_means:
+        return "means"
     return "verb" if cause.kind == "verb" else "internal"
 
 
-def _edge_label(edge: EdgeView) -> str:
-    if not edge.causes:
+def _edge_label(view: LifecycleView, edge: EdgeView) -> str:
+    causes = view.labels(edge)
+    if not causes:
         return ""
     lines = []
-    for cause in edge.causes:
+    for cause in causes:
         style = "dim" if edge.style in ("dim", "uncovered") else _cause_style(cause)
         if edge.style in ("added", "removed"):
             style = edge.style
@@ -430,6 +463,8 @@ def _legend(view: LifecycleView) -> str:
     keys = [k for k in LEGEND_TEXT if k in used]
     if any(e.style != "dim" and e.causes for e in view.edges):
         keys += ["cause.verb", "cause.internal"]
+    if view.show_means and any(e.style != "dim" and e.means for e in view.edges):
+        keys.append("cause.means")
     texts = {**LEGEND_TEXT, **dict(view.legend)}
     rows = []
     for key in keys:
@@ -467,33 +502,90 @@ def _new_digraph(name: str, title: str, subtitle: str = "") -> graphviz.Digraph:
     return dot
 
 
-#: Statuses drawn on the same rank, to keep the lifecycle diagram compact.
-SAME_RANK: tuple[tuple[Status, ...], ...] = (
-    (Status.PAUSED, Status.READY),
-    (Status.STANDBY, Status.WAITING),
+#: The main line of the lifecycle, drawn as one straight vertical column.
+SPINE: tuple[Status, ...] = (
+    Status.CREATED,
+    Status.RUNNING,
+    Status.READY,
+    Status.WAITING,
+    Status.PENDING,
+    Status.CONCLUDED,
+    Status.NULL,
 )
+
+#: The side states: each is drawn on the rank of a spine status, to its left
+#: (``"left"``) or right (``"right"``).  ``aborting`` and ``standby`` are on the
+#: right: the many edges into ``aborting`` then cross nothing, and ``running`` →
+#: ``waiting`` passes left of ``ready`` instead of around ``standby``.
+SIDE_STATES: dict[Status, tuple[Status, str]] = {
+    Status.UNDEFINED: (Status.CREATED, "left"),
+    Status.PAUSED: (Status.RUNNING, "left"),
+    Status.STANDBY: (Status.READY, "right"),
+    Status.ABORTING: (Status.PENDING, "right"),
+}
+
+#: Graphviz attributes that keep the spine straight: the ``group`` of its
+#: nodes, and the ``weight`` of the edges between consecutive spine statuses.
+SPINE_GROUP = "spine"
+SPINE_WEIGHT = "20"
+
+
+def _rank_order(spine: Status, side: Status, where: str) -> tuple[Status, Status]:
+    return (side, spine) if where == "left" else (spine, side)
+
+
+def _left_of_spine(view: LifecycleView) -> set[Edge]:
+    """Transitions from a spine status to a side state on its left.
+
+    Graphviz puts the tail of an edge between two statuses of one rank on
+    the left; such an edge is written head to tail with ``dir=back`` (the
+    arrow still points at its real target, and its tooltip names it) so that
+    the side state stays on the left.
+    """
+    return {
+        (spine, side)
+        for side, (spine, where) in SIDE_STATES.items()
+        if where == "left" and any((e.source, e.target) == (spine, side) for e in view.edges)
+    }
 
 
 def to_dot(view: LifecycleView) -> str:
-    """Graphviz DOT source of a lifecycle view (with its legend)."""
+    """Graphviz DOT source of a lifecycle view (with its legend).
+
+    The statuses of :data:`SPINE` form one column, top to bottom; each of
+    :data:`SIDE_STATES` is on its spine neighbour's rank, beside it.  A spine
+    pair without an edge in the view is held in place by an invisible edge.
+    """
     dot = _new_digraph(view.name, view.title, view.subtitle)
     statuses = {n.status for n in view.nodes}
     for node in view.nodes:
         keys = [f"node.{k}" for k in node.styles]
-        dot.node(node.status.value, _node_label(node), **_attrs(*keys))
-    for group in SAME_RANK:
-        if all(s in statuses for s in group):
+        extra = {"group": SPINE_GROUP} if node.status in SPINE else {}
+        dot.node(node.status.value, _node_label(node), **_attrs(*keys), **extra)
+    for side, (spine, where) in SIDE_STATES.items():
+        if side in statuses and spine in statuses:
             with dot.subgraph() as same:
                 same.attr(rank="same")
-                for s in group:
-                    same.node(s.value)
+                left, right = _rank_order(spine, side, where)
+                same.edge(left.value, right.value, style="invis")
+    spine_pairs = {(a, b) for a, b in itertools.pairwise(SPINE) if a in statuses and b in statuses}
+    drawn = {(e.source, e.target) for e in view.edges}
+    for a, b in sorted(spine_pairs - drawn, key=lambda e: SPINE.index(e[0])):
+        dot.edge(a.value, b.value, style="invis", weight=SPINE_WEIGHT)
+    reversed_edges = _left_of_spine(view)
     for edge in view.edges:
         attrs = _attrs(f"edge.{edge.style}")
-        label = _edge_label(edge)
+        if (edge.source, edge.target) in spine_pairs:
+            attrs["weight"] = SPINE_WEIGHT
+        label = _edge_label(view, edge)
         if edge.source is edge.target and label:
             # A self-loop's label sits on the loop: pad it away from the node.
             label = f'<<TABLE BORDER="0" CELLPADDING="6"><TR><TD>{label[1:-1]}</TD></TR></TABLE>>'
-        dot.edge(edge.source.value, edge.target.value, label=label, **attrs)
+        tail, head = edge.source.value, edge.target.value
+        if (edge.source, edge.target) in reversed_edges:
+            tail, head = head, tail
+            attrs.update(dir="back", tooltip=f"{edge.source.value} → {edge.target.value}")
+        dot.edge(tail, head, label=label, **attrs)
     dot.node("legend", _legend(view), shape="plaintext", style="", fontsize="10")
     with dot.subgraph() as sink:
         sink.attr(rank="sink")
@@ -554,7 +646,7 @@ def to_mermaid(view: LifecycleView) -> str:
     for node in view.nodes:
         body.append(f'    state "{node.status.value}" as {_mermaid_id(node.status)}')
     for edge in view.edges:
-        label = ", ".join(c.label for c in edge.causes)
+        label = ", ".join(c.label for c in view.labels(edge))
         marker = MERMAID_EDGE_MARKERS[edge.style]
         text = f"{marker}{label}".strip()
         suffix = f" : {text}" if text else ""

@@ -4,10 +4,12 @@ Each rule turns a statement of QEMU's QAPI documentation (``qapi/job.json``, and
 for the block-job rules ``qapi/block-core.json``) into something a trace can
 violate.  A rule has a stable id (the contract between the oracle, the
 simulator's mutants and the reports), the doc anchor it comes from, the further
-anchors it covers, a one-line paraphrase in our own words, the model versions
-whose documentation states it, and the names of the oracle checks that
-enforce it.  Where QEMU is known to behave otherwise, ``known_divergence`` says
-what QEMU does instead, in which versions, and how that was established.
+anchors it covers, a one-line paraphrase in our own words, the sentence it
+quotes (:class:`Quote`: worded as each range of releases words it, since the
+documentation was rewritten over time), the model versions whose
+documentation states it, and the names of the oracle checks that enforce it.
+Where QEMU is known to behave otherwise, ``known_divergence`` says what QEMU
+does instead, in which versions, and how that was established.
 
     >>> rule("job-pause.already-paused-is-error").anchor
     '@job-pause'
@@ -15,6 +17,15 @@ what QEMU does instead, in which versions, and how that was established.
     True
     >>> "job-finalize.only-manual" in {r.id for r in rules_for("7.2")}
     False
+    >>> rule("job-complete.only-ready").quote_for("10.0.2")
+    'Manually trigger completion of an active job in the READY state.'
+    >>> rule("job-complete.only-ready").quote_for("10.1.0")
+    'Manually trigger completion of an active job in the READY or STANDBY state.'
+
+Quotes are written as the schema words them, with QAPI markup as plain text:
+2.12 to 10.0 refer to definitions as ``@name`` (kept), 10.1 onwards puts
+command and event names in backticks (dropped).  The quotes are checked word
+for word against every release's schema by the test suite.
 
 Pure data: nothing here does I/O.
 """
@@ -60,6 +71,12 @@ def _release(version: str) -> tuple[int, int]:
 def _in_range(version: str, first: str, last: str) -> bool:
     wanted = _release(model_for(version).version)
     return _release(first) <= wanted <= _release(last)
+
+
+def _span(versions: tuple[str, str]) -> int:
+    """How many modelled releases a (first, last) range covers."""
+    first, last = (_release(v) for v in versions)
+    return sum(first <= _release(v) <= last for v in MODELS)
 
 
 class RuleId(StrEnum):
@@ -137,6 +154,24 @@ class KnownDivergence:
 
 
 @dataclass(frozen=True)
+class Quote:
+    """One sentence of the documentation a rule comes from, as a range of releases words it."""
+
+    text: str
+    versions: tuple[str, str]
+    """The (first, last) model versions whose documentation has this sentence."""
+    anchor: str | None = None
+    """The definition the sentence is in, when it is not the rule's own anchor."""
+
+    def applies_to(self, version: str) -> bool:
+        """Whether the documentation of QEMU ``version`` words the claim with this sentence."""
+        return _in_range(version, *self.versions)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"text": self.text, "versions": list(self.versions), "anchor": self.anchor}
+
+
+@dataclass(frozen=True)
 class Rule:
     """One documented claim about the job lifecycle, checkable against a trace."""
 
@@ -149,8 +184,9 @@ class Rule:
     category: Category
     text: str
     """A one-line paraphrase, in our words."""
-    quote: str | None
-    """At most one sentence quoted from the schema documentation."""
+    quotes: tuple[Quote, ...]
+    """The sentence quoted from the schema documentation, per range of releases (oldest
+    first; empty for a rule no sentence states)."""
     versions: tuple[str, str]
     """The (first, last) model versions whose documentation makes the claim."""
     known_divergence: KnownDivergence | None
@@ -159,6 +195,23 @@ class Rule:
     (``conformance.oracle.events.EventChecks._on_status_change``): each one emits it."""
     unchecked: str | None = None
     """Why no function enforces the rule, for a rule that is documentation only."""
+
+    @property
+    def quote(self) -> str | None:
+        """The quoted sentence as most modelled releases word it (for a display that names
+        no release; :meth:`quote_for` gives a release's own wording)."""
+        if not self.quotes:
+            return None
+        return max(self.quotes, key=lambda q: _span(q.versions)).text
+
+    def quote_for(self, version: str) -> str | None:
+        """The sentence the documentation of QEMU ``version`` states the claim with.
+
+        ``None`` if no quote covers ``version`` (the rule does not apply to it, or
+        quotes no sentence).  Raises
+        :class:`~jobcheck.model.lifecycle.UnknownVersionError` for an unknown version.
+        """
+        return next((q.text for q in self.quotes if q.applies_to(version)), None)
 
     @property
     def anchors(self) -> tuple[str, ...]:
@@ -175,6 +228,7 @@ class Rule:
             "category": self.category.value,
             "text": self.text,
             "quote": self.quote,
+            "quotes": [q.to_json() for q in self.quotes],
             "versions": list(self.versions),
             "known_divergence": None
             if known is None
@@ -202,6 +256,13 @@ _ALL = (_FIRST, _LAST)
 """Every modelled release (2.12 onwards): the status and verb enums were documented then."""
 _JOB_API = ("3.0", _LAST)
 """Releases with ``job.json``: ``job-*`` commands, ``query-jobs``, ``JOB_STATUS_CHANGE``."""
+_V2_12 = ("2.12", "2.12")
+"""2.12 alone: the job definitions were still block-job ones, in ``block-core.json``."""
+_TO_10_0 = ("3.0", "9.2")
+"""3.0 to 10.0 (the 9.2 model covers 10.0): ``job.json`` before its 10.1 rewrite."""
+_FROM_10_1 = ("10.1", _LAST)
+"""From 10.1: ``job.json`` as rewritten by QEMU commit da17dd5c5e "qapi: synchronize jobs
+and block-jobs documentation"."""
 
 _ALL_STATUSES = tuple(f"@JobStatus.{s.value}" for s in Status)
 _ALL_VERBS = tuple(f"@JobVerb.{v.value}" for v in Verb)
@@ -219,12 +280,17 @@ def _r(
     *,
     covers: tuple[str, ...] = (),
     quote: str | None = None,
+    quotes: tuple[Quote, ...] = (),
     versions: tuple[str, str] = _JOB_API,
     known: KnownDivergence | None = None,
     checks: tuple[str, ...],
     unchecked: str | None = None,
 ) -> Rule:
-    return Rule(id, anchor, covers, category, text, quote, versions, known, checks, unchecked)
+    """A rule; ``quote`` is one sentence worded alike in all its ``versions``, ``quotes``
+    the wordings of a sentence that changed."""
+    if quote is not None:
+        quotes = (Quote(quote, versions),)
+    return Rule(id, anchor, covers, category, text, quotes, versions, known, checks, unchecked)
 
 
 _NOT_YET = "not yet checked: no check observes the eventual effect of an accepted"
@@ -241,7 +307,10 @@ CATALOGUE: tuple[Rule, ...] = (
         "@JobStatus",
         "Every status change of a job follows the model's transition relation (JobSTT).",
         covers=(*_ALL_STATUSES, "@JOB_STATUS_CHANGE.status"),
-        quote="Indicates the present state of a given job in its lifetime.",
+        quotes=(
+            Quote("Indicates the present state of a given blockjob in its lifetime.", _V2_12),
+            Quote("Indicates the present state of a given job in its lifetime.", _JOB_API),
+        ),
         versions=_ALL,
         checks=(
             "conformance.oracle.events.EventChecks._on_status_change",
@@ -349,8 +418,18 @@ CATALOGUE: tuple[Rule, ...] = (
         "@JobStatus.pending",
         "A job with auto-finalize=false leaves pending only after job-finalize, a cancel or"
         " an abort.",
-        quote="These changes will require manual intervention via @job-finalize if"
-        " auto-finalize was set to false.",
+        quotes=(
+            Quote(
+                "These changes may require manual intervention by the management process if"
+                " manual was set to true.",
+                _V2_12,
+            ),
+            Quote(
+                "These changes will require manual intervention via @job-finalize if"
+                " auto-finalize was set to false.",
+                _JOB_API,
+            ),
+        ),
         versions=_ALL,
         checks=("conformance.oracle.events.EventChecks._concluded",),
     ),
@@ -376,7 +455,10 @@ CATALOGUE: tuple[Rule, ...] = (
         "A verb is accepted only in the statuses the verb table permits, and a verb the table"
         " permits is not refused with the verb error.",
         covers=(*_ALL_VERBS, "@block-job-set-speed", "@block-job-change"),
-        quote="Represents command verbs that can be applied to a job.",
+        quotes=(
+            Quote("Represents command verbs that can be applied to a blockjob.", _V2_12),
+            Quote("Represents command verbs that can be applied to a job.", _JOB_API),
+        ),
         versions=_ALL,
         checks=(
             "conformance.oracle.verbs.VerbChecks._mismatch_rule",
@@ -506,7 +588,13 @@ CATALOGUE: tuple[Rule, ...] = (
         "@job-complete",
         "Complete is accepted only in ready (the 10.1+ text says ready or standby).",
         covers=("@JobVerb.complete", "@block-job-complete"),
-        quote="Manually trigger completion of an active job in the READY state.",
+        quotes=(
+            Quote("Manually trigger completion of an active job in the READY state.", _TO_10_0),
+            Quote(
+                "Manually trigger completion of an active job in the READY or STANDBY state.",
+                _FROM_10_1,
+            ),
+        ),
         known=KnownDivergence(
             "complete is also accepted in standby (the job completes once resumed); the 10.1"
             " documentation was changed to say so.",
@@ -534,8 +622,20 @@ CATALOGUE: tuple[Rule, ...] = (
         _F,
         "@block-job-complete",
         "A job with a cancel requested cannot be completed ('The active block job ... cannot be"
-        " completed'); the sentence quoted is in the text up to 10.0.",
-        quote="A cancelled or paused job cannot be completed.",
+        " completed'): said outright up to 10.0; from 10.1 only block-job-cancel's note says it"
+        " (a cancelled ready mirror has ended, with a copy as at the cancel).",
+        quotes=(
+            Quote("A cancelled or paused job cannot be completed.", ("2.12", "9.2")),
+            Quote(
+                "Note that if you issue block-job-cancel after drive-mirror has indicated (via"
+                " the event BLOCK_JOB_READY) that the source and destination are synchronized,"
+                " then the event triggered by this command changes to BLOCK_JOB_COMPLETED, to"
+                " indicate that the mirroring has ended and the destination now has a"
+                " point-in-time copy tied to the time of the cancellation.",
+                _FROM_10_1,
+                anchor="@block-job-cancel",
+            ),
+        ),
         versions=_ALL,
         checks=(
             "conformance.oracle.verbs.VerbChecks._mismatch_rule",
@@ -604,11 +704,11 @@ CATALOGUE: tuple[Rule, ...] = (
         "Finalize applies only to jobs with auto-finalize=false.",
         quote="The command is applicable only to jobs which have @auto-finalize option and only"
         " when this option is set to false.",
-        versions=("10.2", _LAST),
+        versions=_FROM_10_1,
         known=KnownDivergence(
             "a job with auto-finalize=true held in pending by a grouped-transaction partner"
             " accepts job-finalize, which finalizes the whole transaction.",
-            ("10.2", _LAST),
+            _FROM_10_1,
             "verified on QEMU 7.2.22; job.c identical in master (code reading)",
         ),
         checks=("model.semantics._finalize",),

@@ -6,8 +6,8 @@ job was paused by the user or only by a drained section, whether a cancel was
 already requested, whether the job type has a ready phase or is a block job at
 all, and which family of command (``job-*`` or ``block-job-*``) was used.  This
 module is that decision, written from QEMU's ``job.c``/``job-qmp.c``/
-``blockdev.c`` behaviour (the project's notes, ``qemu-jobs.md`` §4 and
-``qemu-live.md`` §6):
+``blockdev.c`` behaviour (docs/qemu-job-engine.md, 'Order of checks per verb' and
+'Error texts'; measured: docs/driving-qemu.md, 'Verb and status matrix of 7.2.22'):
 
 * :class:`AbstractJob` — a status plus the flags that refine it;
 * :func:`apply_verb` — accepted or refused, with the exact QMP error class and
@@ -32,8 +32,8 @@ Example — a job paused only by a drained section, in QEMU 7.2::
     >>> out = apply_verb(MODELS["7.2"], job, Verb.RESUME)
     >>> out.error
     "Can't resume a job that was not paused"
-    >>> out.known
-    'job-resume.not-paused-is-error'
+    >>> print(out.known)
+    job-resume.not-paused-is-error
     >>> apply_verb(MODELS["7.2"], job, Verb.PAUSE).accepted
     True
 """
@@ -48,7 +48,7 @@ from enum import StrEnum
 from typing import Any, Literal
 
 from jobcheck.model import rules as _rules
-from jobcheck.model.lifecycle import BLOCK_JOB_TYPES, JobType, Model, Status, Verb
+from jobcheck.model.lifecycle import BLOCK_JOB_TYPES, MODELS, JobType, Model, Status, Verb
 from jobcheck.model.rules import RuleId
 
 Family = Literal["job", "block-job"]
@@ -255,11 +255,27 @@ def block_not_found_error(job_id: str) -> str:
     return f"Block job '{job_id}' not found"
 
 
+#: The text of a negative-speed refusal, keyed by the model version of the first release
+#: that gives it: QEMU 5.0 changed it (commit 1ef7d9d368 "blockjob: Fix error message for
+#: negative speed"; in 2.12 each driver's ``set_speed`` gave the old text).
+NEGATIVE_SPEED_TEXTS: dict[str, str] = {
+    "2.12": "Invalid parameter 'speed'",
+    "5.0": "Parameter 'speed' expects a non-negative value",
+}
+
+
 def negative_speed_error(model: Model) -> str:
-    """The text for a negative speed: changed in QEMU 5.0 (commit 1ef7d9d368)."""
-    if model.release < (5, 0):
-        return "Invalid parameter 'speed'"
-    return "Parameter 'speed' expects a non-negative value"
+    """The text QEMU ``model`` gives for a negative speed (:data:`NEGATIVE_SPEED_TEXTS`).
+
+    >>> from jobcheck.model.lifecycle import model_for
+    >>> negative_speed_error(model_for("4.2.1"))
+    "Invalid parameter 'speed'"
+    >>> negative_speed_error(model_for("5.0.0"))
+    "Parameter 'speed' expects a non-negative value"
+    """
+    releases = {v: MODELS[v].release for v in NEGATIVE_SPEED_TEXTS}
+    first = max((v for v in releases if releases[v] <= model.release), key=releases.__getitem__)
+    return NEGATIVE_SPEED_TEXTS[first]
 
 
 def copy_mode_error(mode: str) -> str:
@@ -312,8 +328,7 @@ _FIXED: dict[str, Refusal] = {
     NOT_PAUSED: Refusal.NOT_PAUSED,
     JOB_NOT_FOUND: Refusal.NOT_FOUND,
     CHANGE_UNSUPPORTED: Refusal.CHANGE_UNSUPPORTED,
-    "Parameter 'speed' expects a non-negative value": Refusal.NEGATIVE_SPEED,
-    "Invalid parameter 'speed'": Refusal.NEGATIVE_SPEED,
+    **{text: Refusal.NEGATIVE_SPEED for text in NEGATIVE_SPEED_TEXTS.values()},
 }
 _COPY_MODE_RE = re.compile(r"^Change to copy mode '(.*)' is not implemented$")
 _COMMAND_RE = re.compile(r"^The command (\S+) has not been found$")
@@ -475,7 +490,8 @@ def apply_verb(
     (job-cancel always forces).  ``speed`` is block-job-set-speed's,
     ``copy_mode`` block-job-change's.  ``job_id`` names the job when ``job``
     is ``None``.  With ``then=False`` :attr:`Outcome.then` is left empty (it
-    is the costly part).  The checks run in QEMU's order (``qemu-jobs.md`` §4.1).
+    is the costly part).  The checks run in QEMU's order (docs/qemu-job-engine.md,
+    'Order of checks per verb').
     """
     if verb is Verb.SET_SPEED or verb is Verb.CHANGE:
         family = "block-job"

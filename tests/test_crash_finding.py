@@ -1,12 +1,12 @@
 """A QEMU crash is a finding: QEMU 7.2 aborts when quit while a blockdev-create job runs.
 
 ``tests/data/create-then-quit.jsonl`` starts a create job and sends ``quit`` at
-once (qemu-live.md §10.5: ``bdrv_do_drained_begin_quiesce: Assertion
-'!qemu_in_coroutine()' failed``).  Replaying it on Debian's QEMU 7.2 must end
-in ``STILL DIVERGES: qemu.no-abort`` with exit 1, the trace that caused it
-saved, and no QEMU process or temporary directory left behind.  The crash is
-a race (QEMU sometimes hangs instead, which is a timeout, exit 3), so the test
-tries a few times and needs one crash.
+once (docs/driving-qemu.md, 'Create then quit aborts QEMU 7.2': QEMU fails the
+assertion ``'!qemu_in_coroutine()'`` in ``bdrv_do_drained_begin_quiesce``).
+Replaying it on Debian's QEMU 7.2 must end in ``STILL DIVERGES: qemu.no-abort``
+with exit 1, the trace that caused it saved, and no QEMU process or temporary
+directory left behind.  The crash is a race (QEMU sometimes hangs instead,
+which is a timeout, exit 3), so the test tries a few times and needs one crash.
 """
 
 from __future__ import annotations

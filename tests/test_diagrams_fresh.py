@@ -1,11 +1,13 @@
 """``diagrams/`` is what the model renders now: fails when a committed diagram is stale.
 
-DOT, Mermaid and Markdown files are compared byte for byte with a fresh
-rendering.  SVG layout depends on the Graphviz version and on the fonts
+DOT, Mermaid and Markdown files, and the Sphinx pages of ``jobcheck docs``
+(``index.rst``, ``job-lifecycle-V.rst``), are compared byte for byte with a
+fresh rendering.  SVG layout depends on the Graphviz version and on the fonts
 installed, so SVGs are compared by content instead: where ``dot`` is
 installed, each DOT is rendered again and the SVG's node and edge titles and
-texts must equal those of the committed SVG.  Regenerate with
-``jobcheck diagram --model all --out diagrams`` (or ``tox -e diagrams``).
+texts must equal those of the committed SVG.  Regenerate with ``tox -e
+diagrams`` (``jobcheck diagram --model all --out diagrams`` and ``jobcheck
+docs --model all --out diagrams``).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from jobcheck.conformance.report.diagram_files import (
     DEFAULT_FORMATS,
     dot_program,
     render_image,
+    standard_docs,
     standard_set,
     text_files,
 )
@@ -31,7 +34,7 @@ from jobcheck.model.lifecycle import LATEST
 
 ROOT = Path(__file__).resolve().parent.parent
 DIAGRAMS = ROOT / "diagrams"
-REGENERATE = "run `jobcheck diagram --model all --out diagrams` (or `tox -e diagrams`)"
+REGENERATE = "run `tox -e diagrams` (jobcheck diagram / jobcheck docs --model all --out diagrams)"
 SVG = "{http://www.w3.org/2000/svg}"
 
 needs_dot = pytest.mark.skipif(dot_program() is None, reason="Graphviz's dot is not installed")
@@ -41,9 +44,12 @@ def _committed() -> set[str]:
     return {p.name for p in DIAGRAMS.iterdir() if p.is_file() and p.name != "README.md"}
 
 
+def _expected_texts() -> dict[str, str]:
+    return {**text_files(standard_set(), DEFAULT_FORMATS), **standard_docs()}
+
+
 def _expected_names() -> set[str]:
-    names = set(text_files(standard_set(), DEFAULT_FORMATS))
-    return names | {f"{d.name}.svg" for d in standard_set()}
+    return set(_expected_texts()) | {f"{d.name}.svg" for d in standard_set()}
 
 
 def test_folder_holds_exactly_the_generated_set() -> None:
@@ -55,7 +61,7 @@ def test_folder_holds_exactly_the_generated_set() -> None:
 def test_text_diagrams_are_fresh() -> None:
     stale = [
         name
-        for name, text in sorted(text_files(standard_set(), DEFAULT_FORMATS).items())
+        for name, text in sorted(_expected_texts().items())
         if not (DIAGRAMS / name).is_file() or (DIAGRAMS / name).read_bytes() != text.encode()
     ]
     assert not stale, f"stale: {stale}; {REGENERATE}"
@@ -90,19 +96,22 @@ def test_readme_shows_the_current_mermaid_and_every_svg() -> None:
     linked = set(re.findall(r"\(([\w.-]+\.svg)\)", readme))
     svgs = {n for n in _committed() if n.endswith(".svg")}
     assert svgs == linked
+    pages = set(re.findall(r"\(([\w.-]+\.rst)\)", readme))
+    assert pages == set(standard_docs())
 
 
 @needs_dot
 def test_tox_env_produces_the_committed_set(tmp_path: Path) -> None:
     tox = configparser.ConfigParser(interpolation=None)
     tox.read(ROOT / "tox.ini")
-    argv = shlex.split(tox["testenv:diagrams"]["commands"].strip())
-    assert argv[:2] == ["jobcheck", "diagram"]
-    args = argv[2:]
-    out = args.index("--out")
-    assert args[out + 1] == "diagrams"
-    args[out + 1] = str(tmp_path)
-    assert main(["diagram", *args]) == 0
+    commands = [shlex.split(x) for x in tox["testenv:diagrams"]["commands"].splitlines() if x]
+    assert [argv[:2] for argv in commands] == [["jobcheck", "diagram"], ["jobcheck", "docs"]]
+    for argv in commands:
+        args = argv[1:]
+        out = args.index("--out")
+        assert args[out + 1] == "diagrams"
+        args[out + 1] = str(tmp_path)
+        assert main(args) == 0
     assert {p.name for p in tmp_path.iterdir()} == _committed()
     for name in _committed():
         if not name.endswith(".svg"):

@@ -1,7 +1,7 @@
 """``jobcheck export``: the standalone script and the qemu-iotests test made from a live trace.
 
 Two traces.  One is written by hand in the wire order QEMU 7.2 gives (see
-``qemu-live.md`` §7 in the shared notes): a ``blockdev-create`` of a file in the
+docs/driving-qemu.md, 'Return order'): a ``blockdev-create`` of a file in the
 live target's private directory, its dismissal, then a null-co backup that
 finishes inside its start command; its only divergence is the catalogued (known)
 ``status.null-never-visible`` (QEMU reports ``null``), which every QEMU shows,

@@ -123,7 +123,7 @@ def test_jobs_without_pause_points_never_pause(model: Model) -> None:
     assert not got & {S.PAUSED, S.STANDBY, S.READY}
     # A create job has no speed to hold it by: it is in running only for the few
     # milliseconds its work takes, so no plan can leave it there (a verb may still land
-    # there by chance, as qemu-live.md §3 saw for job-pause).
+    # there by chance, as docs/driving-qemu.md, 'Create jobs' says of job-pause).
     assert executable_statuses(model, JobType.CREATE) == {S.CONCLUDED, S.NULL}
 
 

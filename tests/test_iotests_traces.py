@@ -1,8 +1,8 @@
 """QEMU's own recorded qemu-iotests outputs conform to the newest model.
 
 QEMU's tests are ground truth for what QEMU may do: every ``.out`` file of
-``/work/shared/traces/iotests/`` checked with ``--model latest`` must exit 0
-and show no divergence other than the known documented-vs-implemented ones
+``../shared/traces/iotests/`` (beside the checkout) checked with ``--model latest``
+must exit 0 and show no divergence other than the known documented-vs-implemented ones
 that the rule catalogue names.  Skipped where the shared traces are absent.
 """
 

@@ -1,10 +1,12 @@
 """Pin every cell of the lifecycle tables, for every model version.
 
 The expected tables are typed here independently of ``model/lifecycle.py``,
-transcribed from the tables compiled from QEMU's source history (JobSTT §1.1,
-JobVerbTable variants A/B/C §1.2, enums per version §2 of the reference
+transcribed from the tables compiled from QEMU's source history (docs/qemu-job-engine.md,
+'The transition table', 'The verb table' and 'Enumerations per release' of the engine
 notes): one string of permitted column letters per row, with the letters
-``U C R P Y S W D X E N`` of QEMU's table comments.
+``U C R P Y S W D X E N`` of QEMU's table comments.  The 5.0 and 10.1 rows were
+read from ``job.c`` and ``qapi/job.json`` at QEMU's v5.0.0 (fdd76fecdd) and
+v10.1.0 (f8b2f64e23) release commits: the same cells as 4.2 and 9.2.
 """
 
 from __future__ import annotations
@@ -66,6 +68,7 @@ VERB_TABLE = {
     "2.12": ("A", VERBS_A),
     "3.0": ("A", VERBS_A),
     "4.2": ("A", VERBS_A),
+    "5.0": ("A", VERBS_A),
     "5.1": ("A", VERBS_A),
     "5.2": ("A", VERBS_A),
     "6.0": ("B", VERBS_B),
@@ -73,6 +76,7 @@ VERB_TABLE = {
     "7.2": ("B", VERBS_B),
     "8.2": ("C", VERBS_C),
     "9.2": ("C", VERBS_C),
+    "10.1": ("C", VERBS_C),
     "10.2": ("C", VERBS_C),
 }
 
@@ -82,6 +86,7 @@ JOB_TYPES = {
     "2.12": BLOCK,
     "3.0": f"{BLOCK} create",
     "4.2": f"{BLOCK} create",
+    "5.0": f"{BLOCK} create",
     "5.1": f"{BLOCK} create amend",
     "5.2": f"{BLOCK} create amend",
     "6.0": f"{BLOCK} create amend {SNAPSHOTS}",
@@ -89,6 +94,7 @@ JOB_TYPES = {
     "7.2": f"{BLOCK} create amend {SNAPSHOTS}",
     "8.2": f"{BLOCK} create amend {SNAPSHOTS}",
     "9.2": f"{BLOCK} create amend {SNAPSHOTS}",
+    "10.1": f"{BLOCK} create amend {SNAPSHOTS}",
     "10.2": f"{BLOCK} create amend {SNAPSHOTS}",
 }
 
@@ -180,6 +186,15 @@ def test_job_commands_exist_from_3_0() -> None:
         ("v6.0.0", "6.0"),
         ("6.1", "6.0"),
         ("5.1.0", "5.1"),
+        ("4.2.1", "4.2"),
+        ("5.0", "5.0"),
+        ("5.0.1", "5.0"),
+        ("10.0.2", "9.2"),
+        ("10.0.50", "9.2"),
+        ("10.1", "10.1"),
+        ("10.1.0", "10.1"),
+        ("10.1.50", "10.1"),
+        ("10.2.0", "10.2"),
         ("2.12.1", "2.12"),
         ("7.2.0+dfsg", "7.2"),
         ("11.0", "10.2"),

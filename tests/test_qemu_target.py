@@ -302,7 +302,7 @@ def test_block_job_verb_family(qsd: QemuTarget) -> None:
     assert refused.error is not None and refused.error.error_class == "DeviceNotActive"
 
 
-# -- the verb x status matrix (qemu-live §6) -----------------------------
+# -- the verb x status matrix (docs/driving-qemu.md, 'Verb and status matrix of 7.2.22') --
 
 OK = "ok"
 V = "V"

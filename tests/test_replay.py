@@ -293,8 +293,9 @@ CRASH = Path(__file__).parent / "data" / "create-then-quit.jsonl"
 def test_the_create_then_quit_crash_is_fixed_on_qemu_10(tmp_path: Path) -> None:
     """QEMU 10.0.2 no longer aborts when quit arrives while a blockdev-create job runs.
 
-    It may hang instead (no answer to quit, and no exit: qemu-live.md 10.5 saw this on
-    7.2 too), which is a target failure (exit 3), never a crash.  Whether the create job
+    It may hang instead (no answer to quit, and no exit; docs/driving-qemu.md, 'Create
+    then quit aborts QEMU 7.2' saw this on 7.2 too), which is a target failure (exit 3),
+    never a crash.  Whether the create job
     is still running when quit arrives is a race, so the test replays until it sees
     FIXED, and checks every attempt on the way.
     """

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import pytest
 
-from jobcheck.model.lifecycle import MODELS, JobType, Status, Verb
+from jobcheck.model.lifecycle import MODELS, JobType, Status, Verb, model_for
 from jobcheck.model.semantics import (
     AbstractJob,
+    ErrorText,
     Refusal,
     apply_verb,
     parse_error,
@@ -191,14 +192,26 @@ def test_no_job_commands_in_2_12() -> None:
     assert apply_verb(MODELS["2.12"], job, Verb.PAUSE, "block-job").accepted
 
 
-def test_negative_speed_text_changed_in_5_0() -> None:
+@pytest.mark.parametrize(
+    ("version", "text"),
+    [
+        ("2.12.0", "Invalid parameter 'speed'"),
+        ("4.2.1", "Invalid parameter 'speed'"),
+        # QEMU commit 1ef7d9d368 is first in the v5.0.0 release commit (fdd76fecdd).
+        ("5.0.0", "Parameter 'speed' expects a non-negative value"),
+        ("5.0.1", "Parameter 'speed' expects a non-negative value"),
+        ("5.2", "Parameter 'speed' expects a non-negative value"),
+        ("10.2.50", "Parameter 'speed' expects a non-negative value"),
+    ],
+)
+def test_negative_speed_text_changed_in_5_0(version: str, text: str) -> None:
     job = AbstractJob.of(JobType.BACKUP, "j", Status.RUNNING)
-    assert apply_verb(MODELS["4.2"], job, Verb.SET_SPEED, speed=-1).error == (
-        "Invalid parameter 'speed'"
-    )
-    assert apply_verb(MODELS["5.2"], job, Verb.SET_SPEED, speed=-1).error == (
-        "Parameter 'speed' expects a non-negative value"
-    )
+    out = apply_verb(model_for(version), job, Verb.SET_SPEED, speed=-1)
+    assert out.error == text
+    assert parse_error(text) == ErrorText(Refusal.NEGATIVE_SPEED)
+
+
+def test_negative_speed_text_is_checked_after_the_verb_table() -> None:
     # The verb check comes first.
     done = AbstractJob.of(JobType.BACKUP, "j", Status.PENDING)
     assert apply_verb(M72, done, Verb.SET_SPEED, speed=-1).refusal is Refusal.VERB

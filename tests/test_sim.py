@@ -1,7 +1,7 @@
-"""The simulator reproduces what QEMU 7.2.22 was observed to do (qemu-jobs.md §5.2,
-qemu-live.md §6 and §7): event sequences, wire order around the return, the verb×state
-matrix, error texts; it is deterministic for a seed and differs between versions where
-QEMU does."""
+"""The simulator reproduces what QEMU 7.2.22 was observed to do (docs/driving-qemu.md,
+'Event sequences', 'Return order' and 'Verb and status matrix of 7.2.22'): event
+sequences, wire order around the return, the verb×state matrix, error texts; it is
+deterministic for a seed and differs between versions where QEMU does."""
 
 from __future__ import annotations
 
@@ -67,7 +67,7 @@ def ready_mirror(version: str = "7.2", seed: int = 0) -> Simulator:
     return sim
 
 
-# -- qemu-jobs.md §5.2: one test per observed sequence ---------------------------------
+# -- docs/driving-qemu.md, 'Event sequences': one test per observed sequence -----------
 
 
 def test_unthrottled_mirror_to_ready() -> None:
@@ -285,7 +285,7 @@ def test_blockdev_create_concludes_and_waits_for_dismiss() -> None:
     ]
 
 
-# -- qemu-live.md §7: wire order, with the position of the return ------------------
+# -- docs/driving-qemu.md, 'Return order': wire order, with the position of the return --
 
 
 def test_wire_mirror_ready_then_complete() -> None:
@@ -443,11 +443,12 @@ def test_wire_transaction_whose_second_action_fails() -> None:
     assert sim.query().value == []
 
 
-# -- qemu-live.md §6: the verb × state matrix of 7.2.22 --------------------------------
+# -- docs/driving-qemu.md, 'Verb and status matrix of 7.2.22' -----------------------------
 
 
 def _in_state(state: str) -> Simulator:
-    """A fresh simulator with job ``j`` in ``state``, built as qemu-live.md §5 does."""
+    """A fresh simulator with job ``j`` in ``state`` (docs/driving-qemu.md, 'Reaching each
+    status')."""
     if state in ("running", "paused"):
         sim = fresh("7.2", 0, JobSpec(MIRROR, "j"))
     elif state in ("ready", "standby"):

@@ -6,7 +6,7 @@ Everything goes through the live target
 are those of jobcheck's own machinery, not of a hand-written QMP client:
 
 * :func:`round_trips` — ``query-jobs`` round trips through
-  :meth:`QemuTarget.execute`, recording included;
+  :meth:`~jobcheck.conformance.targets.qemu.QemuTarget.execute`, recording included;
 * :func:`coverage_campaign` — a campaign whose targets are watched, so that
   the moment every reachable transition and verb×status cell has been seen
   (:func:`~jobcheck.conformance.campaign.coverage.goals`) is known to the step;
@@ -55,7 +55,8 @@ def qmp_ready_seconds(binary: str, timeout: float) -> float:
     The launch and the QMP session are the live target's own
     (:class:`~jobcheck.conformance.targets.qemu_process.QemuProcess`,
     :class:`~jobcheck.conformance.targets.qemu_session.QemuSession`); the
-    introspection a :class:`QemuTarget` does next is not included.
+    introspection a :class:`~jobcheck.conformance.targets.qemu.QemuTarget` does next is not
+    included.
     """
     found = find_binary(binary)
     with tempfile.TemporaryDirectory(prefix="jobcheck-bench-") as workdir:

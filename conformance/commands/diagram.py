@@ -50,7 +50,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _models(text: str) -> list[Model]:
+def models_option(text: str) -> list[Model]:
+    """The models ``--model`` names: one version, or ``all``."""
     if text == "all":
         return list(MODELS.values())
     try:
@@ -82,7 +83,7 @@ def _verb(name: str, model: Model) -> Verb:
 
 
 def run(args: argparse.Namespace) -> int:
-    models = _models(args.model)
+    models = models_option(args.model)
     formats = _formats(args.format)
     if args.verb is not None:
         diagrams = diagram_set(models, verbs=[_verb(args.verb, models[-1])], only_verbs=True)

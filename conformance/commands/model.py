@@ -20,10 +20,10 @@ from collections.abc import Iterable
 from typing import Any
 
 from jobcheck.conformance.errors import model_for_option
+from jobcheck.model.doc_pages import release_range
 from jobcheck.model.graph import ModelDiff, diff
 from jobcheck.model.lifecycle import (
     BLOCK_JOB_TYPES,
-    MODELS,
     Model,
     Status,
     Verb,
@@ -96,14 +96,6 @@ def sorted_cells(cells: Iterable[tuple[Verb, Status]]) -> list[tuple[Verb, Statu
     return sorted(cells, key=lambda c: (_verb_index(c[0]), _status_index(c[1])))
 
 
-def _release_range(model: Model) -> str:
-    versions = list(MODELS)
-    position = versions.index(model.version)
-    if position + 1 == len(versions):
-        return f"QEMU {model.version} and later"
-    return f"QEMU {model.version} up to (not including) {versions[position + 1]}"
-
-
 def _rule_json(rule: Rule, version: str) -> dict[str, Any]:
     data = rule.to_json()
     known = rule.known_divergence
@@ -127,7 +119,7 @@ def model_json(model: Model) -> dict[str, Any]:
     """The model as JSON data (lowercase QAPI names, deterministic order)."""
     return {
         "version": model.version,
-        "releases": _release_range(model),
+        "releases": release_range(model),
         "verb_table": model.verb_table,
         "job_commands": model.job_commands,
         "statuses": [s.value for s in model.statuses],
@@ -160,7 +152,7 @@ def model_text(model: Model) -> str:
     """A readable summary: enums, transition table, verb matrix, rules with divergences."""
     rules = rules_for(model.version)
     lines = [
-        f"Model {model.version}: {_release_range(model)}; verb table {model.verb_table}",
+        f"Model {model.version}: {release_range(model)}; verb table {model.verb_table}",
         f"Job types: {', '.join(t.value for t in model.job_types)}",
         f"Statuses: {', '.join(f'{s.letter} {s.value}' for s in model.statuses)}",
         "",
@@ -206,7 +198,7 @@ def model_markdown(model: Model) -> str:
     lines = [
         f"# Job lifecycle model {model.version}",
         "",
-        f"{_release_range(model)}; verb table {model.verb_table}.",
+        f"{release_range(model)}; verb table {model.verb_table}.",
         f"Job types: {', '.join(t.value for t in model.job_types)}.",
         f"Columns: {letters}.",
         "",

@@ -9,17 +9,17 @@ recently gone job ids.  Memory does not grow with the length of a trace.
 
 What is checked, each check naming its rule of :mod:`jobcheck.model.rules`:
 
-* status events (:mod:`.oracle_events`): each job's ``JOB_STATUS_CHANGE``
+* status events (:mod:`.events`): each job's ``JOB_STATUS_CHANGE``
   sequence follows the model's transitions; visibility of ``undefined``,
   ``null`` and ``waiting``; ``ready`` only for jobs with a ready phase;
   manual finalize and dismiss;
-* block-job events (:mod:`.oracle_events`): ``BLOCK_JOB_READY``,
+* block-job events (:mod:`.events`): ``BLOCK_JOB_READY``,
   ``BLOCK_JOB_PENDING``, one ``BLOCK_JOB_COMPLETED``/``CANCELLED`` per job,
   none for create/amend/snapshot jobs;
-* verb responses (:mod:`.oracle_verbs`), paired with their commands by QMP id
+* verb responses (:mod:`.verbs`), paired with their commands by QMP id
   (else in order): the outcome QEMU gives for some status the job may be in,
   with QEMU's exact error text;
-* query-jobs snapshots (:mod:`.oracle_queries`): known, live jobs, in a status
+* query-jobs snapshots (:mod:`.queries`): known, live jobs, in a status
   their history allows, with monotonic progress, a truthful ``error`` and the
   started type.
 
@@ -55,7 +55,8 @@ Example::
     >>> from jobcheck.model.lifecycle import MODELS
     >>> def jsc(status):
     ...     return Event("JOB_STATUS_CHANGE", {"id": "j", "status": status})
-    >>> [d.rule for d in check([jsc("created"), jsc("running"), jsc("created")], MODELS["7.2"])]
+    >>> trace = [jsc("created"), jsc("running"), jsc("created")]
+    >>> [str(d.rule) for d in check(trace, MODELS["7.2"])]
     ['status.transition-table']
 """
 

@@ -4,8 +4,8 @@
 :mod:`jobcheck.conformance.oracle` shares: the live jobs (one
 :class:`~jobcheck.conformance.oracle.job_state.JobState` each), a bounded memory of
 gone job ids, and the divergences found for the record being checked.  The
-checks themselves live in :mod:`.oracle_events`, :mod:`.oracle_verbs` and
-:mod:`.oracle_queries`; :class:`jobcheck.conformance.oracle.Oracle` combines
+checks themselves live in :mod:`.events`, :mod:`.verbs` and
+:mod:`.queries`; :class:`jobcheck.conformance.oracle.Oracle` combines
 them.  Pure: no I/O.
 """
 
@@ -72,7 +72,10 @@ def names(statuses: Iterable[Status]) -> str:
 
 
 class OracleCore:
-    """State and helpers shared by the oracle's checks (see :class:`.oracle.Oracle`)."""
+    """State and helpers shared by the oracle's checks.
+
+    :class:`jobcheck.conformance.oracle.Oracle` combines it with the checks.
+    """
 
     def __init__(self, model: Model, meta: Meta | None = None, *, path: str | None = None):
         self.model = model

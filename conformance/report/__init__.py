@@ -3,7 +3,8 @@
 * :mod:`.document` — the run as one JSON document (the source of truth, described by
   ``schema.json``);
 * :mod:`.write` — the outcome of a run: summary lines, exit code, the files;
-* :mod:`.markdown`, :mod:`.html`, :mod:`.junit` — one renderer per format;
+* :mod:`.markdown`, :mod:`.html`, :mod:`.junit` — one renderer per format, sharing
+  :mod:`.views` (the headline and the coverage overlay);
 * :mod:`.baseline` — the version-keyed file of accepted divergences;
 * :mod:`.diagram_files` — the model's diagrams written as files.
 

@@ -10,7 +10,10 @@ File names, for model version ``V`` (e.g. ``7.2``):
 * ``permissions-V.{md,dot,svg,png}`` — the verb × status permission matrix;
 * ``verb-NAME-V.{dot,svg,png,mmd}`` — where verb NAME is permitted and what it causes;
 * ``diff-A-B.{dot,svg,png,mmd}`` and ``permissions-diff-A-B.{md,dot,svg,png}`` — what
-  changed from model A to model B.
+  changed from model A to model B;
+* ``job-lifecycle-V.rst`` and ``index.rst`` — the Sphinx pages of
+  :mod:`jobcheck.model.doc_pages` (``jobcheck docs``), beside the
+  ``lifecycle-V.svg`` they show.
 
 ``--format`` picks among ``svg``, ``png``, ``dot`` and ``mermaid`` (``.mmd``);
 the matrices' Markdown (``.md``) is always written, as it needs nothing.
@@ -29,6 +32,7 @@ from pathlib import Path
 import graphviz
 
 from jobcheck.conformance.errors import UsageError
+from jobcheck.model import doc_pages
 from jobcheck.model.graph import diff
 from jobcheck.model.lifecycle import MODELS, Model, Verb
 from jobcheck.model.render import (
@@ -112,6 +116,19 @@ def standard_set() -> list[Diagram]:
     return diagram_set(list(MODELS.values()), diffs=True)
 
 
+def doc_set(models: Sequence[Model], mode: str = "both") -> tuple[dict[str, str], list[Diagram]]:
+    """The Sphinx pages for ``models`` (file name → reST) and the diagrams whose SVG
+    they show (none in mode ``graphviz``)."""
+    texts = doc_pages.pages(models, mode)
+    images = [] if mode == "graphviz" else [_lifecycle(lifecycle_view(m)) for m in models]
+    return texts, images
+
+
+def standard_docs() -> dict[str, str]:
+    """The pages committed under ``diagrams/``: ``jobcheck docs --model all --out diagrams``."""
+    return doc_set(list(MODELS.values()))[0]
+
+
 def text_files(diagrams: Sequence[Diagram], formats: Sequence[str]) -> dict[str, str]:
     """File name → text, for the text formats among ``formats`` (plus the Markdown)."""
     files: dict[str, str] = {}
@@ -148,6 +165,21 @@ def _write(path: Path, data: bytes) -> None:
         raise UsageError(f"cannot write {path}: {exc.strerror or exc}") from None
 
 
+def _output_directory(out: Path) -> None:
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(f"cannot create output directory {out}: {exc.strerror or exc}") from None
+    if not out.is_dir():
+        raise UsageError(f"output path {out} is not a directory")
+
+
+def _write_texts(texts: dict[str, str], out: Path) -> list[Path]:
+    for name, text in texts.items():
+        _write(out / name, text.encode("utf-8"))
+    return [out / name for name in texts]
+
+
 def write_diagrams(diagrams: Sequence[Diagram], formats: Sequence[str], out: Path) -> list[Path]:
     """Write the diagrams into ``out`` (created if need be); the paths written, in order.
 
@@ -157,16 +189,8 @@ def write_diagrams(diagrams: Sequence[Diagram], formats: Sequence[str], out: Pat
     unknown = [f for f in formats if f not in FORMATS]
     if unknown:
         raise UsageError(f"unknown format {unknown[0]!r}; choose from {', '.join(FORMATS)}")
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise UsageError(f"cannot create output directory {out}: {exc.strerror or exc}") from None
-    if not out.is_dir():
-        raise UsageError(f"output path {out} is not a directory")
-    written: list[Path] = []
-    for name, text in text_files(diagrams, formats).items():
-        _write(out / name, text.encode("utf-8"))
-        written.append(out / name)
+    _output_directory(out)
+    written = _write_texts(text_files(diagrams, formats), out)
     images = [f for f in formats if f in IMAGE_FORMATS]
     if images and dot_program() is None:
         raise UsageError(MISSING_DOT.format(formats="/".join(f.upper() for f in images)))
@@ -175,4 +199,27 @@ def write_diagrams(diagrams: Sequence[Diagram], formats: Sequence[str], out: Pat
             path = out / f"{d.name}.{fmt}"
             _write(path, render_image(d.dot, fmt))
             written.append(path)
+    return written
+
+
+def write_docs(models: Sequence[Model], mode: str, out: Path) -> list[Path]:
+    """Write the Sphinx pages of ``models`` into ``out``, then the SVGs they show.
+
+    The pages come first, so they are there even when ``dot`` is missing
+    (then a :class:`UsageError` names the package, as for the diagrams).
+    """
+    if mode not in doc_pages.DIAGRAM_MODES:
+        modes = ", ".join(doc_pages.DIAGRAM_MODES)
+        raise UsageError(f"unknown diagram mode {mode!r}; choose from {modes}")
+    texts, images = doc_set(models, mode)
+    _output_directory(out)
+    written = _write_texts(texts, out)
+    if images and dot_program() is None:
+        raise UsageError(
+            "Graphviz's 'dot' program is not on PATH, so the SVGs the pages show were not"
+            " written (the pages were; --diagram graphviz needs none); install it:"
+            " apt-get install graphviz"
+        )
+    if images:
+        written += write_diagrams(images, ["svg"], out)
     return written

@@ -18,7 +18,7 @@ from collections.abc import Mapping, Sequence
 from html import escape
 from typing import Any
 
-from jobcheck.conformance.report.markdown import coverage_view, headline
+from jobcheck.conformance.report.views import coverage_view, headline
 from jobcheck.conformance.trace.records import Command, Event, Note, Record, Response
 from jobcheck.model.render import to_dot, to_mermaid
 

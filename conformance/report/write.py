@@ -1,14 +1,14 @@
 """Reports of a run, for people and for CI: JSON, Markdown, HTML, JUnit, and the baseline.
 
 :func:`build` turns a finished campaign into an :class:`Outcome`: the report
-document (the JSON, the source of truth: :mod:`.report_data`, described by
+document (the JSON, the source of truth: :mod:`.document`, described by
 ``schema.json``), the minimal traces to save, and the exit code.  The
 writers render that one document:
 
 * :func:`write_json` — ``report.json``;
 * :func:`write_all` — a directory with ``report.json``, ``report.md``
-  (:mod:`.report_markdown`), ``report.html`` (:mod:`.report_html`),
-  ``junit.xml`` (:mod:`.report_junit``) and ``traces/dNN-RULE.jsonl``, one
+  (:mod:`.markdown`), ``report.html`` (:mod:`.html`),
+  ``junit.xml`` (:mod:`.junit``) and ``traces/dNN-RULE.jsonl``, one
   trace per divergence that has one;
 * :func:`summary_lines` — the plain summary ``jobcheck run`` prints;
 * :func:`update_baseline` — the baseline file rewritten from the findings

@@ -23,10 +23,11 @@ running at the end, with every job, node and file that jobcheck made removed,
 and is never killed.  Either way the set-up goes through QMP alone
 (:mod:`.qemu_setup`), every name prefixed ``jc-<pid>-<n>-``.
 
-On connecting, ``query-version`` picks the model (:func:`model_for`) unless
-``model`` is given, and ``query-qmp-schema`` gives the ``JobStatus``,
-``JobType`` (and, if QEMU introspects it, ``JobVerb``) members QEMU really
-has: :attr:`QemuTarget.schema_members`, also written into the trace metadata
+On connecting, ``query-version`` picks the model
+(:func:`~jobcheck.model.lifecycle.model_for`) unless ``model`` is given, and
+``query-qmp-schema`` gives the ``JobStatus``, ``JobType`` (and, if QEMU
+introspects it, ``JobVerb``) members QEMU really has:
+:attr:`QemuTarget.schema_members`, also written into the trace metadata
 (``extra["schema_members"]``) so that the oracle can report a member the
 model does not know (rule ``qapi.members-known``).  These two commands are
 not part of the trace; everything after them is, in wire order

@@ -1,6 +1,6 @@
 """Launching a QEMU process for the live target, and telling how it ended.
 
-:func:`launch` starts ``qemu-storage-daemon`` or a ``qemu-system-*`` binary
+:class:`QemuProcess` starts ``qemu-storage-daemon`` or a ``qemu-system-*`` binary
 with its QMP monitor on a unix socket that jobcheck binds *before* the
 process starts and hands over as a file descriptor, with ``server=on,wait=on``:
 the connection that jobcheck makes at once waits in the socket's backlog

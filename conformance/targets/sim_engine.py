@@ -44,6 +44,7 @@ from collections.abc import Callable, Generator
 from typing import Any
 
 from jobcheck.conformance.errors import TargetError
+from jobcheck.conformance.trace.qmp_messages import block_job_data
 from jobcheck.model.lifecycle import Status
 
 Emit = Callable[[str, dict[str, Any]], None]
@@ -298,16 +299,7 @@ class Engine:
             self.emit("JOB_STATUS_CHANGE", {"id": job.id, "status": new.value})
 
     def _block_event(self, name: str, job: Job, error: str | None = None) -> None:
-        data: dict[str, Any] = {
-            "type": job.kind,
-            "device": job.id,
-            "len": job.total,
-            "offset": job.current,
-            "speed": job.speed,
-        }
-        if error is not None:
-            data["error"] = error
-        self.emit(name, data)
+        self.emit(name, block_job_data(job.kind, job.id, job.total, job.current, job.speed, error))
 
     def completed(self, job: Job) -> bool:
         """``job_is_completed``."""

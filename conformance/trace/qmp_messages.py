@@ -35,6 +35,26 @@ from jobcheck.conformance.trace.records import (
 JOB_STATUS_CHANGE = "JOB_STATUS_CHANGE"
 
 
+def block_job_data(
+    job_type: str, device: str, length: int, offset: int, speed: int, error: str | None = None
+) -> dict[str, Any]:
+    """The data of a ``BLOCK_JOB_COMPLETED``/``CANCELLED``/``READY`` event, as QEMU sends it.
+
+    >>> block_job_data("backup", "j1", 100, 100, 0)
+    {'type': 'backup', 'device': 'j1', 'len': 100, 'offset': 100, 'speed': 0}
+    """
+    data: dict[str, Any] = {
+        "type": job_type,
+        "device": device,
+        "len": length,
+        "offset": offset,
+        "speed": speed,
+    }
+    if error is not None:
+        data["error"] = error
+    return data
+
+
 @dataclass(frozen=True, slots=True)
 class Greeting:
     """The QMP greeting, which starts every QMP session."""

@@ -10,9 +10,10 @@ another.  The steps are:
     Create the nodes the jobs need and start them: one start command per job,
     or one ``transaction`` with ``completion-mode: grouped`` when ``grouped``
     (backup jobs only).  A job starts *held*: it makes at most a little
-    progress and then waits for :meth:`Target.release`.  With ``"aborted":
-    true`` the backup jobs go into one ``transaction`` whose last action is
-    ``abort``: QEMU creates them and tears them down inside the command
+    progress and then waits for
+    :meth:`~jobcheck.conformance.targets.base.Target.release`.  With
+    ``"aborted": true`` the backup jobs go into one ``transaction`` whose last
+    action is ``abort``: QEMU creates them and tears them down inside the command
     (``created`` → ``aborting`` → ``concluded`` → ``null``), the one way a
     client can make a job leave ``created`` other than by starting it.
 ``{"op": "verb", "job": ID, "verb": "pause", "family": "job"}``
@@ -285,7 +286,10 @@ def describe_step(step: dict[str, Any]) -> str:
 
 
 def kind_of(spec: dict[str, Any]) -> str:
-    """The job kind (a :class:`JobKind` value) of a start step's job spec, or ``?``."""
+    """The job kind (a :class:`~jobcheck.model.kinds.JobKind` value) of a start step's job spec.
+
+    ``?`` for a spec of no known kind.
+    """
     try:
         return kind_for(JobType(str(spec.get("type"))), spec.get("variant")).value
     except ValueError:

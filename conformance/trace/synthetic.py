@@ -45,6 +45,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from jobcheck.conformance.errors import JobcheckError, UsageError
+from jobcheck.conformance.trace.qmp_messages import block_job_data
 from jobcheck.conformance.trace.records import (
     Command,
     Event,
@@ -165,15 +166,7 @@ class _Generator:
     def _block_event(self, job: _Job, name: str, error: str | None = None) -> list[Record]:
         if not job.block:
             return []
-        data: dict[str, Any] = {
-            "device": job.id,
-            "len": job.total,
-            "offset": job.current,
-            "speed": job.speed,
-            "type": job.type,
-        }
-        if error is not None:
-            data["error"] = error
+        data = block_job_data(job.type, job.id, job.total, job.current, job.speed, error)
         return [self._event(name, data)]
 
     def _conclude(self, job: _Job) -> list[Record]:
