@@ -59,8 +59,9 @@ def _one_line_exit_2(capsys: pytest.CaptureFixture[str], code: int, wanted: str)
         ["replay", "{}", "--target", "sim"],
         ["export", "{}", "--as", "script"],
         ["rules", "--schema", "{}"],
+        ["run", "--target", "sim", "--baseline", "{}", "--no-report"],
     ],
-    ids=["check-trace", "check-trace-qmp", "replay", "export", "rules-schema"],
+    ids=["check-trace", "check-trace-qmp", "replay", "export", "rules-schema", "baseline"],
 )
 def test_a_fifo_is_refused_at_once(tmp_path: Path, argv: list[str]) -> None:
     fifo = tmp_path / "fifo"
