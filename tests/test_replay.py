@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from jobcheck.conformance.cli import main
-from jobcheck.conformance.trace.records import Command, Note, read_jsonl
+from jobcheck.conformance.trace.records import Command, Event, Note, read_jsonl
 
 MUTANT = "dismiss-in-pending"
 META = '{"kind": "meta", "format": "jobcheck-trace", "version": 1, "source": "sim"}\n'
@@ -330,3 +330,38 @@ def test_the_create_then_quit_crash_is_fixed_on_qemu_10(tmp_path: Path) -> None:
         assert "did not answer" in done.stderr and "quit" in done.stderr
     else:
         pytest.fail(f"never FIXED in 8 attempts: {outcomes}")
+
+
+@pytest.mark.live
+def test_a_crash_trace_whose_race_is_never_met_is_indeterminate(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """QEMU crashed at the last step of this trace while a job was at work; when no job
+    is (here: none is ever started), neither FIXED nor STILL DIVERGES can be said."""
+    qsd = _qsd()
+    trace = _trace(tmp_path / "t.jsonl", "qemu", {"op": "query"}, RAW_QUIT, rule="qemu.no-abort")
+    assert main(["replay", str(trace), "--qemu", qsd, "--allow-raw-qmp"]) == 3
+    out = capsys.readouterr().out
+    assert out.count("the crash's race was not met") == 10
+    assert "INDETERMINATE: in 10 replays the jobs never were as when QEMU crashed" in out
+    assert "FIXED" not in out
+
+
+def test_the_race_of_a_crash_is_judged_from_the_jobs_at_work() -> None:
+    from jobcheck.conformance.commands.replay import _race_missed, _working_at_last_step
+
+    start = {"op": "start", "jobs": [{"type": "create", "id": "c1"}]}
+    records = [
+        Note("start", start),
+        Command("blockdev-create", {"job-id": "c1"}, 1),
+        Event("JOB_STATUS_CHANGE", {"id": "c1", "status": "created"}),
+        Event("JOB_STATUS_CHANGE", {"id": "c1", "status": "running"}),
+        Note("quit", RAW_QUIT),
+        Command("quit", {}, 2),
+    ]
+    steps = [start, RAW_QUIT]
+    assert _working_at_last_step(records, steps) == {"c1": "running"}
+    assert _race_missed({"c1": "running"}, None) is None
+    assert _race_missed({"c1": "running"}, {"c1": "running"}) is None
+    assert "QEMU crashed with c1 running" in str(_race_missed({}, {"c1": "running"}))
+    assert "every job of the trace had finished" in str(_race_missed({}, None))

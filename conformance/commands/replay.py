@@ -26,12 +26,18 @@ QEMU they need ``--allow-raw-qmp`` and are limited to the commands, block
 drivers and file names jobcheck itself uses
 (:mod:`jobcheck.conformance.targets.raw_qmp`).
 
-*A crash* (QEMU aborts) is the finding ``qemu.no-abort`` (exit 1); a crash
-trace on a QEMU that no longer crashes is FIXED like any other.  A step
+*A crash* (QEMU aborts) is the finding ``qemu.no-abort`` (exit 1).  A crash is
+often a race (QEMU 7.2 aborts when ``quit`` arrives while a create job runs),
+so a trace saved for one is replayed on a live QEMU until its last step runs
+with the trace's jobs as they were when QEMU crashed (as the trace's records
+show them, or, in a trace written by hand, with some job still at work), up to
+:data:`CRASH_ATTEMPTS` times: then no crash is FIXED, a crash STILL DIVERGES;
+if the race is never met the verdict is INDETERMINATE (exit 3).  A step
 after the one that made QEMU quit cannot run: replay says so and stops
 there.  ``--save FILE`` writes the new trace whatever happens (a failed
 target, a bad step, an interruption): the records up to that point.  Exit
-2 for a bad trace or bad options, 3 when the target itself fails.
+2 for a bad trace or bad options, 3 when the target itself fails (or a crash
+trace's race is never met).
 """
 
 from __future__ import annotations
@@ -49,9 +55,18 @@ from jobcheck.conformance.targets.raw_qmp import check_raw_command
 from jobcheck.conformance.targets.select import TargetChoice, choose_target
 from jobcheck.conformance.targets.sim_mutants import MUTANTS
 from jobcheck.conformance.trace.readers import read_trace
-from jobcheck.conformance.trace.records import Meta, Note, Record, TraceFormatError, write_jsonl
-from jobcheck.conformance.trace.steps import describe_step, job_kinds
+from jobcheck.conformance.trace.records import (
+    Command,
+    Event,
+    Meta,
+    Note,
+    Record,
+    TraceFormatError,
+    write_jsonl,
+)
+from jobcheck.conformance.trace.steps import describe_step, job_kinds, step_jobs
 from jobcheck.model.lifecycle import Model
+from jobcheck.model.rules import RuleId
 
 HELP = "re-run a saved trace's steps on a target and report FIXED or STILL DIVERGES"
 
@@ -204,28 +219,94 @@ def _check_raw_steps(args: argparse.Namespace, steps: list[dict[str, Any]], live
             raise UsageError(f"{args.trace}: step {number}: {exc}") from None
 
 
+#: How many times a crash trace is replayed while the race that crashed QEMU is not met.
+CRASH_ATTEMPTS = 10
+
+#: Statuses of a job that has finished its work.
+_DONE = frozenset({"concluded", "null"})
+
+
 def run(args: argparse.Namespace) -> int:
     meta, steps = read_steps(args.trace)
     choice = choose(args, meta)
     _check_raw_steps(args, steps, choice.kind == "qemu")
     baseline = load_baseline(args.baseline) if args.baseline else None
-    target = choice.make(_target_seed(meta))
-    if hasattr(target, "allow_raw_qmp"):
-        target.allow_raw_qmp = args.allow_raw_qmp
-    model = _model(args, meta, target)
-    print(f"replay: {len(steps)} steps of {args.trace} on {target.describe()}")
-    print(f"  recorded on {recorded_on(meta)}; checked against model {model.version}")
-    extra: dict[str, Any] = {"replay": args.trace, "model": model.version}
-    rule = meta.extra.get("rule")
-    if isinstance(rule, str):
-        extra["rule"] = rule  # the divergence the original trace was about, for export
-    session = Session(target, model, lambda d: True, CampaignResult(), extra)
-    try:
-        crash = _replay(args, session, steps)
-    finally:
-        if args.save:
-            _save(Path(args.save), session.meta, session.records)
+    crash_trace = meta.extra.get("rule") == RuleId.QEMU_NO_ABORT and choice.kind == "qemu"
+    wanted = _working_at_last_step(_records(args.trace), steps) if crash_trace else None
+    attempts = CRASH_ATTEMPTS if crash_trace else 1
+    for attempt in range(1, attempts + 1):
+        target = choice.make(_target_seed(meta))
+        if hasattr(target, "allow_raw_qmp"):
+            target.allow_raw_qmp = args.allow_raw_qmp
+        model = _model(args, meta, target)
+        if attempt == 1:
+            print(f"replay: {len(steps)} steps of {args.trace} on {target.describe()}")
+            print(f"  recorded on {recorded_on(meta)}; checked against model {model.version}")
+        extra: dict[str, Any] = {"replay": args.trace, "model": model.version}
+        rule = meta.extra.get("rule")
+        if isinstance(rule, str):
+            extra["rule"] = rule  # the divergence the original trace was about, for export
+        session = Session(target, model, lambda d: True, CampaignResult(), extra)
+        try:
+            crash = _replay(args, session, steps)
+        finally:
+            if args.save:
+                _save(Path(args.save), session.meta, session.records, quiet=attempt > 1)
+        if not crash_trace or crash is not None:
+            break
+        missed = _race_missed(_working_at_last_step(session.records, steps), wanted)
+        if missed is None:
+            break
+        print(f"  attempt {attempt}: {missed}; the crash's race was not met")
+    else:
+        print(
+            f"INDETERMINATE: in {attempts} replays the jobs never were as when QEMU crashed,"
+            " so the crash is neither reproduced nor shown to be fixed"
+        )
+        return 3
     return _verdict(args, session, crash, baseline, target.qemu_version, meta)
+
+
+def _records(path: str) -> list[Record]:
+    with read_trace(path, "auto") as (_meta, records):
+        return list(records)
+
+
+def _working_at_last_step(records: list[Record], steps: list[dict[str, Any]]) -> dict[str, str]:
+    """The trace's jobs that had not finished their work when the last step's first command
+    was sent (a crash trace's last step is the one during which QEMU died)."""
+    ours = {job for step in steps for job in step_jobs(step)}
+    notes = [i for i, r in enumerate(records) if isinstance(r, Note) and r.step is not None]
+    if not notes:
+        return {}
+    sent = next(
+        (i for i in range(notes[-1], len(records)) if isinstance(records[i], Command)),
+        len(records),
+    )
+    status: dict[str, str] = {}
+    for record in records[:sent]:
+        if isinstance(record, Event) and record.event == "JOB_STATUS_CHANGE":
+            status[str(record.data.get("id"))] = str(record.data.get("status"))
+    return {j: s for j, s in status.items() if j in ours and s not in _DONE}
+
+
+def _race_missed(now: dict[str, str], then: dict[str, str] | None) -> str | None:
+    """Why the last step did not meet the conditions QEMU crashed in; ``None`` if it did.
+
+    ``then`` holds the jobs still at work when QEMU crashed, from the original trace's
+    records; a trace without records (written by hand) needs some job still at work.
+    """
+    if then:
+        if now == then:
+            return None
+        return f"the last step ran with {_jobs(now)}, QEMU crashed with {_jobs(then)}"
+    if now:
+        return None
+    return "every job of the trace had finished when the last step ran"
+
+
+def _jobs(working: dict[str, str]) -> str:
+    return ", ".join(f"{j} {s}" for j, s in sorted(working.items())) or "no job at work"
 
 
 def _replay(args: argparse.Namespace, session: Session, steps: list[dict[str, Any]]) -> str | None:
@@ -315,7 +396,7 @@ def _also(ignored: list[Any]) -> str:
     return f" ({len(ignored)} not counted: known or baselined)" if ignored else ""
 
 
-def _save(path: Path, meta: Meta, records: list[Record]) -> None:
+def _save(path: Path, meta: Meta, records: list[Record], quiet: bool = False) -> None:
     try:
         if path.parent != Path(""):
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -323,4 +404,5 @@ def _save(path: Path, meta: Meta, records: list[Record]) -> None:
             write_jsonl(stream, meta, records)
     except OSError as exc:
         raise UsageError(f"cannot write {path}: {exc.strerror or exc}") from None
-    print(f"replayed trace: {path}")
+    if not quiet:
+        print(f"replayed trace: {path}")
