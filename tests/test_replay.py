@@ -295,9 +295,8 @@ def test_the_create_then_quit_crash_is_fixed_on_qemu_10(tmp_path: Path) -> None:
 
     It may hang instead (no answer to quit, and no exit; docs/driving-qemu.md, 'Create
     then quit aborts QEMU 7.2' saw this on 7.2 too), which is a target failure (exit 3),
-    never a crash.  Whether the create job
-    is still running when quit arrives is a race, so the test replays until it sees
-    FIXED, and checks every attempt on the way.
+    never a crash.  Replay itself repeats the trace until quit meets the create job at
+    work; the test repeats replay until it says FIXED, and checks every attempt.
     """
     qsd = _qsd("10.0")
     outcomes = []
@@ -327,7 +326,8 @@ def test_the_create_then_quit_crash_is_fixed_on_qemu_10(tmp_path: Path) -> None:
             assert "recorded on QEMU 7.2.22" in done.stdout
             break
         assert done.returncode == 3, done.stdout + done.stderr
-        assert "did not answer" in done.stderr and "quit" in done.stderr
+        hang = "did not answer" in done.stderr and "quit" in done.stderr
+        assert hang or "INDETERMINATE" in done.stdout, done.stdout + done.stderr
     else:
         pytest.fail(f"never FIXED in 8 attempts: {outcomes}")
 
