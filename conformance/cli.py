@@ -38,6 +38,8 @@ SUBCOMMANDS: dict[str, str] = {
     "diagram": "diagram",
     "docs": "docs",
     "rules": "rules",
+    "compare": "compare",
+    "merge": "merge",
 }
 
 

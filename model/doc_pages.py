@@ -48,7 +48,7 @@ from jobcheck.model.causes import INTERNAL_CAUSES
 from jobcheck.model.graph import diff, lifecycle_graph, reachable
 from jobcheck.model.lifecycle import MODELS, Model, Status, Verb
 from jobcheck.model.render import lifecycle_view, to_dot
-from jobcheck.model.rules import Rule, rules_for
+from jobcheck.model.rules import RULES, Rule, documentation_changes, rules_for
 
 #: How a page shows its diagram: ``both`` (the SVG under the Sphinx tag
 #: :data:`PREBUILT_TAG`, else the ``.. graphviz::`` block), ``graphviz`` (the
@@ -336,33 +336,25 @@ def _transition(edge: tuple[Status, Status]) -> str:
 def _documentation_changes(old: Model, new: Model) -> list[str]:
     """Rules whose version range starts at ``new`` or ends before it, rules whose sentence
     is worded anew, then known divergences that start or end there (of rules documented
-    in both)."""
+    in both): :func:`~jobcheck.model.rules.documentation_changes`, in reST."""
     started, ended, reworded, diverging = [], [], [], []
-    for rule in rules_for(new.version):
-        if not rule.applies_to(old.version):
-            started.append(f"newly documented, {rst_literal(rule.id)}: {_cited(rule, new.version)}")
-            continue
-        if rule.quote_for(old.version) != rule.quote_for(new.version):
+    for change in documentation_changes(old.version, new.version):
+        rule = RULES[change.rule]
+        name = rst_literal(rule.id)
+        if change.change == "added":
+            started.append(f"newly documented, {name}: {_cited(rule, new.version)}")
+        elif change.change == "removed":
+            ended.append(f"no longer documented, {name}: {rst_text(rule.text)}")
+        elif change.change == "reworded":
             reworded.append(
-                f"worded anew, {rst_literal(rule.id)}: {_cited(rule, new.version)};"
-                f" was {_cited(rule, old.version)}"
+                f"worded anew, {name}: {_cited(rule, new.version)}; was {_cited(rule, old.version)}"
             )
-        known = rule.known_divergence
-        if known is None:
-            continue
-        before, now = known.applies_to(old.version), known.applies_to(new.version)
-        if now and not before:
+        elif change.change == "known-divergence-added":
+            diverging.append(f"QEMU now diverges from {name}: {rst_text(change.new or '')}")
+        else:
             diverging.append(
-                f"QEMU now diverges from {rst_literal(rule.id)}: {rst_text(known.observed)}"
+                f"the known divergence from {name} ends; it was: {rst_text(change.old or '')}"
             )
-        elif before and not now:
-            diverging.append(
-                f"the known divergence from {rst_literal(rule.id)} ends; it was:"
-                f" {rst_text(known.observed)}"
-            )
-    for rule in rules_for(old.version):
-        if not rule.applies_to(new.version):
-            ended.append(f"no longer documented, {rst_literal(rule.id)}: {rst_text(rule.text)}")
     return started + ended + reworded + diverging
 
 

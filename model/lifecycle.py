@@ -38,6 +38,12 @@ Use :func:`model_for` to get the model for any QEMU version string::
     '10.1'
     >>> model_for("10.2.50").version
     '10.2'
+
+A micro version of 50 or more is QEMU's development tree after a release
+(``10.1.50`` is master after 10.1.0, ``10.1.91`` the first release candidate of
+10.2.0); it gets the model of that release, unless its own ``qapi/job.json``
+shows the next one's documentation (``--qemu-build`` reads it).
+:func:`model_choice` says in one line which model a version gets and why.
 """
 
 from __future__ import annotations
@@ -229,6 +235,11 @@ class UnknownVersionError(ValueError):
         self.text = text
 
 
+#: A micro version at or above this is a development version (master, or a release
+#: candidate of the next release).
+DEVELOPMENT_MICRO = 50
+
+
 def model_for(version: str) -> Model:
     """The model of the newest modelled release at or below ``version``.
 
@@ -237,15 +248,47 @@ def model_for(version: str) -> Model:
     :class:`UnknownVersionError` for anything else, or for a version older
     than the oldest model (2.12).
     """
+    return model_choice(version)[0]
+
+
+def release_of(version: str) -> tuple[int, int, int]:
+    """``(major, minor, micro)`` of a QEMU version string (:class:`UnknownVersionError`).
+
+    >>> release_of("10.1.50")
+    (10, 1, 50)
+    """
+    match = _VERSION_RE.match(version.strip())
+    if not match:
+        raise UnknownVersionError(version)
+    return int(match.group(1)), int(match.group(2)), int(match.group(3) or 0)
+
+
+def model_choice(version: str) -> tuple[Model, str]:
+    """The model for ``version`` (as :func:`model_for`) and one line saying why.
+
+    >>> model_choice("7.2.22")[1]
+    'model 7.2: written for QEMU 7.2, and this is QEMU 7.2.22'
+    >>> model_choice("10.0.2")[1]
+    'model 9.2: the newest model at or below QEMU 10.0.2 (none is written for 10.0)'
+    >>> model_choice("10.1.50")[1]
+    'model 10.1: QEMU 10.1.50 is a development version after 10.1, the newest model at or below it'
+    """
     text = version.strip()
     for model in MODELS.values():
         if text == model.version or text in model.aliases:
-            return model
-    match = _VERSION_RE.match(text)
-    if not match:
-        raise UnknownVersionError(version)
-    wanted = (int(match.group(1)), int(match.group(2)))
-    candidates = [m for m in MODELS.values() if m.release <= wanted]
+            return model, f"model {model.version}: asked for {text}"
+    major, minor, micro = release_of(text)
+    candidates = [m for m in MODELS.values() if m.release <= (major, minor)]
     if not candidates:
         raise UnknownVersionError(version)
-    return candidates[-1]
+    model = candidates[-1]
+    if micro >= DEVELOPMENT_MICRO:
+        why = (
+            f"QEMU {text} is a development version after {major}.{minor},"
+            " the newest model at or below it"
+        )
+    elif model.release == (major, minor):
+        why = f"written for QEMU {model.version}, and this is QEMU {text}"
+    else:
+        why = f"the newest model at or below QEMU {text} (none is written for {major}.{minor})"
+    return model, f"model {model.version}: {why}"

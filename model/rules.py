@@ -929,3 +929,62 @@ def rules_for(model_version: str) -> tuple[Rule, ...]:
     unknown version.
     """
     return tuple(r for r in CATALOGUE if r.applies_to(model_version))
+
+
+@dataclass(frozen=True)
+class DocumentationChange:
+    """How the documentation of one rule differs between two model versions."""
+
+    rule: RuleId
+    change: str
+    """``added`` (the newer documentation makes the claim, the older did not), ``removed``,
+    ``reworded`` (both make it, in other words), ``known-divergence-added`` (QEMU is known to
+    diverge from it in the newer version only) or ``known-divergence-removed``."""
+    old: str | None
+    """The older wording (or known divergence); ``None`` where there is none, or where the
+    rule quotes no sentence (its paraphrase, :attr:`Rule.text`, says what it claims)."""
+    new: str | None
+
+
+def documentation_changes(old: str, new: str) -> tuple[DocumentationChange, ...]:
+    """What changed in the documented rules from model ``old`` to model ``new``.
+
+    Two models can have the same tables and still differ here (5.0 from 4.2 does not;
+    10.1 from 9.2 does, as QEMU 10.1 rewrote the job documentation):
+
+    >>> for c in documentation_changes("9.2", "10.1"):
+    ...     print(c.rule, c.change)
+    job-complete.only-ready reworded
+    job-complete.only-ready known-divergence-removed
+    job-complete.not-after-cancel reworded
+    job-finalize.only-manual added
+    >>> documentation_changes("4.2", "5.0")
+    ()
+
+    Raises :class:`~jobcheck.model.lifecycle.UnknownVersionError` for an unknown version.
+    """
+    out: list[DocumentationChange] = []
+    for r in CATALOGUE:
+        before, after = r.applies_to(old), r.applies_to(new)
+        if before != after:
+            quote = r.quote_for(new if after else old)
+            if after:
+                out.append(DocumentationChange(r.id, "added", None, quote))
+            else:
+                out.append(DocumentationChange(r.id, "removed", quote, None))
+            continue
+        if not before:
+            continue
+        if r.quote_for(old) != r.quote_for(new):
+            out.append(DocumentationChange(r.id, "reworded", r.quote_for(old), r.quote_for(new)))
+        known = r.known_divergence
+        if known is not None and known.applies_to(old) != known.applies_to(new):
+            if known.applies_to(new):
+                out.append(
+                    DocumentationChange(r.id, "known-divergence-added", None, known.observed)
+                )
+            else:
+                out.append(
+                    DocumentationChange(r.id, "known-divergence-removed", known.observed, None)
+                )
+    return tuple(out)

@@ -9,12 +9,21 @@ Hypothesis profiles (``HYPOTHESIS_PROFILE=ci|thorough``, default ``ci``):
 
 Tests marked ``live`` need a QEMU binary; they skip, saying so, only where
 none is installed (CI installs Debian's QEMU, so there they always run).
+
+Live tests that take the ``qemu_build`` fixture run once per QEMU build
+(:data:`QEMU_BUILDS`): the QEMU on ``PATH`` (Debian 12's 7.2) and QEMU 10.0
+unpacked in ``.qemu/10.0/`` of the checkout (``.ci/setup`` puts it there); a
+build that is absent skips, saying so.
 """
 
 from __future__ import annotations
 
+import functools
 import os
+import re
 import shutil
+import subprocess
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -43,17 +52,77 @@ SHARED = ROOT.parent / "shared"
 TRACES = SHARED / "traces" / "iotests"
 
 
-def pytest_report_header(config: pytest.Config) -> list[str]:
-    qsd = shutil.which("qemu-storage-daemon") or "not found"
-    system = shutil.which("qemu-system-x86_64") or "not found"
-    return [
-        f"hypothesis profile: {PROFILE} (HYPOTHESIS_PROFILE=ci|thorough)",
-        f"qemu-storage-daemon: {qsd}; qemu-system-x86_64: {system}",
+@dataclass(frozen=True)
+class QemuBuild:
+    """One QEMU the live tests can run on: where it comes from and its two binaries."""
+
+    where: str
+    """``PATH``, or the folder of the checkout it is unpacked in (``.qemu/10.0``)."""
+    storage_daemon: str | None
+    system: str | None
+
+    @property
+    def present(self) -> bool:
+        return self.storage_daemon is not None
+
+    @functools.cached_property
+    def version(self) -> str:
+        """``7.2.22``, as the binary says (``?`` when absent)."""
+        if self.storage_daemon is None:
+            return "?"
+        out = subprocess.run(
+            [self.storage_daemon, "--version"], capture_output=True, text=True, check=False
+        ).stdout
+        found = re.search(r"version (\d+\.\d+\.\d+)", out)
+        return found.group(1) if found else "?"
+
+    @property
+    def name(self) -> str:
+        """``qemu-7.2.22`` (the test id)."""
+        return f"qemu-{self.version}" if self.present else f"qemu-{self.where}"
+
+
+def _unpacked(folder: str) -> QemuBuild:
+    bin_dir = ROOT / folder / "usr" / "bin"
+    found = [bin_dir / name for name in ("qemu-storage-daemon", "qemu-system-x86_64")]
+    qsd, system = (str(p) if os.access(p, os.X_OK) else None for p in found)
+    return QemuBuild(folder, qsd, system)
+
+
+#: Every QEMU build the live tests know of, present or not.
+QEMU_BUILDS: tuple[QemuBuild, ...] = (
+    QemuBuild("PATH", shutil.which("qemu-storage-daemon"), shutil.which("qemu-system-x86_64")),
+    _unpacked(".qemu/10.0"),
+)
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Parametrise every test (or module fixture) that takes ``qemu_build`` over the builds."""
+    if "qemu_build" not in metafunc.fixturenames:
+        return
+    params = [
+        pytest.param(
+            build,
+            id=build.name,
+            marks=()
+            if build.present
+            else pytest.mark.skip(reason=f"no QEMU in {build.where} (.ci/setup installs it)"),
+        )
+        for build in QEMU_BUILDS
     ]
+    metafunc.parametrize("qemu_build", params, scope="module")
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    builds = "; ".join(
+        f"{b.where}: {b.version} ({b.storage_daemon})" if b.present else f"{b.where}: not found"
+        for b in QEMU_BUILDS
+    )
+    return [f"hypothesis profile: {PROFILE} (HYPOTHESIS_PROFILE=ci|thorough)", f"QEMU {builds}"]
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    if shutil.which("qemu-storage-daemon") or shutil.which("qemu-system-x86_64"):
+    if any(b.present or b.system for b in QEMU_BUILDS):
         return
     skip = pytest.mark.skip(
         reason="no QEMU binary on PATH (install Debian's qemu-system-x86, as .ci/setup does)"

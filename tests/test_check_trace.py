@@ -34,7 +34,7 @@ def test_conforming_trace_exits_0(tmp_path: Path, capsys: pytest.CaptureFixture[
     path = _write(tmp_path / "ok.jsonl", CLEAN[:2])
     assert main(["check-trace", path]) == 0
     out = capsys.readouterr().out
-    assert out.splitlines()[-1].startswith("1 file (model 10.2): 2 records, 1 job;")
+    assert out.splitlines()[-1].startswith("1 file (model 10.2; wire order): 2 records, 1 job;")
     assert "0 new divergences, 0 known" in out
 
 
@@ -86,6 +86,7 @@ def test_json_document(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> No
         "known": 2,
         "errors": 0,
         "models": None,
+        "orders": ["wire"],
     }
     (entry,) = document["files"]
     assert [d["known"] for d in entry["divergences"]] == [False, True, True]

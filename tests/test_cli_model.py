@@ -141,8 +141,31 @@ def test_diff_text_and_markdown(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["model", "--model", "5.2", "--diff", "6.0"]) == 0
     out = capsys.readouterr().out
     assert "+ verb cell: complete in standby" in out
-    assert "change" not in out
+    assert "verb: change" not in out and "verb cell: change in" not in out
     assert main(["model", "--model", "7.2", "--diff", "7.2.22"]) == 0
     assert "no differences" in capsys.readouterr().out
     assert main(["model", "--model", "2.12", "--diff", "3.0", "--format", "markdown"]) == 0
     assert "| added | job type | create |" in capsys.readouterr().out
+
+
+def test_diff_names_what_changed_beyond_the_tables(capsys: pytest.CaptureFixture[str]) -> None:
+    # 10.1 rewrote the job documentation; its tables are those of 10.0 (model 9.2).
+    assert main(["model", "--model", "9.2", "--diff", "10.1"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[1] == "  no differences in the tables"
+    assert "  + rule: job-finalize.only-manual: " in [line[:36] for line in lines]
+    assert any(line.startswith("  ~ quote: job-complete.only-ready: ") for line in lines)
+    assert any(line.startswith("  - known divergence: job-complete.only-ready: ") for line in lines)
+    # 5.0 changed an error text, nothing in the documentation.
+    data = _json(capsys, "--model", "4.2", "--diff", "5.0", "--format", "json")
+    assert data["added_cells"] == [] and data["documentation"] == []
+    assert data["error_texts"] == [
+        {
+            "refusal": "negative speed",
+            "old": "Invalid parameter 'speed'",
+            "new": "Parameter 'speed' expects a non-negative value",
+        }
+    ]
+    assert main(["model", "--model", "4.2", "--diff", "5.0", "--format", "markdown"]) == 0
+    out = capsys.readouterr().out
+    assert "No differences in the tables." in out and "| changed | error text |" in out

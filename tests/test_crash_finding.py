@@ -13,31 +13,26 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
 import pytest
+from conftest import QemuBuild
 
 from jobcheck.conformance.trace.records import Command, read_jsonl
 
 DATA = Path(__file__).parent / "data" / "create-then-quit.jsonl"
 
 
-def _is_7_2() -> bool:
-    binary = shutil.which("qemu-storage-daemon")
-    if binary is None:
-        return False
-    out = subprocess.run([binary, "--version"], capture_output=True, text=True)
-    return "version 7.2" in out.stdout
-
-
 @pytest.mark.live
-def test_quit_during_create_is_reported_as_a_crash_finding(tmp_path: Path) -> None:
-    if not _is_7_2():
-        pytest.skip("the create+quit abort is a QEMU 7.2 bug; this QEMU is not 7.2")
+def test_quit_during_create_is_reported_as_a_crash_finding(
+    tmp_path: Path, qemu_build: QemuBuild
+) -> None:
+    if not qemu_build.version.startswith("7.2."):
+        pytest.skip(f"the create+quit abort is a QEMU 7.2 bug; this QEMU is {qemu_build.version}")
+    assert qemu_build.storage_daemon is not None
     # A short private TMPDIR (unix socket paths are short) shows what temp files remain.
     tmpdir = tempfile.mkdtemp(prefix="jc-")
     env = {**os.environ, "TMPDIR": tmpdir}
@@ -52,7 +47,7 @@ def test_quit_during_create_is_reported_as_a_crash_finding(tmp_path: Path) -> No
                 "replay",
                 str(DATA),
                 "--qemu",
-                "qemu-storage-daemon",
+                qemu_build.storage_daemon,
                 "--timeout",
                 "3",
                 "--save",

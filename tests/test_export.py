@@ -43,6 +43,7 @@ from jobcheck.conformance.trace.records import (
     Event,
     Meta,
     Note,
+    QmpError,
     Record,
     Response,
     write_jsonl,
@@ -54,6 +55,20 @@ DIR = "/tmp/jobcheck-live-x1y2"
 
 def _jsc(job: str, status: str) -> Event:
     return Event("JOB_STATUS_CHANGE", {"id": job, "status": status})
+
+
+def _start(command: str, job: str, first_id: int) -> list[Record]:
+    """Two null-co nodes added, then ``command`` starting ``job`` from one to the other."""
+    node = {"driver": "null-co", "size": 1 << 30}
+    return [
+        Command("blockdev-add", {**node, "node-name": "src"}, first_id),
+        Response(first_id, {}),
+        Command("blockdev-add", {**node, "node-name": "dst"}, first_id + 1),
+        Response(first_id + 1, {}),
+        Command(
+            command, {"job-id": job, "device": "src", "target": "dst", "sync": "full"}, first_id + 2
+        ),
+    ]
 
 
 def live_records() -> list[Record]:
@@ -75,13 +90,7 @@ def live_records() -> list[Record]:
         _jsc("c1", "null"),
         Response(2, {}),
         Note("start backup j", {"op": "query"}),
-        Command("blockdev-add", {"driver": "null-co", "node-name": "src", "size": 1 << 30}, 3),
-        Response(3, {}),
-        Command("blockdev-add", {"driver": "null-co", "node-name": "dst", "size": 1 << 30}, 4),
-        Response(4, {}),
-        Command(
-            "blockdev-backup", {"job-id": "j", "device": "src", "target": "dst", "sync": "full"}, 5
-        ),
+        *_start("blockdev-backup", "j", 3),
         _jsc("j", "created"),
         _jsc("j", "running"),
         _jsc("j", "paused"),
@@ -596,6 +605,36 @@ def test_plan_ends_at_a_quit_after_the_divergence() -> None:
     assert plan.exchanges[-1].execute == "blockdev-backup"
     assert plan.exchanges[-1].events[-1]["data"] == {"id": "j", "status": "null"}
     assert len(plan.exchanges[-1].events) == 9
+
+
+def test_the_quote_is_the_documentation_of_the_model_version() -> None:
+    # QEMU refuses job-complete of a ready mirror as if a cancel had been requested: the
+    # rule's sentence was reworded in 10.1, and the plan quotes the model's own wording.
+    ready = {"device": "j", "len": 1, "offset": 1, "speed": 0, "type": "mirror"}
+    node = {"driver": "null-co", "size": 1 << 30}
+    mirror = {"job-id": "j", "device": "src", "target": "dst", "sync": "full"}
+    records: list[Record] = [
+        Command("blockdev-add", {**node, "node-name": "src"}, 1),
+        Response(1, {}),
+        Command("blockdev-add", {**node, "node-name": "dst"}, 2),
+        Response(2, {}),
+        Command("blockdev-mirror", mirror, 3),
+        _jsc("j", "created"),
+        _jsc("j", "running"),
+        Response(3, {}),
+        _jsc("j", "ready"),
+        Event("BLOCK_JOB_READY", ready),
+        Command("job-complete", {"id": "j"}, 4),
+        Response(4, None, QmpError("GenericError", "The active block job 'j' cannot be completed")),
+    ]
+    meta = Meta("qemu", "7.2.22", "wire")
+    quotes = {}
+    for version in ("7.2", "10.2"):
+        model = model_for(version)
+        found = choose(divergences(records, meta, model), None, False, "t")
+        quotes[version] = build_plan(records, meta, model, "live.jsonl", found).quote
+    assert quotes["7.2"] == "A cancelled or paused job cannot be completed."
+    assert quotes["10.2"] is not None and quotes["10.2"].startswith("Note that if you issue")
 
 
 FAKE_CHECK = """#!{python}

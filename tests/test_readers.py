@@ -350,9 +350,13 @@ def test_iotests_greeting_and_python_literals(tmp_path: Path) -> None:
     [
         (['{"kind": "meta", "format": "jobcheck-trace"}', '{"kind": "note"}'], "jsonl"),
         (["", '{"kind": "event", "event": "X"}'], "jsonl"),
-        (['{"return": {}}', '{"event": "X"}'], "qmp"),
+        # JSON objects alone say nothing of the order they crossed the wire in.
+        (['{"return": {}}', '{"event": "X"}'], "iotests"),
+        ([GREETING, '{"return": {}}', '{"event": "X"}'], "qmp"),
         (['> {"execute": "x"}', '< {"return": {}}'], "qmp"),
         (["INFO:x:<-- {", '  "return": {}', "}"], "qmp"),
+        (["Example:", '   -> { "execute": "x" }', '   <- { "return": {} }'], "qmp"),
+        (["Creating bottom <- middle <- top backing file chain...", '{"return": {}}'], "iotests"),
         (['{"return": {}}', "free text"], "iotests"),
         (["QA output created by 219"], "iotests"),
         (["", "  "], "jsonl"),

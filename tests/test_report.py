@@ -494,6 +494,20 @@ def test_a_rule_no_check_enforces_is_unchecked_not_passed() -> None:
     )
 
 
+@pytest.mark.parametrize(
+    ("version", "wording"),
+    [("7.2", "in the READY state."), ("10.2", "in the READY or STANDBY state.")],
+)
+def test_rule_quotes_are_the_documentation_of_the_model_version(version: str, wording: str) -> None:
+    records = _records()
+    result = CampaignResult(coverage=Coverage().feed_all(records), divergences=[])
+    summary = coverage_summary(result.coverage, model_for(version))
+    when = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+    document = report.build(_info(version), result, summary, None, False, when=when).document
+    quotes = {r["id"]: r["quote"] for r in document["rules"]}
+    assert quotes["job-complete.only-ready"].endswith(wording)
+
+
 def test_markdown_escapes_what_the_trace_and_qemu_said() -> None:
     hostile = "<img src=x onerror=alert(1)> **bold** [link](http://x) `tick` | pipe\nnext"
     evil = replace(NEW, observed=hostile, expected="a <b>tag</b>", job="j1")

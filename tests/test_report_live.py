@@ -2,7 +2,8 @@
 
 ``--strict`` makes the campaign stop at the first divergence QEMU shows —
 a catalogued one, which every QEMU has — so the run is short and leaves a
-minimal trace that replay and export can work on.
+minimal trace that replay and export can work on.  Each test runs on every
+QEMU build of ``tests/conftest.py`` (7.2 and 10.0).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import QemuBuild
 
 from jobcheck.conformance.cli import main
 from jobcheck.conformance.report import write as report
@@ -25,11 +27,9 @@ pytestmark = pytest.mark.live
 
 
 @pytest.fixture(scope="module")
-def qsd() -> str:
-    path = shutil.which("qemu-storage-daemon")
-    if path is None:
-        pytest.skip("qemu-storage-daemon is not installed")
-    return path
+def qsd(qemu_build: QemuBuild) -> str:
+    assert qemu_build.storage_daemon is not None
+    return qemu_build.storage_daemon
 
 
 @pytest.fixture(scope="module")

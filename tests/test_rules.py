@@ -494,3 +494,27 @@ def test_quotes_are_verbatim_in_the_3_0_schema(shared_dir: Path) -> None:
             assert r.quote in prose, r.id
             checked += 1
     assert checked >= 20
+
+
+def test_rules_listing_quotes_the_documentation_of_the_model(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    def quote_of(rule_id: str, *args: str) -> list[str]:
+        assert main(["rules", *args]) == 0
+        lines = capsys.readouterr().out.splitlines()
+        start = next(i for i, line in enumerate(lines) if line.startswith(rule_id + " "))
+        end = next(i for i in range(start + 1, len(lines)) if not lines[i].startswith(" "))
+        return [line.strip() for line in lines[start:end] if line.strip().startswith("quote")]
+
+    old = 'quote: "Manually trigger completion of an active job in the READY state."'
+    new = 'quote: "Manually trigger completion of an active job in the READY or STANDBY state."'
+    assert quote_of("job-complete.only-ready", "--model", "10.0") == [old]
+    assert quote_of("job-complete.only-ready", "--model", "10.1") == [new]
+    # Without a model, every wording with the model versions that have it.
+    assert quote_of("job-complete.only-ready") == [
+        old.replace("quote:", "quote (3.0–9.2):"),
+        new.replace("quote:", "quote (10.1–10.2):"),
+    ]
+    assert main(["rules", "--model", "10.1", "--json"]) == 0
+    listed = {r["id"]: r for r in json.loads(capsys.readouterr().out)}
+    assert listed["job-complete.only-ready"]["quote"] == new.split('"')[1]

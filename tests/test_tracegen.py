@@ -9,13 +9,14 @@ query-jobs snapshots and the pairing of commands with responses.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from jobcheck.conformance.commands.check_trace import check_file
 from jobcheck.conformance.trace.readers import open_trace
 from jobcheck.conformance.trace.records import Command, Event, Note, Record, Response
 from jobcheck.conformance.trace.synthetic import main, synthetic_records, write_synthetic_trace
@@ -204,3 +205,28 @@ def test_command_line_errors_are_one_line(
     err = capsys.readouterr().err
     assert code == 2
     assert message in err and err.count("\n") == 1
+
+
+def test_the_iotests_output_holds_the_same_records_and_checks_clean(tmp_path: Path) -> None:
+    jsonl, out = str(tmp_path / "t.jsonl"), str(tmp_path / "t.out")
+    write_synthetic_trace(jsonl, 3000, seed=5)
+    assert main([out, "--records", "3000", "--seed", "5", "--format", "iotests"]) == 0
+    meta, read = open_trace(out)
+    assert meta.order == "per-job"
+    records = [r for r in read if not isinstance(r, Note)]
+
+    def plain(record: Record) -> Record:
+        # iotests filter the timestamps and do not log the QMP ids.
+        if isinstance(record, Event):
+            return Event(record.event, record.data)
+        assert isinstance(record, Command | Response)
+        return replace(record, id=None, line=0)
+
+    expected = [plain(r) for r in synthetic_records(3000, 5) if not isinstance(r, Note)]
+    assert [plain(r) for r in records] == expected
+    # A test-case heading every IOTESTS_CASE records: the reader may reset there.
+    text = Path(out).read_text(encoding="utf-8")
+    assert text.count("\n=== Test case ") == 3
+    result = check_file(out, "auto", MODELS["7.2"])
+    assert (result.error, result.new_count, result.records) == (None, 0, len(expected))
+    assert result.jobs == check_file(jsonl, "auto", MODELS["7.2"]).jobs

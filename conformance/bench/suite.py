@@ -11,6 +11,9 @@ a limit measured a moment earlier means more than an absolute time:
   ratio to the ceiling (goal ≥ 0.5), and the planned tour's steps/s;
 * **check-trace** on a synthetic million-record trace: records/s (goal
   ≥ 100,000) and the peak RSS of the check-trace process (goal < 200 MB);
+  and on the same records written as a qemu-iotests output (read by the
+  iotests reader, checked in per-job order): records/s (goal ≥ 100,000), its
+  ratio to the JSON-lines row of the same run, and the peak RSS;
 * **live QEMU**, for ``qemu-storage-daemon`` and ``qemu-system-x86_64``:
   start-up until QMP answers, the ``query-jobs`` round trip through the live
   target (median and p95), campaign steps/s and their ratio to 1/RTT (goal
@@ -50,7 +53,7 @@ from jobcheck.conformance.bench.local import ceiling, check_trace, sim_campaign
 from jobcheck.conformance.bench.sizes import FULL, QUICK, Sizes
 from jobcheck.conformance.bench.table import Goal, Row, markdown_table, report_json
 from jobcheck.conformance.errors import JobcheckError, UsageError
-from jobcheck.conformance.trace.synthetic import write_synthetic_trace
+from jobcheck.conformance.trace.synthetic import write_synthetic_iotests, write_synthetic_trace
 
 DEFAULT_OUT = Path("reports") / "bench" / "latest.json"
 #: The model the benchmark checks against: the one of the reference QEMU (Debian's 7.2).
@@ -73,6 +76,19 @@ def make_rows() -> dict[str, Row]:
             Goal(">=", 100_000),
         ),
         Row("trace.rss", "check-trace, peak RSS", "MB", Goal("<", 200)),
+        Row(
+            "trace.iotests.records",
+            "check-trace, the same trace as qemu-iotests output",
+            "records/s",
+            Goal(">=", 100_000),
+        ),
+        Row("trace.iotests.ratio", "qemu-iotests output ÷ JSON lines", "ratio"),
+        Row(
+            "trace.iotests.rss",
+            "check-trace of qemu-iotests output, peak RSS",
+            "MB",
+            Goal("<", 200),
+        ),
     ]
     for key, binary in BINARIES:
         rows += [
@@ -171,17 +187,28 @@ def bench_campaign_speed(rows: dict[str, Row], sizes: Sizes) -> None:
 
 
 def bench_check_trace(rows: dict[str, Row], sizes: Sizes, workdir: Path) -> None:
-    """check-trace on a generated synthetic trace, as a child process."""
+    """check-trace on a generated synthetic trace, as a child process; then on the same
+    records as a qemu-iotests output, run by run, so that their ratio is fair."""
     path = workdir / "synthetic.jsonl"
-    _progress(f"generating a {sizes.trace_records:,}-record synthetic trace")
+    iotests = workdir / "synthetic.out"
+    _progress(f"generating a {sizes.trace_records:,}-record synthetic trace, in both formats")
     write_synthetic_trace(str(path), sizes.trace_records, seed=1)
+    write_synthetic_iotests(str(iotests), sizes.trace_records, seed=1)
     for run in range(sizes.repeat):
         _progress(f"check-trace, run {run + 1}/{sizes.repeat}")
         rate, process = check_trace(str(path), sizes.trace_records, MODEL, sizes.timeout)
         rows["trace.records"].samples.append(rate.per_second)
         rows["trace.rss"].samples.append(process.peak_rss / MB)
+        out_rate, out_process = check_trace(str(iotests), sizes.trace_records, MODEL, sizes.timeout)
+        rows["trace.iotests.records"].samples.append(out_rate.per_second)
+        rows["trace.iotests.ratio"].samples.append(out_rate.per_second / rate.per_second)
+        rows["trace.iotests.rss"].samples.append(out_process.peak_rss / MB)
     rows["trace.records"].note = f"{sizes.trace_records:,} records; exit 0 (known divergences only)"
+    rows[
+        "trace.iotests.records"
+    ].note = "the same records, free text and headings among them; per-job order; exit 0"
     path.unlink()
+    iotests.unlink()
 
 
 def bench_live(rows: dict[str, Row], sizes: Sizes, skip: bool) -> None:

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from jobcheck.conformance.campaign.coverage import Coverage
+from jobcheck.conformance.campaign.observations import Observations
 from jobcheck.conformance.oracle import Divergence
 from jobcheck.conformance.trace.records import Command, Event, Meta, Note, Record, Response
 from jobcheck.conformance.trace.steps import step_jobs
@@ -120,11 +121,14 @@ class CampaignResult:
     tour_seconds: float = 0.0
     samples: dict[tuple[str, str, str], Sample] = field(default_factory=dict)
     """The first occurrence of each (rule, expected, observed), as a short trace."""
+    observations: Observations = field(default_factory=Observations)
+    """How QEMU answered, cell by cell and plan by plan (for ``jobcheck compare``)."""
 
     def merge(self, other: CampaignResult) -> CampaignResult:
         for key, sample in other.samples.items():
             self.samples.setdefault(key, sample)
         self.coverage.merge(other.coverage)
+        self.observations.merge(other.observations)
         self.divergences.extend(other.divergences)
         self.failure = self.failure or other.failure
         self.crash = self.crash or other.crash

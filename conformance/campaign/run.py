@@ -29,8 +29,11 @@ from jobcheck.model.lifecycle import Model
 PROFILES: dict[str, dict[str, Any]] = {
     "ci": {"examples": 30, "steps": 25},
     "thorough": {"examples": 500, "steps": 60},
+    "bisect": {"examples": 10, "steps": 20},
 }
-"""Campaign profiles: ``ci`` is fast and derandomized; ``thorough`` is for nightly gates."""
+"""Campaign profiles: ``ci`` is fast and derandomized; ``thorough`` is for nightly gates;
+``bisect`` (``jobcheck run --bisect``) is the planned tour — which alone reaches every
+reachable cell and transition — and a short exploration, for one run per commit."""
 
 
 def campaign_settings(profile: str, examples: int | None, steps: int | None) -> settings:

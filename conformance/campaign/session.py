@@ -53,6 +53,9 @@ class Session:
         self.unaccepted: list[Divergence] = []
         """The divergences of this session that the campaign does not accept."""
         self.status: dict[str, str] = {}
+        # a live target says which commands it introspects; the simulator does not
+        commands = getattr(target, "commands", None)
+        self.watcher = result.observations.watch(self.meta, commands=commands)
 
     def step(self, step: dict[str, Any]) -> None:
         """Run one step, settle, check what came back; raise :class:`StepFailed` if needed."""
@@ -71,6 +74,7 @@ class Session:
 
     def finish(self) -> None:
         """Close the target and run the oracle's end-of-trace checks."""
+        self.watcher.close()  # what the teardown does is not an observation of the steps
         try:
             self.target.close()
         finally:
@@ -85,6 +89,7 @@ class Session:
             if isinstance(record, Event) and record.event == "JOB_STATUS_CHANGE":
                 self.status[str(record.data.get("id"))] = str(record.data.get("status"))
             self.result.coverage.feed(record)
+            self.watcher.feed(record)
             found = self.oracle.feed(record)
             self._keep(found)
             self._sample(found)

@@ -13,10 +13,14 @@ heading; a summary ends the output.  ``--json`` prints one JSON document
 instead.
 
 The model is ``--model`` if given, else the QEMU version the trace names,
-else the newest.  Exit codes: 0 the traces conform (or show only known
-divergences), 1 new divergences (with ``--strict``: any divergence), 2 a bad
-argument or an unreadable or malformed file (one line ``FILE:LINE: what is
-wrong`` on stderr).
+else the newest.  The summary counts QMP records (commands, responses and
+events; not the notes a reader adds), job instances, and says in which order
+the records were taken: ``wire`` (as they crossed the socket) or ``per-job``
+(qemu-iotests output, where only each job's own events are in order).  Exit
+codes: 0 the traces conform (or show only known divergences), 1 new
+divergences (with ``--strict``: any divergence), 2 a bad argument or an
+unreadable or malformed file, or one that holds no QMP record at all (one line
+``FILE:LINE: what is wrong`` on stderr).
 """
 
 from __future__ import annotations
@@ -31,7 +35,7 @@ from jobcheck.conformance.errors import UsageError, model_for_option
 from jobcheck.conformance.oracle import Oracle
 from jobcheck.conformance.oracle.divergence import Divergence
 from jobcheck.conformance.trace.readers import FORMATS, open_trace
-from jobcheck.conformance.trace.records import TraceFormatError
+from jobcheck.conformance.trace.records import Note, TraceFormatError
 from jobcheck.model.lifecycle import LATEST, Model, UnknownVersionError, model_for
 
 HELP = (
@@ -67,6 +71,7 @@ class FileResult:
     model: str | None = None
     order: str | None = None
     records: int = 0
+    """QMP records (commands, responses, events) read; not the reader's notes."""
     jobs: int = 0
     new: list[Divergence] = field(default_factory=list)
     """New divergences, the first :data:`MAX_KEPT` of them (all are counted and printed)."""
@@ -119,12 +124,18 @@ def check_file(
         chosen = model or _model_of_trace(meta.qemu_version)
         result.model, result.order = chosen.version, meta.order
         oracle = Oracle(chosen, meta, path=path)
+        notes = 0
         try:
+            feed = oracle.feed
             for record in records:
-                _sort(oracle.feed(record), result, on_new)
+                if type(record) is Note:
+                    notes += 1
+                found = feed(record)
+                if found:
+                    _sort(found, result, on_new)
         finally:
             _sort(oracle.finish(), result, on_new)
-            result.records, result.jobs = oracle.records, oracle.jobs
+            result.records, result.jobs = oracle.records - notes, oracle.jobs
     except (TraceFormatError, UsageError) as exc:
         result.error = str(exc)
     return result
@@ -165,6 +176,7 @@ def _summary(results: list[FileResult]) -> dict[str, Any]:
         "known": sum(sum(r.known_count.values()) for r in results),
         "errors": sum(r.error is not None for r in results),
         "models": sorted({r.model for r in results if r.model is not None}),
+        "orders": sorted({r.order for r in results if r.order is not None}),
     }
 
 
@@ -218,8 +230,9 @@ def run(args: argparse.Namespace) -> int:
 
 def _summary_line(summary: dict[str, Any], strict: bool) -> str:
     models = ", ".join(summary["models"]) or "none"
+    orders = f"; {' and '.join(summary['orders'])} order" if summary["orders"] else ""
     text = (
-        f"{_count(summary['files'], 'file')} (model {models}):"
+        f"{_count(summary['files'], 'file')} (model {models}{orders}):"
         f" {_count(summary['records'], 'record')}, {_count(summary['jobs'], 'job')};"
         f" {_count(summary['new'], 'new divergence')}, {summary['known']} known"
     )

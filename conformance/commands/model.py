@@ -6,7 +6,13 @@ verb × status permission matrix (``JobVerbTable``), laid out with the
 documented rules that apply to that version.  Formats: ``text`` (default),
 ``json`` (QAPI's lowercase names; the source of truth for tools) and
 ``markdown``.  ``--diff V2`` prints what changed from ``--model`` to ``V2``
-instead: transitions, verb cells, verbs and job types added or removed.
+instead: transitions, verb cells, verbs and job types added or removed, then
+what changed beyond the tables: rules the documentation adds, drops or words
+otherwise (:func:`jobcheck.model.rules.documentation_changes`), known
+divergences that start or end, and QEMU's error texts.  Two versions with the
+same tables may differ there (``--model 9.2 --diff 10.1``: the job
+documentation was rewritten), so "no differences in the tables" is followed by
+those changes.
 
 In the JSON and Markdown rule lists, ``known_divergence`` is given only where
 it applies to the version shown (``null`` otherwise).
@@ -24,11 +30,13 @@ from jobcheck.model.doc_pages import release_range
 from jobcheck.model.graph import ModelDiff, diff
 from jobcheck.model.lifecycle import (
     BLOCK_JOB_TYPES,
+    MODELS,
     Model,
     Status,
     Verb,
 )
-from jobcheck.model.rules import Rule, rules_for
+from jobcheck.model.rules import RULES, Rule, documentation_changes, rules_for
+from jobcheck.model.semantics import negative_speed_error
 
 HELP = "print a model version's transition and verb tables (or --diff two versions)"
 
@@ -247,6 +255,13 @@ def diff_json(changes: ModelDiff) -> dict[str, Any]:
         "removed_verbs": [v.value for v in changes.removed_verbs],
         "added_job_types": [t.value for t in changes.added_job_types],
         "removed_job_types": [t.value for t in changes.removed_job_types],
+        "documentation": [
+            {"rule": c.rule.value, "change": c.change, "old": c.old, "new": c.new}
+            for c in documentation_changes(changes.old, changes.new)
+        ],
+        "error_texts": [
+            {"refusal": what, "old": old, "new": new} for what, old, new in _error_texts(changes)
+        ],
     }
 
 
@@ -270,21 +285,58 @@ def _diff_lines(changes: ModelDiff) -> list[tuple[str, str, str]]:
     return out
 
 
+def _error_texts(changes: ModelDiff) -> list[tuple[str, str, str]]:
+    """(refusal, old text, new text) for every error text that differs."""
+    old, new = (negative_speed_error(MODELS[v]) for v in (changes.old, changes.new))
+    return [("negative speed", old, new)] if old != new else []
+
+
+_DOC_SIGNS = {
+    "added": "+",
+    "removed": "-",
+    "reworded": "~",
+    "known-divergence-added": "+",
+    "known-divergence-removed": "-",
+}
+
+
+def _other_lines(changes: ModelDiff) -> list[tuple[str, str, str]]:
+    """(sign, what, item) for every change beyond the tables: documentation, error texts."""
+    out: list[tuple[str, str, str]] = []
+    for c in documentation_changes(changes.old, changes.new):
+        sign = _DOC_SIGNS[c.change]
+        if c.change == "reworded":
+            out.append((sign, "quote", f'{c.rule}: "{c.old}" -> "{c.new}"'))
+        elif c.change.startswith("known-divergence"):
+            out.append((sign, "known divergence", f"{c.rule}: {c.old or c.new}"))
+        else:
+            quote = c.new or c.old
+            out.append((sign, "rule", f'{c.rule}: "{quote}"' if quote else RULES[c.rule].text))
+    for what, old, new in _error_texts(changes):
+        out.append(("~", "error text", f'{what}: "{old}" -> "{new}"'))
+    return out
+
+
 def diff_text(changes: ModelDiff) -> str:
     lines = [f"Model {changes.old} -> {changes.new}:"]
     entries = _diff_lines(changes)
+    other = _other_lines(changes)
     lines += [f"  {sign} {what}: {item}" for sign, what, item in entries]
     if not entries:
-        lines.append("  no differences")
+        lines.append("  no differences in the tables" if other else "  no differences")
+    lines += [f"  {sign} {what}: {item}" for sign, what, item in other]
     return "\n".join(lines) + "\n"
 
 
 def diff_markdown(changes: ModelDiff) -> str:
     lines = [f"# Job lifecycle model {changes.old} → {changes.new}", ""]
     entries = _diff_lines(changes)
-    if not entries:
+    other = _other_lines(changes)
+    if not entries and not other:
         return "\n".join([*lines, "No differences."]) + "\n"
+    if not entries:
+        lines += ["No differences in the tables.", ""]
     lines += ["| change | kind | item |", "|---|---|---|"]
-    names = {"+": "added", "-": "removed"}
-    lines += [f"| {names[sign]} | {what} | {_md(item)} |" for sign, what, item in entries]
+    names = {"+": "added", "-": "removed", "~": "changed"}
+    lines += [f"| {names[sign]} | {what} | {_md(item)} |" for sign, what, item in entries + other]
     return "\n".join(lines) + "\n"

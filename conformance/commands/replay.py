@@ -81,6 +81,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="replay on a mutated simulator (default: the trace's mutant; none: no mutant)",
     )
     target.add_argument("--qemu", metavar="BIN", help="QEMU binary to launch")
+    target.add_argument("--qemu-build", metavar="DIR", help="a QEMU build directory's binary")
     target.add_argument("--connect", metavar="SOCK", help="attach to a running, idle QEMU")
     target.add_argument(
         "--connect-force", action="store_true", help="with --connect: even one that runs jobs"
@@ -161,7 +162,7 @@ def choose(args: argparse.Namespace, meta: Meta) -> TargetChoice:
     """The target to replay on: the options, else what the trace records."""
     kind = args.target
     if kind is None:
-        if args.qemu or args.connect:
+        if args.qemu or args.connect or args.qemu_build:
             kind = "qemu"
         elif args.sim_mutant not in (None, "none") or meta.source == "sim":
             kind = "sim"
@@ -187,12 +188,14 @@ def choose(args: argparse.Namespace, meta: Meta) -> TargetChoice:
         model=args.model,
         timeout=args.timeout,
         force=args.connect_force,
+        build=args.qemu_build,
     )
 
 
-def _model(args: argparse.Namespace, meta: Meta, target: Target) -> Model:
-    """The model to check with: ``--model``, the trace's on the same QEMU, else the target's."""
-    if args.model or target.kind == "sim":
+def _model(args: argparse.Namespace, meta: Meta, choice: TargetChoice, target: Target) -> Model:
+    """The model to check with: ``--model`` (or a build tree's choice), the trace's on the
+    same QEMU, else the target's."""
+    if args.model or choice.model or target.kind == "sim":
         return target.model
     recorded = _recorded_model(meta, args.trace)
     if recorded is not None and meta.qemu_version == target.qemu_version:
@@ -238,7 +241,7 @@ def run(args: argparse.Namespace) -> int:
         target = choice.make(_target_seed(meta))
         if hasattr(target, "allow_raw_qmp"):
             target.allow_raw_qmp = args.allow_raw_qmp
-        model = _model(args, meta, target)
+        model = _model(args, meta, choice, target)
         if attempt == 1:
             print(f"replay: {len(steps)} steps of {args.trace} on {target.describe()}")
             print(f"  recorded on {recorded_on(meta)}; checked against model {model.version}")

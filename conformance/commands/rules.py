@@ -1,21 +1,30 @@
 """``jobcheck rules``: the rule catalogue, and which schema items it covers.
 
 Without ``--schema`` it lists the catalogue of documented rules
-(:mod:`jobcheck.model.rules`).  With ``--schema PATH`` it reads a QAPI schema
-file (such as QEMU's ``qapi/job.json``), lists every definition and member
-in it with the rules that cover it (as primary anchor or in ``covers``), then
-those no rule covers.  Exit codes: 0 every item is covered (or no
-``--schema``), 1 some item is not, 2 unreadable or malformed schema, or an
-unknown ``--model``.
+(:mod:`jobcheck.model.rules`), each with the sentence of the documentation it
+quotes: with ``--model V`` as the documentation of V words it, else every
+wording with the model versions that have it (the documentation was rewritten
+over time).  With ``--schema PATH`` it reads a QAPI schema file (such as
+QEMU's ``qapi/job.json``), lists every definition and member in it with the
+rules that cover it (as primary anchor or in ``covers``), then those no rule
+covers.  ``--qemu-build DIR`` takes the schema from the source tree of a QEMU
+build directory (``qapi/job.json``, see
+:mod:`jobcheck.conformance.targets.qemu_build`) and, unless ``--model`` is
+given, the rules of the model its ``VERSION`` maps to, saying which and why.
+Exit codes: 0 every item is covered (or no schema), 1 some item is not, 2
+unreadable or malformed schema, a build tree without one, or an unknown
+``--model``.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import sys
 from typing import Any
 
 from jobcheck.conformance.errors import UsageError, model_for_option
+from jobcheck.conformance.targets.qemu_build import find_build
 from jobcheck.conformance.trace.readers import open_input
 from jobcheck.model.rules import CATALOGUE, Rule, rules_for
 from jobcheck.model.schema_doc import Anchor, SchemaSyntaxError, anchors, parse_schema
@@ -30,6 +39,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="a QAPI schema file (e.g. qapi/job.json): report which items no rule covers",
     )
     parser.add_argument(
+        "--qemu-build",
+        metavar="DIR",
+        help="a QEMU build directory: check its source tree's qapi/job.json",
+    )
+    parser.add_argument(
         "--model",
         metavar="V",
         help="only the rules whose documentation applies to this version (default: all rules)",
@@ -37,10 +51,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print JSON instead of text")
 
 
+def _model_version(version: str | None) -> str | None:
+    return None if version is None else model_for_option(version).version
+
+
 def _selected_rules(version: str | None) -> tuple[Rule, ...]:
     if version is None:
         return CATALOGUE
-    return rules_for(model_for_option(version).version)
+    return rules_for(version)
 
 
 def read_schema(path: str) -> tuple[Anchor, ...]:
@@ -68,10 +86,30 @@ def coverage(items: tuple[Anchor, ...], rules: tuple[Rule, ...]) -> list[tuple[A
     return [(item, [r.id for r in rules if item.anchor in r.anchors]) for item in items]
 
 
+def _from_build(args: argparse.Namespace) -> None:
+    """Fill ``args.schema`` (and ``args.model``) from ``--qemu-build``."""
+    if args.schema is not None:
+        raise UsageError("give --schema PATH or --qemu-build DIR, not both")
+    build = find_build(args.qemu_build)
+    if build.schema is None:
+        where = build.source or f"{build.directory} (no source tree found)"
+        raise UsageError(f"--qemu-build {args.qemu_build}: no qapi/job.json in {where}")
+    args.schema = build.schema
+    line = f"jobcheck rules: schema {build.schema}"
+    chosen = build.model_choice() if args.model is None else None
+    if chosen is not None:
+        args.model = chosen[0].version
+        line += f"; {chosen[1]}"
+    print(line, file=sys.stderr)
+
+
 def run(args: argparse.Namespace) -> int:
-    rules = _selected_rules(args.model)
+    if args.qemu_build is not None:
+        _from_build(args)
+    version = _model_version(args.model)
+    rules = _selected_rules(version)
     if args.schema is None:
-        _print_catalogue(rules, as_json=args.json)
+        _print_catalogue(rules, version, as_json=args.json)
         return 0
     table = coverage(read_schema(args.schema), rules)
     uncovered = [item for item, ids in table if not ids]
@@ -115,16 +153,31 @@ def _print_coverage(path: str, table: list[tuple[Anchor, list[str]]]) -> None:
     )
 
 
-def _print_catalogue(rules: tuple[Rule, ...], *, as_json: bool) -> None:
+def _quote_lines(rule: Rule, version: str | None) -> list[str]:
+    """The quote of ``rule`` as model ``version`` words it; without a version, each wording
+    with its releases when there are several."""
+    if version is not None:
+        quote = rule.quote_for(version)
+        return [f'quote: "{quote}"'] if quote else []
+    if len(rule.quotes) == 1:
+        return [f'quote: "{rule.quotes[0].text}"']
+    return [f'quote ({q.versions[0]}–{q.versions[1]}): "{q.text}"' for q in rule.quotes]
+
+
+def _print_catalogue(rules: tuple[Rule, ...], version: str | None, *, as_json: bool) -> None:
     if as_json:
-        print(json.dumps([r.to_json() for r in rules], indent=2))
+        documents = [r.to_json() for r in rules]
+        if version is not None:
+            for document, rule in zip(documents, rules, strict=True):
+                document["quote"] = rule.quote_for(version)
+        print(json.dumps(documents, indent=2))
         return
     for r in rules:
         first, last = r.versions
         print(f"{r.id}  [{r.category.value}]  {r.anchor or '(undocumented)'}  {first}–{last}")
         print(f"    {r.text}")
-        if r.quote:
-            print(f'    quote: "{r.quote}"')
+        for line in _quote_lines(r, version):
+            print(f"    {line}")
         known = r.known_divergence
         if known is not None:
             kfirst, klast = known.versions

@@ -6,6 +6,15 @@ The campaign is the planned coverage tour followed by Hypothesis exploration
 (examples run, coverage, divergences so far); otherwise it prints a plain
 summary.  Exit codes: 0 conforms (or only known/baselined divergences), 1 new
 divergences, 2 usage or environment error, 3 the target failed.
+
+``--bisect`` is the mode for ``git bisect run``: the ``bisect`` profile (the
+planned tour, which reaches every reachable cell and transition, then a short
+exploration), no report directory unless ``--out`` is given, and the exit
+codes git bisect reads: **0** good, **1** bad (a new divergence, or a crash),
+**125** skip (the build has no binary, or its QEMU cannot be started — it
+exits or aborts at start-up — or stops answering: this commit cannot be
+tested), **128** abort (jobcheck's own
+arguments are wrong: no commit can be tested).
 """
 
 from __future__ import annotations
@@ -19,13 +28,14 @@ from jobcheck.conformance.campaign.coverage import coverage_summary
 from jobcheck.conformance.campaign.parallel import RunInfo, probe, run_campaigns
 from jobcheck.conformance.campaign.results import CampaignResult, iter_failure_lines
 from jobcheck.conformance.campaign.run import PROFILES
-from jobcheck.conformance.errors import UsageError
+from jobcheck.conformance.errors import JobcheckError, TargetError, UsageError
 from jobcheck.conformance.report import write as report
 from jobcheck.conformance.report.baseline import Acceptor, load_baseline
+from jobcheck.conformance.targets.qemu_build import BuildUnusable
 from jobcheck.conformance.targets.qemu_package import debian_package
 from jobcheck.conformance.targets.select import TargetChoice, target_from_options
 from jobcheck.conformance.targets.sim_mutants import MUTANTS
-from jobcheck.model.lifecycle import Model
+from jobcheck.model.lifecycle import Model, model_choice
 
 HELP = "run a conformance campaign (planned tour + Hypothesis exploration) against a target"
 
@@ -39,6 +49,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     target.add_argument(
         "--qemu", metavar="BIN", help="QEMU binary to launch (qemu-storage-daemon or qemu-system-*)"
+    )
+    target.add_argument(
+        "--qemu-build",
+        metavar="DIR",
+        help="a QEMU build directory: run its storage-daemon/qemu-storage-daemon",
     )
     target.add_argument(
         "--connect", metavar="SOCK", help="attach to a running, idle QEMU's QMP unix socket"
@@ -66,9 +81,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     camp.add_argument("--seed", type=int, default=0, help="seed of the exploration (default 0)")
     camp.add_argument(
         "--profile",
-        choices=["ci", "thorough"],
-        default="ci",
-        help="ci (fast) or thorough (default ci)",
+        choices=sorted(PROFILES),
+        help="ci (fast), thorough, or bisect (the tour and a short exploration); default ci",
     )
     camp.add_argument(
         "--examples", type=int, metavar="N", help="Hypothesis examples (overrides the profile)"
@@ -100,11 +114,61 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="write the current findings to --baseline FILE",
     )
     parser.add_argument(
+        "--bisect",
+        action="store_true",
+        help="for git bisect run: exit 0 good, 1 bad, 125 skip (the build cannot run)",
+    )
+    parser.add_argument(
         "--list-mutants", action="store_true", help="list the simulator's mutants and exit"
     )
 
 
+#: ``--bisect`` exit codes (``git bisect run``).
+BISECT_SKIP = 125
+BISECT_ABORT = 128
+
+
 def run(args: argparse.Namespace) -> int:
+    if args.bisect:
+        return bisect(args)
+    return _run(args)
+
+
+def bisect(args: argparse.Namespace) -> int:
+    """``jobcheck run --bisect``: the campaign, with git bisect's exit codes."""
+    if args.profile is None:
+        args.profile = "bisect"
+    if args.out is None:
+        args.no_report = True
+    try:
+        try:
+            target_from_options(args)
+        except UsageError as exc:
+            if args.qemu and not isinstance(exc, BuildUnusable):
+                # --qemu names the binary a build makes: missing, the build failed
+                raise BuildUnusable(str(exc)) from None
+            raise
+        code = _run(args)
+    except (BuildUnusable, TargetError) as exc:
+        # the binary is missing, QEMU cannot start (even if it aborts at start-up), or it
+        # stops answering: nothing tells whether this commit's job code is good or bad
+        print(f"jobcheck run: error: {exc}", file=sys.stderr)
+        print(f"bisect: skip (exit {BISECT_SKIP}): this build cannot be tested")
+        return BISECT_SKIP
+    except JobcheckError as exc:
+        print(f"jobcheck run: error: {exc}", file=sys.stderr)
+        print(f"bisect: abort (exit {BISECT_ABORT}): fix the jobcheck command line")
+        return BISECT_ABORT
+    if code == 0:
+        print("bisect: good (exit 0)")
+        return 0
+    print("bisect: bad (exit 1)")
+    return 1
+
+
+def _run(args: argparse.Namespace) -> int:
+    if args.profile is None:
+        args.profile = "ci"
     if args.list_mutants:
         width = max(len(name) for name in MUTANTS)
         for name, mutant in sorted(MUTANTS.items()):
@@ -127,7 +191,10 @@ def execute(choice: TargetChoice, args: argparse.Namespace, out_dir: Path | None
     baseline = load_baseline(args.baseline) if args.baseline else None
     qemu_version, model = probe(choice)
     chosen = choice
-    if choice.model is None:
+    if choice.model_reason is not None:
+        print(f"jobcheck run: {choice.model_reason}", file=sys.stderr)
+    elif choice.model is None:
+        print(f"jobcheck run: {model_choice(qemu_version)[1]}", file=sys.stderr)
         choice = replace(choice, model=model.version)
     profile = PROFILES[args.profile]
     examples = args.examples if args.examples is not None else profile["examples"]

@@ -397,7 +397,7 @@ def build_plan(records: list[Record], meta: Meta, model: Model, path: str, found
         exchanges=exchanges,
         rule=str(divergence.rule),
         anchor=rule.anchor if rule else None,
-        quote=rule.quote if rule else None,
+        quote=rule.quote_for(model.version) if rule else None,
         paraphrase=rule.text if rule else None,
         expected=divergence.expected,
         observed=divergence.observed,

@@ -44,7 +44,14 @@ as possible, infers a status from a ``BLOCK_JOB_*`` event that implies it
 (``BLOCK_JOB_READY`` means ``ready``), checks refusals from their text only,
 and skips the checks that need the wire order: acceptances of forbidden
 verbs, obligations, what a command caused, jobs absent from query-jobs, and
-missing completion events.
+missing completion events.  Job ids are reused there, and a job's end is
+often not logged, so an instance ends — and its id names a new one — on a
+sign: an accepted start command naming the id (QEMU refuses an id in use),
+a ``created`` after the instance ended or after such a command, an accepted
+dismiss (the dismissed instance may log only its ``null`` after it), or a verb
+accepted after the instance ended that a concluded job refuses.  A job known
+only from a start command or a verb (its events not logged) counts as a job
+instance, of unknown status.
 
 A ``Note`` whose text starts with ``reset:`` (a new QEMU instance or test
 case) makes the oracle forget every job.
@@ -149,6 +156,8 @@ class Oracle(VerbChecks, QueryChecks, EventChecks):
             self._check_query(response.value, pending.index, complete=True)
         elif pending.kind == "start" and response.error is not None:
             self._start_failed(pending.starts)
+        elif pending.kind == "start" and not self.wire:
+            self._start_accepted(pending.starts)
 
     def _unpaired(self, response: Response) -> None:
         if response.error is not None:

@@ -204,6 +204,9 @@ class OracleCore:
         job.partners = info.partners
 
     def _begin_instance(self, job: JobState) -> None:
+        """Count ``job`` as an instance seen (once)."""
+        if job.instance:
+            return
         self.jobs += 1
         job.instance = self.jobs
 

@@ -78,14 +78,18 @@ class EventChecks(OracleCore):
                 "reported undefined",
             )
             return
-        job = self._jobs.get(job_id)
+        job = self._instance(job_id, status in (_C, _E, _N))
         if job is None:
             job = self._unknown_job_event(job_id, status)
             if job is None:
                 return
         previous = job.status
         if status is _C and previous not in (_U, None):
-            if self.wire or not job.lossy:
+            # In a per-job log, a job whose history is partly missing, or that ended, or
+            # whose id a start command names again, may be followed by a new instance.
+            if self.wire or not (
+                job.lossy or job.ended_at is not None or job.next_start is not None
+            ):
                 self._emit(
                     RuleId.STATUS_TRANSITION_TABLE,
                     job,
@@ -130,6 +134,19 @@ class EventChecks(OracleCore):
                 f"reported {status.value}",
             )
         self._after_status(job, previous, status)
+
+    def _instance(self, job_id: str, may_continue: bool) -> JobState | None:
+        """The live instance an event for ``job_id`` is about.
+
+        In a per-job log, once a dismiss of an instance was accepted, an event it cannot
+        send any more (``may_continue`` false: anything but ``concluded``, ``null``, or a
+        ``created`` that starts again) belongs to a new instance, of unknown status.
+        """
+        job = self._jobs.get(job_id)
+        if job is not None and job.dismissed and not may_continue:
+            del self._jobs[job_id]
+            return self._adopt(job_id, None)
+        return job
 
     def _unknown_job_event(self, job_id: str, status: Status) -> JobState | None:
         """A status event for an id with no live job: a new job, or a divergence."""
@@ -296,7 +313,7 @@ class EventChecks(OracleCore):
         if not isinstance(job_id, str):
             self._emit(rule, None, f"{name} without a string {key}", f"a {key} member", "none")
             return
-        job = self._jobs.get(job_id)
+        job = self._instance(job_id, False)
         event_type = self._event_type(name, data, job or job_id)
         if job is None:
             if job_id in self._gone:
@@ -425,6 +442,8 @@ class EventChecks(OracleCore):
     def _completion_event(self, job: JobState, name: str, data: dict[str, Any]) -> None:
         cancelled = name == "BLOCK_JOB_CANCELLED"
         has_error = "error" in data
+        if not self.wire and job.ended_at is None:
+            job.ended_at = self._index
         if job.completions:
             self._emit(
                 RuleId.BLOCK_JOB_COMPLETION_EVENT,

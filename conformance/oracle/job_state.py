@@ -98,6 +98,12 @@ class JobState:
     """The job went pending → concluded while a cancel for it was unanswered."""
     next_start: StartInfo | None = None
     """A start command for the same id, sent while this instance lives."""
+    ended_at: int | None = None
+    """Per-job order: the record index where the log showed this instance ending (its
+    completion event, or an accepted dismiss); later, its id may name a new instance."""
+    dismissed: bool = False
+    """Per-job order: a dismiss of this instance was accepted, so it is gone: of its events
+    only ``concluded`` and ``null`` may still be logged, any other is a new instance's."""
     reported: set[str] = field(default_factory=set)
     """Known divergences already reported for this job (each once)."""
     obligations: list[Obligation] = field(default_factory=list)

@@ -130,7 +130,7 @@ class VerbChecks(OracleCore):
         if job is None:
             self._failed_starts.pop(info.id, None)
             self._new_job(info.id, info, _U)
-        elif job.status is _U:
+        elif job.status is _U and not job.instance:
             self._apply_info(job, info)
         else:
             job.next_start = info
@@ -166,6 +166,23 @@ class VerbChecks(OracleCore):
                 self._failed_starts[info.id] = info
                 while len(self._failed_starts) > MAX_GONE_JOBS:
                     self._failed_starts.popitem(last=False)
+            elif job is not None and job.next_start is info:
+                job.next_start = None
+
+    def _start_accepted(self, starts: Iterable[StartInfo]) -> None:
+        """Per-job order: an accepted start command created its jobs.
+
+        QEMU refuses a job id that is in use (``job_create`` in job.c), so an earlier
+        instance under the same id is gone, whatever the log showed of its end; the new
+        instance's status is unknown until its events say (it may have none in the log).
+        """
+        for info in starts:
+            job = self._jobs.get(info.id)
+            if job is None:
+                job = self._new_job(info.id, info, _U)
+            elif job.next_start is info:
+                job = self._restart(job)
+            self._begin_instance(job)
 
     def _verb_answered(self, pending: PendingCommand, response: Response) -> None:
         call = pending.verb
@@ -181,6 +198,37 @@ class VerbChecks(OracleCore):
             self._check_verb(call, job, response, pending.index)
         elif response.error is not None:
             self._text_refusal(response.error, pending.index)
+        elif call.job_id is not None:
+            self._accepted_per_job(job, call.job_id, call.verb, pending.index)
+
+    def _accepted_per_job(
+        self, sent_to: JobState | None, job_id: str, verb: Verb, since: int
+    ) -> None:
+        """Per-job order: what an accepted verb (sent at record ``since`` to the instance
+        ``sent_to``) tells of the job.
+
+        QEMU accepts a verb only for a job that exists, so an id with no instance known
+        names one whose start was not logged: its status is unknown.  An instance that
+        ended before the verb was sent (dismissed, or concluded and the verb one that a
+        concluded job refuses) had given its id to a new instance, of unknown status too.
+        A dismiss ends the instance it reaches.
+        """
+        job = self._jobs.get(job_id)
+        if sent_to is not None and job is not sent_to:
+            return  # a start command or a status event replaced the instance meanwhile
+        if job is None:
+            job = self._adopt(job_id, None)
+        elif (
+            job.ended_at is not None
+            and job.ended_at < since
+            and (job.dismissed or not self.model.permits(verb, _E))
+        ):
+            del self._jobs[job_id]
+            job = self._adopt(job_id, None)
+        if verb is Verb.DISMISS:
+            job.dismissed = True
+            if job.ended_at is None:
+                job.ended_at = self._index
 
     # --- paired verb responses (wire order) -------------------------------------------
 

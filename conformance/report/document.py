@@ -52,7 +52,10 @@ if TYPE_CHECKING:
     from jobcheck.conformance.campaign.parallel import RunInfo
     from jobcheck.conformance.campaign.results import CampaignResult
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+"""2 added ``observations`` (per-cell outcomes, plans, query-jobs members: what
+``jobcheck compare`` compares); version 1 documents are still read by ``compare`` and
+``merge``."""
 
 MAX_TRACE_RECORDS = 5000
 """A saved trace longer than this is cut after the step that holds the divergence."""
@@ -314,7 +317,8 @@ def _kinds_or_none(group: _Group) -> list[str | None]:
     return list(group.kinds) or [None]
 
 
-def _rule_json(rule_id: str) -> dict[str, Any]:
+def _rule_json(rule_id: str, version: str) -> dict[str, Any]:
+    """A rule as the report shows it, quoting the documentation of model ``version``."""
     rule = RULES.get(rule_id)
     if rule is None:
         return {
@@ -330,7 +334,7 @@ def _rule_json(rule_id: str) -> dict[str, Any]:
         "anchor": rule.anchor,
         "category": rule.category.value,
         "paraphrase": rule.text,
-        "quote": rule.quote,
+        "quote": rule.quote_for(version),
         "known_divergence": rule.known_divergence.observed if rule.known_divergence else None,
     }
 
@@ -446,7 +450,7 @@ def build_document(
             repro = shlex.join(words if status == "new" else [*words, "--strict"])
         strict_run = status == "new" or "--strict" in rerun_base.split()
         rerun = rerun_base if strict_run else rerun_base + " --strict"
-        about = _rule_json(group.rule)
+        about = _rule_json(group.rule, model.version)
         entries.append(
             {
                 "id": did,
@@ -502,7 +506,7 @@ def build_document(
             verdict = "pass"
         rules.append(
             {
-                **_rule_json(rule_id),
+                **_rule_json(rule_id, model.version),
                 "result": verdict,
                 "unchecked": RULES[rule_id].unchecked if rule_id in RULES else None,
                 "divergences": [e["id"] for e in mine],
@@ -573,6 +577,7 @@ def build_document(
             },
         },
         "coverage": coverage_section(result.coverage, model, summary),
+        "observations": result.observations.to_json(),
         "rules": rules,
         "divergences": entries,
         "baseline": None

@@ -161,7 +161,8 @@ def summary_lines(outcome: Outcome) -> list[str]:
     return lines
 
 
-def _write_text(path: Path, text: str) -> None:
+def write_text(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` (parents made); :class:`UsageError` if it cannot be."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text, encoding="utf-8")
@@ -175,7 +176,7 @@ def document_json(document: dict[str, Any]) -> str:
 
 def write_json(outcome: Outcome, path: Path) -> None:
     """Write the report document as JSON."""
-    _write_text(Path(path), document_json(outcome.document))
+    write_text(Path(path), document_json(outcome.document))
 
 
 def _relocate(outcome: Outcome, directory: Path) -> None:
@@ -220,7 +221,7 @@ def write_all(outcome: Outcome, directory: Path) -> list[Path]:
         "junit.xml": report_junit.render(doc),
     }
     for name, text in texts.items():
-        _write_text(directory / name, text)
+        write_text(directory / name, text)
         written.append(directory / name)
     return written
 

@@ -2,8 +2,9 @@
 
 ``--target sim`` is the in-process simulator; ``--target qemu`` a live QEMU:
 ``--qemu BIN`` launches that binary (``qemu-storage-daemon`` or any
-``qemu-system-*``), ``--connect SOCK`` attaches to a running, idle one (with
-``--connect-force``, to one that runs jobs of its own), and with neither,
+``qemu-system-*``), ``--qemu-build DIR`` the one a QEMU build directory holds
+(:mod:`.qemu_build`), ``--connect SOCK`` attaches to a running, idle one (with
+``--connect-force``, to one that runs jobs of its own), and with none of them,
 ``qemu-storage-daemon`` is looked up on ``PATH``.  Without
 ``--target``, a live QEMU is used when one is given or found, the simulator
 otherwise.
@@ -19,6 +20,7 @@ from dataclasses import dataclass
 
 from jobcheck.conformance.errors import UsageError, model_for_option
 from jobcheck.conformance.targets.base import Target
+from jobcheck.conformance.targets.qemu_build import find_build
 from jobcheck.conformance.targets.qemu_process import resolve_binary
 from jobcheck.conformance.targets.sim_mutants import MUTANTS
 
@@ -36,6 +38,10 @@ class TargetChoice:
     timeout: float = 10.0
     force: bool = False
     """Attach to a QEMU that is not idle (``--connect-force``)."""
+    build: str | None = None
+    """The QEMU build directory :attr:`binary` was found in (``--qemu-build``)."""
+    model_reason: str | None = None
+    """Why :attr:`model` is the build's model, when the build tree chose it (one line)."""
 
     def describe(self) -> str:
         if self.kind == "sim":
@@ -46,6 +52,8 @@ class TargetChoice:
         if self.connect:
             forced = " (--connect-force: its other jobs are left alone and not checked)"
             return f"live QEMU at {self.connect}" + (forced if self.force else "")
+        if self.build:
+            return f"live QEMU {self.binary} (build {self.build})"
         return f"live QEMU {self.binary}"
 
     def options(self) -> list[str]:
@@ -55,9 +63,14 @@ class TargetChoice:
             if self.mutant:
                 out += ["--sim-mutant", self.mutant]
             return [*out, "--model", self.model or "latest"]
-        out = ["--connect", self.connect] if self.connect else ["--qemu", self.binary or ""]
-        if self.force:
-            out.append("--connect-force")
+        if self.connect:
+            out = ["--connect", self.connect]
+            if self.force:
+                out.append("--connect-force")
+        elif self.build:
+            out = ["--qemu-build", self.build]
+        else:
+            out = ["--qemu", self.binary or ""]
         return [*out, "--model", self.model] if self.model else out
 
     def make(self, seed: int = 0) -> Target:
@@ -87,15 +100,19 @@ def choose_target(
     mutant: str | None = None,
     timeout: float = 10.0,
     force: bool = False,
+    build: str | None = None,
 ) -> TargetChoice:
     """Resolve the target options; raise :class:`UsageError` when they do not fit."""
     if model is not None:
         model_for_option(model)
     if target is None:
-        target = "qemu" if (qemu or connect or shutil.which("qemu-storage-daemon")) else "sim"
+        live = qemu or connect or build or shutil.which("qemu-storage-daemon")
+        target = "qemu" if live else "sim"
     if target == "sim":
-        if qemu or connect or force:
-            raise UsageError("--qemu and --connect need --target qemu, not --target sim")
+        if qemu or connect or build or force:
+            raise UsageError(
+                "--qemu, --qemu-build and --connect need --target qemu, not --target sim"
+            )
         if mutant is not None and mutant not in MUTANTS:
             raise UsageError(f"unknown mutant {mutant!r}; see jobcheck run --list-mutants")
         return TargetChoice("sim", model=model, mutant=mutant)
@@ -103,8 +120,24 @@ def choose_target(
         raise UsageError(f"unknown target {target!r}; choose sim or qemu")
     if mutant is not None:
         raise UsageError("--sim-mutant needs --target sim")
-    if qemu and connect:
-        raise UsageError("give --qemu BIN or --connect SOCK, not both")
+    if sum(1 for given in (qemu, connect, build) if given) > 1:
+        raise UsageError("give one of --qemu BIN, --qemu-build DIR and --connect SOCK")
+    if force and not connect:
+        raise UsageError("--connect-force needs --connect SOCK")
+    if build:
+        found_build = find_build(build)
+        reason = None
+        chosen = found_build.model_choice() if model is None else None
+        if chosen is not None:
+            model, reason = chosen[0].version, chosen[1]
+        return TargetChoice(
+            "qemu",
+            model=model,
+            binary=found_build.binary,
+            timeout=timeout,
+            build=build,
+            model_reason=reason,
+        )
     if connect:
         try:
             mode = os.stat(connect).st_mode
@@ -114,15 +147,14 @@ def choose_target(
             kind = "a directory" if stat.S_ISDIR(mode) else "not a socket"
             raise UsageError(f"--connect {connect}: {kind}, not a QEMU's QMP unix socket")
         return TargetChoice("qemu", model=model, connect=connect, timeout=timeout, force=force)
-    if force:
-        raise UsageError("--connect-force needs --connect SOCK")
     found = os.path.abspath(resolve_binary(qemu))
     return TargetChoice("qemu", model=model, binary=found, timeout=timeout)
 
 
 def target_from_options(options: argparse.Namespace) -> TargetChoice:
     """:func:`choose_target` from parsed options named as ``jobcheck run``'s are
-    (``target``, ``qemu``, ``connect``, ``model``, ``sim_mutant``, ``timeout``)."""
+    (``target``, ``qemu``, ``qemu_build``, ``connect``, ``model``, ``sim_mutant``,
+    ``timeout``)."""
     return choose_target(
         options.target,
         qemu=options.qemu,
@@ -131,4 +163,5 @@ def target_from_options(options: argparse.Namespace) -> TargetChoice:
         mutant=options.sim_mutant,
         timeout=options.timeout,
         force=bool(getattr(options, "connect_force", False)),
+        build=getattr(options, "qemu_build", None),
     )

@@ -84,12 +84,8 @@ def _object(value: Any, what: str, path: str, line: int) -> dict[str, Any]:
     return value
 
 
-def is_qmp_shaped(obj: dict[str, Any]) -> bool:
-    """Whether a JSON object claims to be a QMP message (has one of the QMP keys)."""
-    return any(
-        key in obj
-        for key in ("QMP", "execute", "exec-oob", "event", "return", "error", "timestamp")
-    )
+#: The members that make a JSON object a QMP message.
+QMP_KEYS = frozenset({"QMP", "execute", "exec-oob", "event", "return", "error", "timestamp"})
 
 
 def message_to_record(obj: dict[str, Any], path: str, line: int) -> Record | Greeting | None:

@@ -1,6 +1,6 @@
-"""Reading raw QMP transcripts and qemu.qmp debug logs into trace records.
+"""Reading raw QMP transcripts, documentation transcripts and qemu.qmp debug logs.
 
-Two line formats hold QMP traffic in the order it crossed the socket:
+Three line formats hold QMP traffic in the order it crossed the socket:
 
 * a **transcript**: one QMP message (a JSON object) a line, optionally
   prefixed with ``> `` (sent) or ``< `` (received)::
@@ -24,6 +24,22 @@ Two line formats hold QMP traffic in the order it crossed the socket:
         ...
       }
 
+* a **documentation transcript**, the style of QEMU's manuals (``docs/interop``)
+  and QAPI examples: a line that starts (after any indentation) with ``->``
+  (sent) or ``<-`` (received) and an object, which may go on over the
+  following lines; prose between the messages is skipped::
+
+      Example:
+
+          -> { "execute": "job-dismiss",
+               "arguments": { "id": "job0" } }
+          <- { "return": {} }
+
+  A message shortened with ``...`` (as documentation examples sometimes are)
+  is not JSON, and is an error like any broken message.
+
+The debug log and the documentation transcript are both *marked* logs: only
+the messages behind a mark are read (:func:`is_marked_log` tells one apart).
 The first greeting is dropped; a later one starts a new QMP session, which
 becomes a ``Note("reset: new QMP session")`` so that the oracle forgets the
 jobs of the previous session.  The parsing is strict JSON (QEMU sends nothing
@@ -46,8 +62,10 @@ from jobcheck.conformance.trace.records import (
     parse_json,
 )
 
-#: Where a qemu.qmp debug log line holds a message: ``--> {`` or ``<-- {``.
-LOG_MARK = re.compile(r"(?:-->|<--) (?=\{)")
+#: Where a line of a marked log holds a message: ``--> {`` or ``<-- {`` anywhere in it (a
+#: qemu.qmp debug log), or ``-> {`` or ``<- {`` at its start after any indentation (a
+#: documentation transcript).
+LOG_MARK = re.compile(r"(?:-->|<--) (?=\{)|^[ \t]*(?:->|<-)[ \t]*(?=\{)")
 
 #: The most lines one pretty-printed message of a debug log may span.
 MAX_MESSAGE_LINES = 100_000
@@ -55,15 +73,21 @@ MAX_MESSAGE_LINES = 100_000
 RESET_NEW_SESSION = "reset: new QMP session"
 
 
-def is_debug_log(lines: Iterable[str]) -> bool:
-    """Whether any of these lines holds a qemu.qmp debug-log message marker."""
-    return any(("-->" in text or "<--" in text) and LOG_MARK.search(text) for text in lines)
+def is_marked_log(lines: Iterable[str]) -> bool:
+    """Whether any of these lines holds a message mark (:data:`LOG_MARK`).
+
+    >>> is_marked_log(["Example:", '    -> { "execute": "query-jobs" }'])
+    True
+    >>> is_marked_log(["bottom <- middle <- top", '{"return": {}}'])
+    False
+    """
+    return any(("->" in text or "<-" in text) and LOG_MARK.search(text) for text in lines)
 
 
 def qmp_messages(
-    lines: Iterable[tuple[int, str]], path: str, debug_log: bool
+    lines: Iterable[tuple[int, str]], path: str, marked: bool
 ) -> Iterator[Record | Greeting]:
-    """The messages of a transcript (or debug log), greetings included."""
+    """The messages of a transcript (or of a marked log), greetings included."""
     pending: list[str] | None = None
     start = 0
     depth = 0
@@ -80,7 +104,7 @@ def qmp_messages(
         body = text.strip()
         if not body:
             continue
-        mark = LOG_MARK.search(text) if ("-->" in text or "<--" in text) else None
+        mark = LOG_MARK.search(text) if ("->" in text or "<-" in text) else None
         if mark is not None:
             body = text[mark.end() :]
             depth = bracket_depth(body)
@@ -89,7 +113,7 @@ def qmp_messages(
                 continue
         elif body[0] in "<>":
             body = body[1:].lstrip(" ")
-        elif debug_log:
+        elif marked:
             continue
         if not body.startswith("{"):
             raise TraceFormatError(path, number, "not a QMP message (a JSON object)")
@@ -110,10 +134,10 @@ def _message(text: str, path: str, line: int) -> Record | Greeting:
     return record
 
 
-def qmp_records(lines: Iterable[tuple[int, str]], path: str, debug_log: bool) -> Iterator[Record]:
+def qmp_records(lines: Iterable[tuple[int, str]], path: str, marked: bool) -> Iterator[Record]:
     """The trace records of a transcript: greetings dropped or turned into resets."""
     greetings = 0
-    for message in qmp_messages(lines, path, debug_log):
+    for message in qmp_messages(lines, path, marked):
         if isinstance(message, Greeting):
             greetings += 1
             if greetings > 1:

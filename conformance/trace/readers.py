@@ -6,15 +6,21 @@ Three formats are read (``fmt``):
     jobcheck's own trace format (:mod:`jobcheck.conformance.trace.records`).
 ``qmp``
     a raw QMP transcript, one message a line, optionally prefixed ``> ``/``< ``;
-    or a qemu.qmp debug log (:mod:`.qmp_transcript`).  ``Meta.order`` is
-    ``wire``; ``Meta.qemu_version`` comes from the greeting when one is near
-    the start of the file.
+    a documentation transcript (``-> {``/``<- {``); or a qemu.qmp debug log
+    (:mod:`.qmp_transcript`).  ``Meta.order`` is ``wire``;
+    ``Meta.qemu_version`` comes from the greeting when one is near the start of
+    the file.
 ``iotests``
     a qemu-iotests ``.out`` file (:mod:`.iotests_log`).  ``Meta.order`` is
     ``per-job``; ``Note("reset: …")`` records mark new QEMU instances and test
     cases.
 ``auto`` (the default)
     :func:`detect_format` decides from the first lines.
+
+A file of the ``qmp`` or ``iotests`` format from which not one QMP command,
+response or event can be read is not a trace (a wrong path, a format jobcheck
+does not read): that is an error too, reported at the first line that looks like
+QMP if there is one.
 
 Use it like this::
 
@@ -51,6 +57,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import stat
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -59,7 +66,7 @@ from typing import IO
 from jobcheck.conformance.errors import UsageError
 from jobcheck.conformance.trace.iotests_log import iotests_records
 from jobcheck.conformance.trace.qmp_messages import Greeting, check_record
-from jobcheck.conformance.trace.qmp_transcript import is_debug_log, qmp_messages, qmp_records
+from jobcheck.conformance.trace.qmp_transcript import is_marked_log, qmp_messages, qmp_records
 from jobcheck.conformance.trace.records import (
     Meta,
     Note,
@@ -85,16 +92,26 @@ def detect_format(first_lines: Iterable[str]) -> str:
 
     * ``jsonl`` if a line is a JSON object with a ``kind`` member (jobcheck's
       records; the metadata record comes first);
-    * ``qmp`` if a line holds a qemu.qmp debug-log marker (``--> {``,
-      ``<-- {``), or if every non-blank line is a JSON object, optionally
-      prefixed ``> `` or ``< `` (a transcript);
-    * ``iotests`` otherwise: free text among the JSON.
+    * ``qmp`` if a line holds a message mark (a qemu.qmp debug log's ``--> {``
+      or ``<-- {``, a documentation transcript's ``-> {`` or ``<- {``), or if
+      every non-blank line is a JSON object, optionally prefixed ``> `` or
+      ``< ``, and something says the lines are the wire's own order: a
+      direction prefix or a QMP greeting;
+    * ``iotests`` otherwise: free text among the JSON, or JSON objects alone
+      with nothing to say in which order they crossed the wire (qemu-iotests
+      outputs that log nothing but QMP look like that).
 
     Lines with no content at all give ``jsonl`` (whose reader then reports
     the file as empty).
+
+    >>> detect_format(['{"return": {}}', '{"execute": "job-dismiss"}'])
+    'iotests'
+    >>> detect_format(['{"QMP": {"version": {}}}', '{"return": {}}'])
+    'qmp'
     """
     seen = False
     all_objects = True
+    wire = False
     for raw in first_lines:
         text = raw.strip()
         if not text:
@@ -107,14 +124,51 @@ def detect_format(first_lines: Iterable[str]) -> str:
                 obj = None
             if isinstance(obj, dict) and "kind" in obj:
                 return "jsonl"
-        if is_debug_log([raw]):
+        if is_marked_log([raw]):
             return "qmp"
-        body = text[1:].lstrip(" ") if text[0] in "<>" else text
+        body = text
+        if text[0] in "<>":
+            body = text[1:].lstrip(" ")
+            wire = True
         if not body.startswith("{"):
             all_objects = False
+        elif not wire and _is_greeting(body):
+            wire = True
     if not seen:
         return "jsonl"
-    return "qmp" if all_objects else "iotests"
+    return "qmp" if all_objects and wire else "iotests"
+
+
+def _is_greeting(text: str) -> bool:
+    if '"QMP"' not in text:
+        return False
+    try:
+        obj = json.loads(text)
+    except (ValueError, RecursionError):
+        return False
+    return isinstance(obj, dict) and "QMP" in obj
+
+
+#: A line that mentions a QMP member the way a message would (``"execute":``).
+_QMP_LOOKING = re.compile(r"""["'](?:execute|exec-oob|return|error|event|QMP)["']\s*:""")
+
+
+def _no_record(path: str, fmt: str, head: list[tuple[int, str]]) -> TraceFormatError:
+    """The error for a file of ``fmt`` that held no QMP record."""
+    what = "qemu-iotests output" if fmt == "iotests" else "a QMP transcript"
+    for number, text in head:
+        if _QMP_LOOKING.search(text):
+            return TraceFormatError(
+                path,
+                number,
+                f"this looks like QMP, but no QMP record could be read from the file (read as"
+                f" {what}): not a trace, or a format jobcheck does not read",
+            )
+    return TraceFormatError(
+        path,
+        head[0][0] if head else 1,
+        f"no QMP record found (read as {what}): not a trace, or a format jobcheck does not read",
+    )
 
 
 def _lines(stream: IO[bytes], path: str) -> Iterator[tuple[int, str]]:
@@ -239,10 +293,10 @@ def _jsonl_records(lines: Iterable[tuple[int, str]], path: str) -> Iterator[Reco
         yield parsed
 
 
-def _qmp_meta(head: list[tuple[int, str]], path: str, debug_log: bool) -> Meta:
+def _qmp_meta(head: list[tuple[int, str]], path: str, marked: bool) -> Meta:
     version: str | None = None
     try:
-        for message in qmp_messages(head, path, debug_log):
+        for message in qmp_messages(head, path, marked):
             if isinstance(message, Greeting):
                 version = message.version
             break
@@ -251,16 +305,24 @@ def _qmp_meta(head: list[tuple[int, str]], path: str, debug_log: bool) -> Meta:
     return Meta(source=path, qemu_version=version, order="wire", extra={"format": "qmp"})
 
 
-def _records(path: str, fmt: str, debug_log: bool) -> Iterator[Record]:
+def _records(path: str, fmt: str, marked: bool, head: list[tuple[int, str]]) -> Iterator[Record]:
     try:
         with _open(path) as stream:
             lines = _lines(stream, path)
             if fmt == "jsonl":
                 yield from _jsonl_records(lines, path)
-            elif fmt == "qmp":
-                yield from qmp_records(lines, path, debug_log)
+                return
+            if fmt == "qmp":
+                reader = qmp_records(lines, path, marked)
             else:
-                yield from iotests_records(lines, path)
+                reader = iotests_records(lines, path)
+            for record in reader:
+                yield record
+                if not isinstance(record, Note):
+                    break
+            else:
+                raise _no_record(path, fmt, head)
+            yield from reader
     except OSError as exc:
         raise UsageError(f"cannot read trace {path}: {exc.strerror or exc}") from None
 
@@ -278,14 +340,14 @@ def open_trace(path: str, fmt: str = "auto") -> tuple[Meta, Iterator[Record]]:
     if not head:
         raise TraceFormatError(path, max(read, 1), "empty trace file")
     chosen = detect_format(text for _, text in head) if fmt == "auto" else fmt
-    debug_log = chosen == "qmp" and is_debug_log(text for _, text in head)
+    marked = chosen == "qmp" and is_marked_log(text for _, text in head)
     if chosen == "jsonl":
         meta = _jsonl_meta(head, path)
     elif chosen == "qmp":
-        meta = _qmp_meta(head, path, debug_log)
+        meta = _qmp_meta(head, path, marked)
     else:
         meta = Meta(source=path, order="per-job", extra={"format": "iotests"})
-    return meta, _records(path, chosen, debug_log)
+    return meta, _records(path, chosen, marked, head)
 
 
 @contextmanager

@@ -30,17 +30,26 @@ after ``null``.  Towards the end no new job starts and every job is driven to
 ``null``, so the trace ends with nothing running (when ``records`` leaves room
 for that).  The same seed gives the same file.
 
+The same records can be written as a qemu-iotests ``.out`` file
+(:func:`write_synthetic_iotests`), as a Python iotest logs them: one JSON
+object a line (events with filtered timestamps), the driver's notes as free
+text, a test-case heading every :data:`IOTESTS_CASE` records.  It checks in
+per-job order with the same result, so the two files measure the two readers
+on the same work.
+
 Command line::
 
     python -m jobcheck.conformance.trace.synthetic OUT --records 1000000 --seed 1
+    python -m jobcheck.conformance.trace.synthetic OUT.out --format iotests
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import random
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -392,17 +401,79 @@ def write_synthetic_trace(path: str, records: int, seed: int) -> None:
         raise UsageError(f"cannot write {path}: {exc.strerror or exc}") from None
 
 
+#: Records per test case of a synthetic iotests output (a heading starts each).
+IOTESTS_CASE = 1000
+_FILTERED_TIMESTAMP = {"microseconds": "USECS", "seconds": "SECS"}
+
+
+def iotests_lines(records: Iterable[Record]) -> Iterator[str]:
+    """The lines of a qemu-iotests ``.out`` file that logs ``records`` (see the module
+    docstring).
+
+    >>> from jobcheck.conformance.trace.records import Command, Response
+    >>> for line in iotests_lines([Command("query-jobs"), Response(None, [])]):
+    ...     print(line or "(blank)")
+    QA output created by synthetic
+    (blank)
+    === Test case 1 ===
+    (blank)
+    {"execute": "query-jobs"}
+    {"return": []}
+    *** done
+    """
+    yield "QA output created by synthetic"
+    dumps = json.dumps
+    for count, record in enumerate(records):
+        if count % IOTESTS_CASE == 0:
+            yield from ("", f"=== Test case {count // IOTESTS_CASE + 1} ===", "")
+        if isinstance(record, Command):
+            command: dict[str, Any] = {"execute": record.execute}
+            if record.arguments:
+                command["arguments"] = record.arguments
+            yield dumps(command)
+        elif isinstance(record, Response):
+            if record.error is not None:
+                error = {"class": record.error.error_class, "desc": record.error.desc}
+                yield dumps({"error": error})
+            else:
+                yield dumps({"return": record.value})
+        elif isinstance(record, Event):
+            event = {"data": record.data, "event": record.event, "timestamp": _FILTERED_TIMESTAMP}
+            yield dumps(event)
+        else:
+            yield record.text
+    yield "*** done"
+
+
+def write_synthetic_iotests(path: str, records: int, seed: int) -> None:
+    """Write the synthetic trace of ``records`` records as a qemu-iotests output, streaming."""
+    generated = synthetic_records(records, seed)
+    try:
+        with open(path, "w", encoding="utf-8", newline="\n") as stream:
+            for line in iotests_lines(generated):
+                stream.write(line + "\n")
+    except OSError as exc:
+        raise UsageError(f"cannot write {path}: {exc.strerror or exc}") from None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m jobcheck.conformance.trace.synthetic",
         description="Write a large synthetic job trace that is legal by the model.",
     )
-    parser.add_argument("out", metavar="OUT", help="the trace file to write (JSON lines)")
+    parser.add_argument("out", metavar="OUT", help="the trace file to write")
     parser.add_argument("--records", type=int, default=100_000, help="records (default 100000)")
     parser.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
+    parser.add_argument(
+        "--format",
+        choices=("jsonl", "iotests"),
+        default="jsonl",
+        help="jobcheck's JSON lines (default) or a qemu-iotests output",
+    )
     args = parser.parse_args(argv)
+    write = write_synthetic_iotests if args.format == "iotests" else write_synthetic_trace
     try:
-        write_synthetic_trace(args.out, args.records, args.seed)
+        write(args.out, args.records, args.seed)
     except JobcheckError as exc:
         print(f"tracegen: error: {exc}", file=sys.stderr)
         return exc.exit_code
