@@ -167,7 +167,7 @@ def test_qmp_transcript_with_a_nan_timestamp_is_refused(
 ) -> None:
     path = tmp_path / "log.qmp"
     path.write_text(
-        '{"event": "X", "data": {}, "timestamp": {"seconds": NaN, "microseconds": 0}}\n',
+        '< {"event": "X", "data": {}, "timestamp": {"seconds": NaN, "microseconds": 0}}\n',
         encoding="utf-8",
     )
     _one_line_exit_2(capsys, main(["check-trace", str(path)]), "NaN is not a JSON value")

@@ -17,10 +17,10 @@ the records it hands over are its own only, with the prefix taken off again:
 the other jobs' events and their entries in ``query-jobs`` are left out, so
 that nothing they do is counted against QEMU.
 
-A launched QEMU lives in a private 0700 temporary directory with its QMP
-socket and its stderr file (:mod:`.qemu_process`); an attached one is left
-running at the end, with every job, node and file that jobcheck made removed,
-and is never killed.  Either way the set-up goes through QMP alone
+A launched QEMU speaks QMP on a socket pair, and lives in a private 0700
+temporary directory with its stderr file and its images (:mod:`.qemu_process`);
+an attached one is left running at the end, with every job, node and file that
+jobcheck made removed, and is never killed.  Either way the set-up goes through QMP alone
 (:mod:`.qemu_setup`), every name prefixed ``jc-<pid>-<n>-``.
 
 On connecting, ``query-version`` picks the model
@@ -59,6 +59,7 @@ from __future__ import annotations
 import itertools
 import os
 import shutil
+import socket
 import stat
 import weakref
 from collections.abc import Callable, Iterator, Sequence
@@ -185,22 +186,23 @@ class QemuTarget(Target):
     # -- opening ---------------------------------------------------------
 
     def _open(self, binary: str | None, connect: str | None, model: str | None) -> None:
+        address: str | socket.socket
         if connect is not None:
-            path = connect
+            address = connect
             try:
-                mode = os.stat(path).st_mode
+                mode = os.stat(connect).st_mode
             except OSError as exc:
-                raise UsageError(f"cannot connect to {path}: {exc.strerror}") from None
+                raise UsageError(f"cannot connect to {connect}: {exc.strerror}") from None
             if not stat.S_ISSOCK(mode):
-                raise UsageError(f"{path} is not a unix socket")
+                raise UsageError(f"{connect} is not a unix socket")
         session = self._resources.session = QemuSession(self.timeout)
         if connect is None:
             found = find_binary(binary)
             process = session.in_loop_thread(lambda: QemuProcess(found, self.workdir))
             self._resources.process = process
-            path = process.socket_path
+            address = process.connection
         with self._guard():
-            session.connect(path)
+            session.connect(address)
             version = session.execute("query-version")
             schema = session.execute("query-qmp-schema")
         if not version.ok or not schema.ok:

@@ -8,7 +8,7 @@ public method submits a coroutine to that loop and waits for it, with a
 timeout::
 
     session = QemuSession(timeout=10.0)
-    session.connect("/tmp/jobcheck-x/qmp.sock")
+    session.connect("/run/qsd/qmp.sock")            # or a connected socket
     session.recording = True
     response = session.execute("query-jobs")      # a trace Response
     session.settle(quiet=0.002)                   # wait for the jobs to stop moving
@@ -37,6 +37,7 @@ import asyncio
 import concurrent.futures
 import contextlib
 import json
+import socket
 import threading
 import time
 from collections.abc import Callable, Coroutine
@@ -225,14 +226,16 @@ class QemuSession:
 
     # -- connecting ------------------------------------------------------
 
-    def connect(self, path: str) -> None:
-        """Connect to the QMP unix socket at ``path`` and negotiate."""
-        self._call(self._connect(path), self.timeout)
+    def connect(self, address: str | socket.socket) -> None:
+        """Connect to the QMP unix socket at ``address`` (a path, or a connected socket that
+        the session then owns) and negotiate."""
+        self._call(self._connect(address), self.timeout)
 
-    async def _connect(self, path: str) -> None:
+    async def _connect(self, address: str | socket.socket) -> None:
+        path = address if isinstance(address, str) else "QEMU's QMP connection"
         self.last_command = f"connecting to {path}"
         try:
-            await asyncio.wait_for(self._client.connect(path), self.timeout)
+            await asyncio.wait_for(self._client.connect(address), self.timeout)
         except TimeoutError:
             if self._greeted:
                 self._broken = (
