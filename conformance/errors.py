@@ -59,6 +59,8 @@ def model_for_option(version: str) -> Model:
     ...     print(exc)
     unknown QEMU version '1.0'; known models: ...
     """
+    if len(version) > 40:
+        raise UsageError(f"unknown QEMU version {version[:20]!r}… (too long for a version)")
     try:
         return model_for(version)
     except UnknownVersionError as exc:

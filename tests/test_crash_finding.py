@@ -52,6 +52,7 @@ def test_quit_during_create_is_reported_as_a_crash_finding(
                 "3",
                 "--save",
                 str(saved),
+                "--allow-raw-qmp",
             ],
             capture_output=True,
             text=True,

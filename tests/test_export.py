@@ -1,11 +1,15 @@
 """``jobcheck export``: the standalone script and the qemu-iotests test made from a live trace.
 
-The trace here is written by hand in the wire order QEMU 7.2 gives (see
+Two traces.  One is written by hand in the wire order QEMU 7.2 gives (see
 docs/driving-qemu.md, 'Return order'): a ``blockdev-create`` of a file in the
 live target's private directory, its dismissal, then a null-co backup that
-finishes inside its start command.  Its divergence is the catalogued
+finishes inside its start command; its only divergence is the catalogued (known)
 ``status.null-never-visible`` (QEMU reports ``null``), which every QEMU shows,
-so the live test can check that the exported script reproduces it.
+so the live tests can check that the exports reproduce it.  The other,
+``tests/data/qsd-7.2.22-pause-in-ready-edited.jsonl``, is QEMU 7.2.22's own trace
+of pausing a READY mirror, edited to report ``paused`` instead of ``standby``
+(the bug the simulator's mutant ``pause-in-ready-goes-paused`` plants): a new
+divergence that real QEMU does not show, so its exports pass there.
 """
 
 from __future__ import annotations
@@ -23,7 +27,17 @@ from jobcheck.conformance.cli import main
 from jobcheck.conformance.errors import UsageError
 from jobcheck.conformance.export import iotest as export_iotest
 from jobcheck.conformance.export import script as export_script
-from jobcheck.conformance.export.plan import WORKDIR, build_plan, substitute, work_directory
+from jobcheck.conformance.export.plan import (
+    WORKDIR,
+    Plan,
+    build_plan,
+    choose,
+    divergences,
+    substitute,
+    work_directory,
+)
+from jobcheck.conformance.report.baseline import Baseline, Entry
+from jobcheck.conformance.trace.readers import read_trace
 from jobcheck.conformance.trace.records import (
     Command,
     Event,
@@ -34,6 +48,7 @@ from jobcheck.conformance.trace.records import (
     Response,
     write_jsonl,
 )
+from jobcheck.model.lifecycle import model_for
 
 DIR = "/tmp/jobcheck-live-x1y2"
 
@@ -94,12 +109,33 @@ def live_records() -> list[Record]:
 
 NULL_INDEX = 25
 META = Meta("qemu", "7.2.22", "wire", {"rule": "status.null-never-visible", "index": NULL_INDEX})
+DATA = Path(__file__).parent / "data"
+EDITED = DATA / "qsd-7.2.22-pause-in-ready-edited.jsonl"
+MODEL = model_for("7.2")
 
 
 def _write(path: Path, meta: Meta = META, records: list[Record] | None = None) -> Path:
     with path.open("w", encoding="utf-8") as stream:
         write_jsonl(stream, meta, records if records is not None else live_records())
     return path
+
+
+def _plan(records: list[Record], meta: Meta = META) -> Plan:
+    """The plan of the divergence the trace was saved for, else of its first one."""
+    found = divergences(records, meta, MODEL)
+    wanted = next((f.id for f in found if f.saved_for), found[0].id if found else None)
+    return build_plan(records, meta, MODEL, "live.jsonl", choose(found, wanted, True, "t"))
+
+
+def _null_id() -> str:
+    """The id of the null event's divergence in the hand-written trace."""
+    found = divergences(live_records(), META, MODEL)
+    return next(f.id for f in found if f.divergence.index == NULL_INDEX)
+
+
+def _edited() -> tuple[Meta, list[Record]]:
+    with read_trace(str(EDITED)) as (meta, records):
+        return meta, list(records)
 
 
 def test_the_hand_written_trace_points_at_the_null_event() -> None:
@@ -117,7 +153,7 @@ def test_work_directory_and_substitution() -> None:
 
 
 def test_plan_stops_after_the_divergent_step_and_marks_the_record() -> None:
-    plan = build_plan(live_records(), META, "7.2", "live.jsonl")
+    plan = _plan(live_records())
     assert [e.execute for e in plan.exchanges] == [
         "blockdev-create",
         "job-dismiss",
@@ -135,11 +171,12 @@ def test_plan_stops_after_the_divergent_step_and_marks_the_record() -> None:
     assert plan.exchanges[0].arguments["options"]["filename"] == f"{WORKDIR}/n.raw"
     assert plan.rule == "status.null-never-visible" and plan.anchor == "@JobStatus.null"
     assert plan.divergent_exchange == 4
+    assert plan.files == ["n.raw"]
 
 
 def test_a_simulator_trace_must_be_replayed_on_qemu_first() -> None:
     with pytest.raises(UsageError, match=r"replay it on QEMU first.*--save live\.jsonl"):
-        build_plan(live_records(), Meta("sim", "7.2.22"), "7.2", "t.jsonl")
+        _plan(live_records(), Meta("sim", "7.2.22"))
 
 
 def test_a_trace_without_divergence_cannot_be_exported() -> None:
@@ -152,12 +189,77 @@ def test_a_trace_without_divergence_cannot_be_exported() -> None:
         "Response",
     ]
     with pytest.raises(UsageError, match="finds no divergence"):
-        build_plan(clean, Meta("qemu", "7.2.22"), "7.2", "t.jsonl")
+        _plan(clean, Meta("qemu", "7.2.22"))
+
+
+def test_divergences_are_numbered_with_their_status() -> None:
+    meta, records = _edited()
+    found = divergences(records, meta, MODEL)
+    assert [(f.id, f.status, str(f.divergence.rule)) for f in found] == [
+        ("d01", "new", "status.transition-table"),
+        ("d02", "new", "status.transition-table"),
+        ("d03", "known", "status.null-never-visible"),
+    ]
+    assert [f.saved_for for f in found] == [True, False, False]
+
+
+def test_the_default_is_the_new_divergence_the_trace_was_saved_for() -> None:
+    meta, records = _edited()
+    assert choose(divergences(records, meta, MODEL), None, False, "t").id == "d01"
+
+
+def test_a_known_divergence_is_refused_unless_allowed() -> None:
+    found = divergences(live_records(), META, MODEL)
+    assert {f.status for f in found} == {"known"}
+    null = _null_id()
+    with pytest.raises(UsageError, match=r"no new divergence, only accepted ones \(d01 \(known\)"):
+        choose(found, None, False, "t")
+    with pytest.raises(UsageError, match=rf"{null} is a known divergence .* needs --allow-known"):
+        choose(found, null, False, "t")
+    assert choose(found, null, True, "t").id == null
+    with pytest.raises(UsageError, match="no divergence d77; this trace has d01, "):
+        choose(found, "d77", True, "t")
+
+
+def test_a_baselined_divergence_counts_as_accepted(tmp_path: Path) -> None:
+    meta, records = _edited()
+    baseline = Baseline(None, [Entry("status.transition-table")])
+    found = divergences(records, meta, MODEL, baseline)
+    assert [f.status for f in found] == ["baselined", "baselined", "known"]
+    with pytest.raises(UsageError, match="only accepted ones"):
+        choose(found, None, False, "t")
+
+
+def test_a_trace_whose_divergence_did_not_reproduce_exports_nothing_by_default() -> None:
+    """A replayed trace names the divergence it replayed; exporting another one silently
+    (such as a known one of the harness's teardown) would mislead."""
+    _meta, records = _edited()
+    about_other = Meta("qemu", "7.2.22", "wire", {"rule": "job-complete.only-ready"})
+    found = divergences(records, about_other, MODEL)
+    with pytest.raises(UsageError, match=r"saved for \(job-complete.only-ready\) is not in it"):
+        choose(found, None, False, "t", "job-complete.only-ready")
+    assert choose(found, "d02", False, "t", "job-complete.only-ready").id == "d02"
+
+
+def test_jobchecks_names_become_readable() -> None:
+    meta, records = _edited()
+    plan = _plan(records, meta)
+    adds = [e.arguments for e in plan.exchanges if e.execute == "blockdev-add"]
+    assert [a["node-name"] for a in adds] == ["src", "dst-null", "dst"]
+    assert adds[2]["file"] == "dst-null"
+    two = [
+        Command("blockdev-add", {"node-name": "jc-9-1-1-src", "driver": "null-co"}, 1),
+        Response(1, {}),
+        Command("blockdev-add", {"node-name": "jc-9-1-2-src", "driver": "null-co"}, 2),
+        Response(2, {}),
+        *records[1:],
+    ]
+    plan = _plan(two, meta)
+    assert [e.arguments["node-name"] for e in plan.exchanges[:2]] == ["src1", "src2"]
 
 
 def test_script_compiles_and_answers_help(tmp_path: Path) -> None:
-    plan = build_plan(live_records(), META, "7.2", "live.jsonl")
-    text = export_script.render(plan)
+    text = export_script.render(_plan(live_records()))
     compile(text, "repro.py", "exec")
     assert "status.null-never-visible" in text and WORKDIR in text
     path = tmp_path / "repro.py"
@@ -169,11 +271,33 @@ def test_script_compiles_and_answers_help(tmp_path: Path) -> None:
     assert "--qemu BIN" in done.stdout
 
 
+def test_script_without_qemu_qmp_says_how_to_run_it(tmp_path: Path) -> None:
+    path = tmp_path / "repro.py"
+    path.write_text(export_script.render(_plan(live_records())), encoding="utf-8")
+    # -I: isolated from the virtual environment's packages, as a plain python3 is
+    done = subprocess.run(
+        [sys.executable, "-I", "-S", str(path), "--help"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 1
+    assert "No module named" not in done.stderr and "Traceback" not in done.stderr
+    assert "needs the qemu.qmp package" in done.stderr
+    assert f"{sys.executable} {path}" in done.stderr
+
+
 def test_iotest_compiles_and_its_output_follows_the_exchanges() -> None:
-    plan = build_plan(live_records(), META, "7.2", "live.jsonl")
+    plan = _plan(live_records())
     test = export_iotest.render_test(plan)
-    compile(test, "jobcheck-status-null-never-visible", "exec")
+    compile(test, "backup-status-null-never-visible", "exec")
     assert "iotests.VM() as vm" in test and "vm.qmp_log('blockdev-backup'" in test
+    assert "with iotests.FilePath('n.raw') as n, \\" in test
+    assert "supported_fmts=['qcow2']," in test and "supported_protocols=['file']" in test
+    assert all(len(line) <= 79 for line in test.splitlines())
+    assert "# Copyright (C) <YEAR> <COPYRIGHT HOLDER>" in test
+    assert "# SPDX-License-Identifier: GPL-2.0-or-later" in test
+    assert "def fix(" not in test and "jobcheck-" not in test
     out = export_iotest.render_output(plan).splitlines()
     commands = [line for line in out if line.startswith('{"execute"')]
     assert len(commands) == len(plan.exchanges)
@@ -181,28 +305,75 @@ def test_iotest_compiles_and_its_output_follows_the_exchanges() -> None:
         '{"execute": "blockdev-create", "arguments": {"job-id": "c1", "options":'
         ' {"driver": "file", "filename": "TEST_DIR/PID-n.raw", "size": 0}}}'
     )
-    marker = out.index("# divergent record (jobcheck rule status.null-never-visible): next line")
-    assert out[marker + 1] == (
-        '{"data": {"id": "j", "status": "null"}, "event": "JOB_STATUS_CHANGE",'
-        ' "timestamp": {"microseconds": "USECS", "seconds": "SECS"}}'
+    assert out[-1] == (
+        "QEMU sends JOB_STATUS_CHANGE id=j status=null (not allowed by"
+        " status.null-never-visible): no"
     )
+    observed = export_iotest.render_output(plan, observed=True).splitlines()
+    assert observed[:-1] == out[:-1] and observed[-1].endswith("): yes")
     completed = next(line for line in out if "BLOCK_JOB_COMPLETED" in line)
     assert '"len": "FILTERED"' in completed and '"offset": "FILTERED"' in completed
-    events = sum(len(e.events) for e in plan.exchanges)
-    steps = sum(1 for e in plan.exchanges if e.step)
-    assert len(out) == 2 * len(plan.exchanges) + events + steps + 1
+
+
+def test_the_iotest_of_a_null_co_trace_runs_once_in_raw() -> None:
+    meta, records = _edited()
+    plan = _plan(records, meta)
+    test = export_iotest.render_test(plan)
+    assert "iotests.script_initialize(supported_fmts=['raw'], required_fmts=['null-co'])" in test
+    assert "# group: quick" in test and "FilePath" not in test
+    assert export_iotest.test_name(plan) == "mirror-status-transition-table"
 
 
 def test_cli_writes_both_kinds(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     trace = _write(tmp_path / "live.jsonl")
     script = tmp_path / "out" / "repro.py"
-    assert main(["export", str(trace), "--as", "script", "--out", str(script)]) == 0
+    known = ["--divergence", _null_id(), "--allow-known"]
+    assert main(["export", str(trace), "--as", "script", "--out", str(script), *known]) == 0
     assert os.access(script, os.X_OK)
-    test = tmp_path / "iotests" / "jobcheck-null"
-    assert main(["export", str(trace), "--as", "iotest", "--out", str(test)]) == 0
+    test = tmp_path / "iotests" / "null"
+    assert main(["export", str(trace), "--as", "iotest", "--out", str(test), *known]) == 0
     assert test.exists() and Path(f"{test}.out").exists()
-    assert main(["export", str(trace), "--as", "script"]) == 0
-    assert capsys.readouterr().out.startswith("wrote ")
+    assert Path(f"{test}.out.observed").exists()
+    assert main(["export", str(trace), "--as", "script", *known]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith(f"exporting {_null_id()} (known, the one the trace was saved for)")
+
+
+def test_cli_default_name_has_no_prefix(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert main(["export", str(EDITED), "--as", "iotest"]) == 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "mirror-status-transition-table",
+        "mirror-status-transition-table.out",
+        "mirror-status-transition-table.out.observed",
+    ]
+    assert "other divergences in the trace: d02 (new), d03 (known)" in capsys.readouterr().out
+
+
+def test_cli_lists_the_divergences(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["export", str(EDITED), "--list"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split()[0] for line in lines] == ["d01", "d02", "d03"]
+
+
+@pytest.mark.parametrize(
+    ("argv", "wanted"),
+    [
+        ([], "only accepted ones"),
+        (["--divergence", "d02"], "needs --allow-known"),
+        (["--divergence", "x; rm"], "takes an id such as d01"),
+        (["--verify", "/nonexistent"], "--verify runs an iotest"),
+    ],
+)
+def test_cli_refusals(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], argv: list[str], wanted: str
+) -> None:
+    trace = _write(tmp_path / "live.jsonl")
+    assert main(["export", str(trace), "--as", "script", *argv]) == 2
+    err = capsys.readouterr().err
+    assert wanted in err and len(err.strip().splitlines()) == 1
 
 
 def test_cli_refuses_a_simulator_trace(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -219,26 +390,64 @@ def _qsd() -> str:
     return path
 
 
-@pytest.mark.live
-def test_exported_script_reproduces_the_divergence_on_qemu(tmp_path: Path) -> None:
-    qsd = _qsd()
-    trace = _write(tmp_path / "live.jsonl")
-    script = tmp_path / "repro.py"
-    assert main(["export", str(trace), "--as", "script", "--out", str(script)]) == 0
-    scratch = tmp_path / "scratch"
-    scratch.mkdir()
-    done = subprocess.run(
+def _run_script(script: Path, qsd: str, scratch: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
         [sys.executable, str(script), "--qemu", qsd],
         capture_output=True,
         text=True,
         timeout=120,
         env={**os.environ, "TMPDIR": str(scratch)},
     )
+
+
+@pytest.mark.live
+def test_exported_script_reproduces_the_divergence_on_qemu(tmp_path: Path) -> None:
+    qsd = _qsd()
+    trace = _write(tmp_path / "live.jsonl")
+    script = tmp_path / "repro.py"
+    argv = ["--out", str(script), "--divergence", _null_id(), "--allow-known"]
+    assert main(["export", str(trace), "--as", "script", *argv]) == 0
+    # a deep, long working directory: the script uses no socket path at all
+    scratch = tmp_path / ("d" * 60) / ("e" * 60)
+    scratch.mkdir(parents=True)
+    done = _run_script(script, qsd, scratch)
     assert done.returncode == 1, done.stdout + done.stderr
     assert "QEMU answers as recorded: the divergence reproduces" in done.stdout
     assert done.stdout.rstrip().endswith("DIVERGENCE REPRODUCED")
     assert '! JOB_STATUS_CHANGE {"id": "j", "status": "null"}' in done.stdout
     assert list(scratch.iterdir()) == [], "the script left its temporary directory behind"
+
+
+@pytest.mark.live
+def test_exported_script_of_a_divergence_qemu_does_not_have_says_not_reproduced(
+    tmp_path: Path,
+) -> None:
+    qsd = _qsd()
+    script = tmp_path / "repro.py"
+    assert main(["export", str(EDITED), "--as", "script", "--out", str(script)]) == 0
+    done = _run_script(script, qsd, tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.rstrip().endswith("NOT REPRODUCED (fixed?)")
+
+
+@pytest.mark.live
+def test_exported_scripts_run_in_parallel(tmp_path: Path) -> None:
+    qsd = _qsd()
+    script = tmp_path / "repro.py"
+    argv = ["--out", str(script), "--divergence", _null_id(), "--allow-known"]
+    assert main(["export", str(_write(tmp_path / "live.jsonl")), "--as", "script", *argv]) == 0
+    runs = [
+        subprocess.Popen(
+            [sys.executable, str(script), "--qemu", qsd],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(4)
+    ]
+    for run in runs:
+        out, err = run.communicate(timeout=120)
+        assert run.returncode == 1 and "DIVERGENCE REPRODUCED" in out, out + err
 
 
 def _fake_iotests(directory: Path, qsd: str) -> None:
@@ -258,6 +467,14 @@ test_dir = tempfile.mkdtemp(prefix="iotests-")
 
 def script_initialize(**kwargs):
     pass
+
+class FilePath:
+    def __init__(self, *names):
+        self.paths = [os.path.join(test_dir, "%s-%s" % (os.getpid(), n)) for n in names]
+    def __enter__(self):
+        return self.paths[0] if len(self.paths) == 1 else self.paths
+    def __exit__(self, *exc):
+        return False
 
 def log(msg, filters=()):
     for flt in filters:
@@ -305,17 +522,23 @@ class VM:
         listener.listen(1)
         chardev = "socket,id=m,fd=%d,server=on,wait=on" % listener.fileno()
         self.proc = subprocess.Popen([{qsd!r}, "--chardev", chardev, "--monitor", "chardev=m"],
-                                     pass_fds=[listener.fileno()])
+                                     pass_fds=[listener.fileno()],
+                                     stderr=subprocess.DEVNULL)
         listener.close()
-        self.qmp = QEMUMonitorProtocol(path)
-        self.qmp.connect()
+        self.qmp_conn = QEMUMonitorProtocol(path)
+        self.qmp_conn.connect()
         self.events = []
+    def qmp(self, cmd, **kwargs):
+        # as QEMUMachine.qmp: '_' in the top-level keys becomes '-'
+        return self.qmp_conn.cmd_raw(cmd, {{k.replace("_", "-"): v for k, v in kwargs.items()}})
     def qmp_log(self, cmd, filters=(), **kwargs):
-        log(OrderedDict((("execute", cmd), ("arguments", ordered(kwargs)))), filters)
-        result = self.qmp.cmd_raw(cmd, kwargs)
+        args = {{k.replace("_", "-"): v for k, v in kwargs.items()}}
+        log(OrderedDict((("execute", cmd), ("arguments", ordered(args)))), filters)
+        result = self.qmp_conn.cmd_raw(cmd, args)
         log(result, filters)
         return result
-    def event_wait(self, name, timeout, match):
+    def event_wait(self, name, timeout=60.0, match=None):
+        match = match or {{"data": {{}}}}
         def matches(ev):
             return ev["event"] == name and all(
                 ev["data"].get(k) == v for k, v in match["data"].items())
@@ -324,17 +547,15 @@ class VM:
                 if matches(ev):
                     self.events.remove(ev)
                     return ev
-            ev = self.qmp.pull_event(wait=timeout)
-            if ev is None:
-                raise TimeoutError(name)
+            ev = self.qmp_conn.pull_event(wait=timeout)  # raises asyncio.TimeoutError, as in QEMU
             self.events.append(ev)
     def shutdown(self):
         try:
-            self.qmp.cmd_raw("quit", None)
+            self.qmp_conn.cmd_raw("quit", None)
         except Exception:
             pass
         try:
-            self.qmp.close()
+            self.qmp_conn.close()
         except Exception:
             pass
         self.proc.wait(10)
@@ -342,26 +563,45 @@ class VM:
     (directory / "iotests.py").write_text(source, encoding="utf-8")
 
 
-@pytest.mark.live
-def test_exported_iotest_prints_its_reference_output_on_qemu(tmp_path: Path) -> None:
-    qsd = _qsd()
-    trace = _write(tmp_path / "live.jsonl")
-    test = tmp_path / "jobcheck-null"
-    assert main(["export", str(trace), "--as", "iotest", "--out", str(test)]) == 0
+def _run_iotest(tmp_path: Path, test: Path, qsd: str) -> str:
     _fake_iotests(tmp_path, qsd)
     env: dict[str, Any] = {**os.environ, "PYTHONPATH": str(tmp_path)}
     done = subprocess.run(
         [sys.executable, str(test)], capture_output=True, text=True, timeout=120, env=env
     )
     assert done.returncode == 0, done.stderr
-    assert done.stdout == Path(f"{test}.out").read_text(encoding="utf-8")
+    return done.stdout
+
+
+@pytest.mark.live
+def test_exported_iotest_of_a_known_divergence_prints_the_observed_output(
+    tmp_path: Path,
+) -> None:
+    qsd = _qsd()
+    trace = _write(tmp_path / "live.jsonl")
+    test = tmp_path / "null"
+    argv = ["--out", str(test), "--divergence", _null_id(), "--allow-known"]
+    assert main(["export", str(trace), "--as", "iotest", *argv]) == 0
+    out = _run_iotest(tmp_path, test, qsd)
+    assert out == Path(f"{test}.out.observed").read_text(encoding="utf-8")
+    reference = Path(f"{test}.out").read_text(encoding="utf-8").splitlines()
+    assert out.splitlines()[:-1] == reference[:-1] and reference[-1].endswith(": no")
+
+
+@pytest.mark.live
+def test_exported_iotest_passes_where_qemu_behaves_as_documented(tmp_path: Path) -> None:
+    qsd = _qsd()
+    test = tmp_path / "pause"
+    assert main(["export", str(EDITED), "--as", "iotest", "--out", str(test)]) == 0
+    out = _run_iotest(tmp_path, test, qsd)
+    assert out == Path(f"{test}.out").read_text(encoding="utf-8")
 
 
 def test_plan_ends_at_a_quit_after_the_divergence() -> None:
     records = live_records()[:27]
     assert isinstance(records[-1], Response) and records[-1].id == 5
     teardown: list[Record] = [Command("quit", {}, 7), _jsc("j", "null"), Response(7, {})]
-    plan = build_plan(records + teardown, META, "7.2", "live.jsonl")
+    plan = _plan(records + teardown)
     assert plan.exchanges[-1].execute == "blockdev-backup"
     assert plan.exchanges[-1].events[-1]["data"] == {"id": "j", "status": "null"}
     assert len(plan.exchanges[-1].events) == 9
@@ -371,8 +611,14 @@ def test_the_quote_is_the_documentation_of_the_model_version() -> None:
     # QEMU refuses job-complete of a ready mirror as if a cancel had been requested: the
     # rule's sentence was reworded in 10.1, and the plan quotes the model's own wording.
     ready = {"device": "j", "len": 1, "offset": 1, "speed": 0, "type": "mirror"}
+    node = {"driver": "null-co", "size": 1 << 30}
+    mirror = {"job-id": "j", "device": "src", "target": "dst", "sync": "full"}
     records: list[Record] = [
-        *_start("blockdev-mirror", "j", 1),
+        Command("blockdev-add", {**node, "node-name": "src"}, 1),
+        Response(1, {}),
+        Command("blockdev-add", {**node, "node-name": "dst"}, 2),
+        Response(2, {}),
+        Command("blockdev-mirror", mirror, 3),
         _jsc("j", "created"),
         _jsc("j", "running"),
         Response(3, {}),
@@ -382,6 +628,122 @@ def test_the_quote_is_the_documentation_of_the_model_version() -> None:
         Response(4, None, QmpError("GenericError", "The active block job 'j' cannot be completed")),
     ]
     meta = Meta("qemu", "7.2.22", "wire")
-    quotes = {v: build_plan(records, meta, v, "live.jsonl").quote for v in ("7.2", "10.2")}
+    quotes = {}
+    for version in ("7.2", "10.2"):
+        model = model_for(version)
+        found = choose(divergences(records, meta, model), None, False, "t")
+        quotes[version] = build_plan(records, meta, model, "live.jsonl", found).quote
     assert quotes["7.2"] == "A cancelled or paused job cannot be completed."
     assert quotes["10.2"] is not None and quotes["10.2"].startswith("Note that if you issue")
+
+
+FAKE_CHECK = """#!{python}
+# A stand-in for qemu-iotests' ./check: runs tests/NAME, compares with tests/NAME.out
+import difflib, os, subprocess, sys
+here = os.path.dirname(os.path.realpath(__file__))
+fmt, name = sys.argv[1], sys.argv[2]
+test = os.path.join(here, "tests", name)
+done = subprocess.run([sys.executable, test], capture_output=True, text=True,
+                      env={{**os.environ, "PYTHONPATH": {harness!r}}})
+with open(test + ".out") as stream:
+    reference = stream.read()
+got = done.stdout + done.stderr
+if got == reference:
+    print(name + "   pass")
+    sys.exit(0)
+print(name + "   fail")
+sys.stdout.writelines(difflib.unified_diff(reference.splitlines(True), got.splitlines(True),
+                                           test + ".out", test + ".out.bad"))
+sys.exit(1)
+"""
+
+
+def _fake_build_tree(tmp_path: Path, qsd: str) -> Path:
+    """A source tree with tests/qemu-iotests/{check,tests/}, and a build tree whose
+    tests/qemu-iotests/check links to it, as QEMU's build does."""
+    harness = tmp_path / "harness"
+    harness.mkdir()
+    _fake_iotests(harness, qsd)
+    source = tmp_path / "src" / "tests" / "qemu-iotests"
+    (source / "tests").mkdir(parents=True)
+    check = source / "check"
+    check.write_text(FAKE_CHECK.format(python=sys.executable, harness=str(harness)))
+    check.chmod(0o755)
+    build = tmp_path / "build"
+    (build / "tests" / "qemu-iotests").mkdir(parents=True)
+    (build / "tests" / "qemu-iotests" / "check").symlink_to(check)
+    return build
+
+
+@pytest.mark.live
+@pytest.mark.parametrize(
+    ("trace", "extra", "code", "verdict"),
+    [
+        ("edited", [], 1, "passes: ./check passes: QEMU behaves as documented here"),
+        ("null", ["--allow-known"], 0, "reproduces: ./check fails at the divergent record"),
+    ],
+)
+def test_verify_runs_the_test_with_check_in_a_build_tree(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    trace: str,
+    extra: list[str],
+    code: int,
+    verdict: str,
+) -> None:
+    build = _fake_build_tree(tmp_path, _qsd())
+    path = EDITED if trace == "edited" else _write(tmp_path / "live.jsonl")
+    if trace == "null":
+        extra = [*extra, "--divergence", _null_id()]
+    out = tmp_path / "out" / "t"
+    argv = ["export", str(path), "--as", "iotest", "--out", str(out), "--verify", str(build)]
+    assert main([*argv, *extra]) == code
+    assert verdict in capsys.readouterr().out
+    assert list((tmp_path / "src" / "tests" / "qemu-iotests" / "tests").iterdir()) == []
+
+
+def test_verify_needs_a_build_tree(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["export", str(EDITED), "--as", "iotest", "--verify", str(tmp_path)])
+    assert code == 2
+    assert "not a QEMU build tree (no tests/qemu-iotests/check in it)" in capsys.readouterr().err
+
+
+def _real_build_tree() -> tuple[Path, dict[str, str]]:
+    """A QEMU build tree (``$JOBCHECK_QEMU_BUILD``, else one under ~/.cache/jobcheck/) and
+    a system emulator with the qtest accelerator, which iotests' VM needs; or a skip."""
+    found = [Path(p) for p in [os.environ.get("JOBCHECK_QEMU_BUILD", "")] if p]
+    found += sorted(Path.home().glob(".cache/jobcheck/*/*/build"))
+    trees = [p for p in found if (p / "tests" / "qemu-iotests" / "check").exists()]
+    if not trees:
+        pytest.skip("no QEMU build tree ($JOBCHECK_QEMU_BUILD, or ~/.cache/jobcheck/*/*/build)")
+    build = trees[0]
+    env = dict(os.environ)
+    candidates = [os.environ.get("QEMU_PROG", ""), *map(str, build.glob("qemu-system-*"))]
+    for prog in filter(None, candidates):
+        accels = subprocess.run([prog, "-accel", "help"], capture_output=True, text=True)
+        if "qtest" in accels.stdout:
+            env["QEMU_PROG"] = prog
+            break
+    else:
+        pytest.skip(
+            f"the build tree {build} has no qemu-system-* with the qtest accelerator (iotests'"
+            " VM needs one; Debian's binaries have none): set QEMU_PROG to one"
+        )
+    for tool in ("qemu-img", "qemu-io", "qemu-nbd"):
+        if not (build / tool).exists() and shutil.which(tool):
+            env[f"{tool.replace('-', '_').upper()}_PROG"] = str(shutil.which(tool))
+    return build, env
+
+
+@pytest.mark.live
+def test_verify_with_the_real_check(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    build, env = _real_build_tree()
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    trace = _write(tmp_path / "live.jsonl")
+    argv = ["--divergence", _null_id(), "--allow-known", "--verify", str(build)]
+    out = tmp_path / "t"
+    assert main(["export", str(trace), "--as", "iotest", "--out", str(out), *argv]) == 0
+    assert "reproduces: ./check fails at the divergent record" in capsys.readouterr().out

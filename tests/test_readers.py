@@ -26,6 +26,7 @@ from hypothesis import strategies as st
 from jobcheck.conformance.errors import UsageError
 from jobcheck.conformance.trace.readers import detect_format, open_trace, read_trace
 from jobcheck.conformance.trace.records import (
+    QEMU_VERSION,
     Command,
     Event,
     Meta,
@@ -37,8 +38,10 @@ from jobcheck.conformance.trace.records import (
     read_jsonl,
     write_jsonl,
 )
+from jobcheck.conformance.trace.steps import JOB_ID
 
 FORMATS = ("auto", "jsonl", "qmp", "iotests")
+META_LINE = '{"kind": "meta", "format": "jobcheck-trace", "version": 1, "source": "t"}\n'
 
 
 def _write(tmp: Path, name: str, content: str | bytes) -> str:
@@ -68,7 +71,11 @@ def test_jsonl_exact_records_and_lines(tmp_path: Path) -> None:
         Command("job-pause", {"id": "j0"}, 7),
         Response(7, {}),
         Response(8, None, QmpError("GenericError", "Job not found")),
-        Event("JOB_STATUS_CHANGE", {"id": "j0", "status": "paused"}, {"seconds": 1}),
+        Event(
+            "JOB_STATUS_CHANGE",
+            {"id": "j0", "status": "paused"},
+            {"seconds": 1, "microseconds": 2},
+        ),
         Note("drain j0", {"op": "drain", "job": "j0"}),
     ]
     path = str(tmp_path / "t.jsonl")
@@ -79,15 +86,16 @@ def test_jsonl_exact_records_and_lines(tmp_path: Path) -> None:
     assert got == [replace(r, line=n) for n, r in enumerate(records, start=2)]
 
 
-def test_jsonl_without_meta_line_gets_default_meta(tmp_path: Path) -> None:
-    path = _write(tmp_path, "t.jsonl", '{"kind": "response", "return": 1}\n')
+def test_jsonl_meta_without_source_gets_the_path(tmp_path: Path) -> None:
+    meta_line = '{"kind": "meta", "format": "jobcheck-trace", "version": 1}\n'
+    path = _write(tmp_path, "t.jsonl", meta_line + '{"kind": "response", "return": 1}\n')
     meta, records = _read(path, "jsonl")
     assert meta == Meta(source=path)
-    assert records == [Response(None, 1, None, 1)]
+    assert records == [Response(None, 1, None, 2)]
 
 
 def test_jsonl_second_meta_is_an_error(tmp_path: Path) -> None:
-    meta = '{"kind": "meta", "source": "x"}\n'
+    meta = META_LINE
     path = _write(tmp_path, "t.jsonl", meta + '{"kind": "note", "text": "a"}\n' + meta)
     with pytest.raises(TraceFormatError) as info:
         _read(path)
@@ -457,7 +465,7 @@ def test_wrong_shapes_are_errors_with_their_line(
 ) -> None:
     bad = _as_jsonl(line) if fmt == "jsonl" else line
     good = _as_jsonl(JSC_OK) if fmt == "jsonl" else JSC_OK
-    header = '{"kind": "meta", "source": "t"}\n' if fmt == "jsonl" else ""
+    header = META_LINE if fmt == "jsonl" else ""
     path = _write(tmp_path, "t", header + f"{good}\n\n{bad}\n{good}\n")
     _meta, records = open_trace(path, fmt)
     assert next(records).line == (2 if header else 1)  # read lazily, up to the bad line
@@ -472,17 +480,17 @@ def test_wrong_shapes_are_errors_with_their_line(
 @pytest.mark.parametrize("fmt", ["auto", "jsonl", "qmp", "iotests"])
 def test_unknown_status_names_are_not_rejected(tmp_path: Path, fmt: str) -> None:
     line = '{"event": "JOB_STATUS_CHANGE", "data": {"id": "j", "status": "exploded"}}'
-    content = _as_jsonl(line) if fmt == "jsonl" else line
+    content = META_LINE + _as_jsonl(line) if fmt in ("jsonl", "auto") else line
     records = _read(_write(tmp_path, "t", content + "\n"), fmt)[1]
-    assert records == [_jsc("j", "exploded", 1)]
+    assert records == [_jsc("j", "exploded", 2 if content.startswith(META_LINE) else 1)]
 
 
 @pytest.mark.parametrize(
     ("fmt", "content", "line"),
     [
-        ("jsonl", '{"kind": "note", "text": "a"}\n{"kind": "note", "te\n', 2),
-        ("jsonl", '{"kind": "note", "text": "a"}\n{"kind": "nonsense"}\n', 2),
-        ("jsonl", '{"kind": "note", "text": "a"}\n[1, 2]\n', 2),
+        ("jsonl", META_LINE + '{"kind": "note", "text": "a"}\n{"kind": "note", "te\n', 3),
+        ("jsonl", META_LINE + '{"kind": "note", "text": "a"}\n{"kind": "nonsense"}\n', 3),
+        ("jsonl", META_LINE + '{"kind": "note", "text": "a"}\n[1, 2]\n', 3),
         ("auto", '{"kind": "meta"\n', 1),
         ("qmp", '{"return": {}}\n{"return": \n', 2),
         ("qmp", '{"return": {}}\nfree text\n', 2),
@@ -582,7 +590,11 @@ def test_reading_is_lazy(tmp_path: Path) -> None:
 # --- fuzzing -------------------------------------------------------------------------------
 
 json_values = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(),
     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
     max_leaves=12,
 )
@@ -636,6 +648,20 @@ def test_fuzz_pretty_printed_objects_among_text(objects: list[str]) -> None:
 
 
 json_objects = st.dictionaries(st.text(max_size=8), json_values, max_size=4)
+timestamps = st.none() | st.fixed_dictionaries(
+    {"seconds": st.integers(0, 2**40), "microseconds": st.integers(0, 999_999)}
+)
+job_ids = st.from_regex(JOB_ID, fullmatch=True)
+steps_strategy = st.one_of(
+    st.builds(lambda j: {"op": "drain", "job": j}, job_ids),
+    st.builds(
+        lambda j, v: {"op": "verb", "job": j, "verb": v, "family": "job"},
+        job_ids,
+        st.sampled_from(["pause", "resume", "cancel"]),
+    ),
+    st.just({"op": "query"}),
+    st.builds(lambda j: {"op": "start", "jobs": [{"type": "mirror", "id": j}]}, job_ids),
+)
 records_strategy = st.one_of(
     st.builds(Command, st.text(), json_objects, st.none() | st.integers() | st.text()),
     st.builds(Response, st.none() | st.integers(), json_values.filter(lambda v: v is not None)),
@@ -645,21 +671,21 @@ records_strategy = st.one_of(
         st.none(),
         st.builds(QmpError, st.text(), st.text()),
     ),
-    st.builds(Event, st.text(), json_objects, st.none() | json_objects).filter(
+    st.builds(Event, st.text(), json_objects, timestamps).filter(
         lambda e: e.event != "JOB_STATUS_CHANGE"
     ),
     st.builds(
         lambda job, status, ts: Event("JOB_STATUS_CHANGE", {"id": job, "status": status}, ts),
         st.text(),
         st.text(),
-        st.none() | json_objects,
+        timestamps,
     ),
-    st.builds(Note, st.text(), st.none() | json_objects),
+    st.builds(Note, st.text(), st.none() | steps_strategy),
 )
 metas = st.builds(
     Meta,
     st.text(min_size=1).filter(lambda s: s != "unknown"),
-    st.none() | st.text(),
+    st.none() | st.from_regex(QEMU_VERSION, fullmatch=True),
     st.sampled_from(["wire", "per-job"]),
     json_objects,
 )

@@ -24,6 +24,7 @@ from jobcheck.conformance.campaign.results import CampaignResult, Failure
 from jobcheck.conformance.cli import main
 from jobcheck.conformance.oracle import check
 from jobcheck.conformance.oracle.divergence import Divergence
+from jobcheck.conformance.report import markdown as report_markdown
 from jobcheck.conformance.report import write as report
 from jobcheck.conformance.report.baseline import Baseline, Entry, VersionRange, write_baseline
 from jobcheck.conformance.report.junit import expected_counts
@@ -533,3 +534,17 @@ def test_rule_quotes_are_the_documentation_of_the_model_version(version: str, wo
     document = report.build(_info(version), result, summary, None, False, when=when).document
     quotes = {r["id"]: r["quote"] for r in document["rules"]}
     assert quotes["job-complete.only-ready"].endswith(wording)
+
+
+def test_markdown_escapes_what_the_trace_and_qemu_said() -> None:
+    hostile = "<img src=x onerror=alert(1)> **bold** [link](http://x) `tick` | pipe\nnext"
+    evil = replace(NEW, observed=hostile, expected="a <b>tag</b>", job="j1")
+    outcome = _outcome([evil], failing=[evil])
+    outcome.document["target"]["description"] = "QEMU <script>alert(2)</script>"
+    outcome.document["run"]["command"] = "jobcheck run `x` | y"
+    text = report_markdown.render(outcome.document)
+    assert "<img" not in text and "<script" not in text and "<b>" not in text
+    assert "&lt;img src=x onerror=alert(1)&gt; \\*\\*bold\\*\\* \\[link\\](http://x)" in text
+    assert "\\`tick\\` \\| pipe next" in text
+    assert "| command | `` jobcheck run `x` \\| y `` |" in text
+    assert "QEMU &lt;script&gt;alert(2)&lt;/script&gt;" in text

@@ -453,7 +453,9 @@ def test_rules_missing_schema_exits_2(tmp_path: Path, capsys: pytest.CaptureFixt
     missing = tmp_path / "absent.json"
     assert main(["rules", "--schema", str(missing)]) == 2
     err = capsys.readouterr().err.splitlines()
-    assert err == [f"jobcheck rules: error: {missing}: No such file or directory"]
+    assert err == [
+        f"jobcheck rules: error: cannot read schema {missing}: No such file or directory"
+    ]
 
 
 def test_rules_malformed_names_file_and_line(

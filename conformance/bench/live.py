@@ -65,7 +65,7 @@ def qmp_ready_seconds(binary: str, timeout: float) -> float:
         session: QemuSession | None = None
         try:
             session = QemuSession(timeout)
-            session.connect(process.socket_path)
+            session.connect(process.connection)
             response = session.execute("query-jobs")
             seconds = time.perf_counter() - started
         except Exception as exc:  # the session's own errors are not TargetErrors

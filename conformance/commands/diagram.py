@@ -18,14 +18,14 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from jobcheck.conformance.errors import UsageError
+from jobcheck.conformance.errors import UsageError, model_for_option
 from jobcheck.conformance.report.diagram_files import (
     DEFAULT_FORMATS,
     FORMATS,
     diagram_set,
     write_diagrams,
 )
-from jobcheck.model.lifecycle import MODELS, Model, UnknownVersionError, Verb, model_for
+from jobcheck.model.lifecycle import MODELS, Model, Verb
 
 HELP = "draw the lifecycle, permission matrices, per-verb views and version diffs"
 
@@ -55,8 +55,8 @@ def models_option(text: str) -> list[Model]:
     if text == "all":
         return list(MODELS.values())
     try:
-        return [model_for(text)]
-    except UnknownVersionError as exc:
+        return [model_for_option(text)]
+    except UsageError as exc:
         raise UsageError(f"{exc} (or 'all')") from None
 
 

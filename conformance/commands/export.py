@@ -1,29 +1,45 @@
-"""``jobcheck export``: turn a trace into a reproducer a QEMU developer can run.
+"""``jobcheck export``: turn a divergence of a live trace into a reproducer a QEMU developer runs.
 
 ``--as script`` writes a standalone Python script that needs only qemu.qmp
 (``python3 repro.py --qemu BIN``; see :mod:`jobcheck.conformance.export.script`).
-``--as iotest`` writes a qemu-iotests test and its reference output, to drop
-into QEMU's ``tests/qemu-iotests/tests/`` (see
-:mod:`jobcheck.conformance.export.iotest`).  Both replay the recorded QMP
-commands of a live QEMU trace up to the divergence (see
-:mod:`jobcheck.conformance.export.plan`); a simulator trace must be replayed on
-QEMU first (``jobcheck replay TRACE --qemu BIN --save live.jsonl``).
+``--as iotest`` writes a qemu-iotests test, its reference output (the
+documented behaviour) and the output observed when the trace was recorded, to
+drop into QEMU's ``tests/qemu-iotests/tests/`` (see
+:mod:`jobcheck.conformance.export.iotest`); ``--verify BUILD_DIR`` runs it with
+``./check`` in a QEMU build tree.
+
+Which divergence: ``--divergence dNN`` (``--list`` shows them), else the new
+one the trace was saved for, else its first new one; a known or baselined
+one (``--baseline FILE``) only with ``--allow-known``
+(:mod:`jobcheck.conformance.export.plan`).  Both kinds replay the recorded QMP
+commands of a live QEMU trace up to the divergence; a simulator trace must be
+replayed on QEMU first (``jobcheck replay TRACE --qemu BIN --save live.jsonl``).
+
+Exit codes: 0 written (and, with ``--verify``, ``./check`` fails at the
+divergent record and nowhere else); 1 ``--verify`` found otherwise (the test
+passes there, or fails elsewhere); 2 bad input or options.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import re
+import sys
 from pathlib import Path
 
 from jobcheck.conformance.errors import UsageError, model_for_option
 from jobcheck.conformance.export import iotest as export_iotest
 from jobcheck.conformance.export import script as export_script
-from jobcheck.conformance.export.plan import build_plan
+from jobcheck.conformance.export.plan import build_plan, check_exportable, choose, divergences
+from jobcheck.conformance.export.verify import check_script, verify
+from jobcheck.conformance.report.baseline import load_baseline
 from jobcheck.conformance.trace.readers import read_trace
 from jobcheck.conformance.trace.records import Record, TraceFormatError
 
 HELP = "export a live trace's divergence as a standalone qemu.qmp script or a qemu-iotests test"
+
+_DIVERGENCE_ID = re.compile(r"d[0-9]{2,4}")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -32,14 +48,33 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--as",
         dest="kind",
         choices=["script", "iotest"],
-        required=True,
         help="script: python3 repro.py --qemu BIN; iotest: a test for tests/qemu-iotests/tests/",
     )
     parser.add_argument(
         "--out",
         metavar="PATH",
         help="script: the file (default: standard output); iotest: the test file, its"
-        " reference output goes to PATH.out (default: ./jobcheck-RULE)",
+        " reference output goes to PATH.out (default: ./KIND-RULE, e.g. mirror-status-…)",
+    )
+    parser.add_argument(
+        "--divergence",
+        metavar="dNN",
+        help="which divergence of the trace (default: the new one it was saved for, else its"
+        " first new one; --list shows them)",
+    )
+    parser.add_argument(
+        "--allow-known",
+        action="store_true",
+        help="allow exporting a known (catalogued) or baselined divergence",
+    )
+    parser.add_argument(
+        "--baseline", metavar="FILE", help="divergences this baseline accepts count as baselined"
+    )
+    parser.add_argument("--list", action="store_true", help="list the trace's divergences and exit")
+    parser.add_argument(
+        "--verify",
+        metavar="BUILD_DIR",
+        help="iotest: run it with ./check in this QEMU build tree",
     )
     parser.add_argument(
         "--model", metavar="V", help="model version (default: the trace's QEMU version)"
@@ -58,26 +93,81 @@ def _write(path: Path, text: str, executable: bool = False) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    if not args.list and args.kind is None:
+        raise UsageError("say what to export: --as script or --as iotest (or --list)")
+    if args.divergence is not None and not _DIVERGENCE_ID.fullmatch(args.divergence):
+        raise UsageError(f"--divergence takes an id such as d01, not {args.divergence[:20]!r}")
+    if args.verify is not None:
+        if args.kind != "iotest":
+            raise UsageError("--verify runs an iotest: use it with --as iotest")
+        check_script(args.verify)
     try:
         with read_trace(args.trace, "auto") as (meta, stream):
             records: list[Record] = list(stream)
     except TraceFormatError as exc:
         raise UsageError(str(exc)) from None
-    wanted = args.model or meta.qemu_version
-    if wanted is None:
+    check_exportable(meta, args.trace)
+    wanted = args.model or meta.extra.get("model") or meta.qemu_version
+    if not isinstance(wanted, str):
         raise UsageError(f"{args.trace}: the trace does not say its QEMU version; pass --model V")
-    version = model_for_option(wanted).version
-    plan = build_plan(records, meta, version, args.trace)
+    model = model_for_option(wanted)
+    baseline = load_baseline(args.baseline) if args.baseline else None
+    found = divergences(records, meta, model, baseline)
+    if args.list:
+        for item in found:
+            print(item.describe())
+        if not found:
+            print(f"{args.trace}: no divergence (model {model.version})")
+        return 0
+    saved_rule = meta.extra.get("rule")
+    chosen = choose(
+        found,
+        args.divergence,
+        args.allow_known,
+        args.trace,
+        saved_rule if isinstance(saved_rule, str) else None,
+    )
+    plan = build_plan(records, meta, model, args.trace, chosen)
+    print(f"exporting {chosen.describe()}")
+    others = [f for f in found if f is not chosen]
+    if others:
+        print(
+            f"  other divergences in the trace: {', '.join(f'{f.id} ({f.status})' for f in others)}"
+        )
     if args.kind == "script":
         text = export_script.render(plan)
         if args.out is None:
             print(text, end="")
         else:
             _write(Path(args.out), text, executable=True)
-            print(f"wrote {args.out}: run it with python3 {args.out} --qemu BIN")
+            python = sys.executable or "python3"
+            print(
+                f"wrote {args.out}: run it with {python} {args.out} --qemu BIN"
+                " (any Python with qemu.qmp)"
+            )
         return 0
-    test = Path(args.out or f"jobcheck-{plan.rule.replace('.', '-')}")
-    _write(test, export_iotest.render_test(plan), executable=True)
-    _write(Path(f"{test}.out"), export_iotest.render_output(plan))
-    print(f"wrote {test} and {test}.out: copy both into QEMU's tests/qemu-iotests/tests/")
-    return 0
+    test = Path(args.out or export_iotest.test_name(plan))
+    source = export_iotest.render_test(plan)
+    reference = export_iotest.render_output(plan)
+    _write(test, source, executable=True)
+    _write(Path(f"{test}.out"), reference)
+    _write(Path(f"{test}.out.observed"), export_iotest.render_output(plan, observed=True))
+    print(
+        f"wrote {test}, {test}.out (the documented behaviour) and {test}.out.observed"
+        " (QEMU's when the trace was recorded): copy the first two into QEMU's"
+        " tests/qemu-iotests/tests/"
+    )
+    if args.verify is None:
+        return 0
+    needs = export_iotest.formats(plan)
+    divergent = plan.exchanges[plan.divergent_exchange or 0]
+    verdict = verify(
+        args.verify,
+        test.name,
+        source,
+        reference,
+        needs.check_option,
+        export_iotest.check_line(plan, divergent),
+    )
+    print(f"verify ({needs.check_option}): {verdict.outcome}: {verdict.detail}")
+    return 0 if verdict.outcome == "reproduces" else 1

@@ -21,11 +21,11 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from pathlib import Path
 from typing import Any
 
 from jobcheck.conformance.errors import UsageError, model_for_option
 from jobcheck.conformance.targets.qemu_build import find_build
+from jobcheck.conformance.trace.readers import open_input
 from jobcheck.model.rules import CATALOGUE, Rule, rules_for
 from jobcheck.model.schema_doc import Anchor, SchemaSyntaxError, anchors, parse_schema
 
@@ -64,7 +64,8 @@ def _selected_rules(version: str | None) -> tuple[Rule, ...]:
 def read_schema(path: str) -> tuple[Anchor, ...]:
     """The anchors of the schema file at ``path``; :class:`UsageError` if unreadable or bad."""
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        with open_input(path, "schema") as stream:
+            text = stream.read().decode("utf-8")
     except UnicodeDecodeError:
         raise UsageError(f"{path}: not UTF-8 text") from None
     except OSError as exc:
@@ -73,6 +74,8 @@ def read_schema(path: str) -> tuple[Anchor, ...]:
         items = anchors(parse_schema(text))
     except SchemaSyntaxError as exc:
         raise UsageError(f"{path}:{exc.line}: {exc.message}") from None
+    except RecursionError:
+        raise UsageError(f"{path}: values nested too deeply for a QAPI schema") from None
     if not items:
         raise UsageError(f"{path}: no QAPI definitions found")
     return items

@@ -56,7 +56,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="a QEMU build directory: run its storage-daemon/qemu-storage-daemon",
     )
     target.add_argument(
-        "--connect", metavar="SOCK", help="attach to a running QEMU's QMP unix socket"
+        "--connect", metavar="SOCK", help="attach to a running, idle QEMU's QMP unix socket"
+    )
+    target.add_argument(
+        "--connect-force",
+        action="store_true",
+        help="with --connect: attach even if the QEMU runs jobs of its own (jobcheck leaves"
+        " them alone, uses ids that cannot collide, and does not check them)",
     )
     target.add_argument(
         "--model", metavar="V", help="model version (default: the target's version)"

@@ -1,58 +1,52 @@
 """``jobcheck export --as script``: a standalone Python reproducer that needs only qemu.qmp.
 
 The script launches the QEMU binary given with ``--qemu`` (``qemu-storage-daemon``
-or any ``qemu-system-*``, with no guest) the way jobcheck's live target does —
-a pre-bound unix socket passed as a file descriptor with ``wait=on``, so that
-QEMU 7.2's double greeting cannot happen — in a private temporary directory.
-Then it replays the plan of :mod:`.plan`: each recorded command, its
-response, and the recorded events (waited for, up to a timeout each).  It
-prints what QEMU answers and, at the divergent record, whether QEMU still
-answers as recorded.  Exit status: 1 the divergence reproduces, 0 QEMU
-answers differently there now (fixed?), 2 QEMU could not be started or
-stopped answering.
+or any ``qemu-system-*``, with no guest) in a private temporary directory, its
+QMP monitor on one end of a socket pair (``-chardev socket,fd=N``; the script
+keeps the other end): no socket file, so no path length limit and nothing two
+runs could share, and no connect race.  Then it replays the plan of
+:mod:`.plan`: each recorded command, its response, and the recorded events
+(waited for, up to a timeout each).  It prints what QEMU answers and, at the
+divergent record, whether QEMU still does what the trace recorded.  Exit
+status: 1 the divergence reproduces, 0 QEMU answers differently there now
+(fixed?), 2 QEMU could not be started, stopped answering, or qemu.qmp is
+missing (the script says how to get it, and names the Python that has it).
+
+The script is fixed text (:data:`HEAD`, :data:`IMPORTS`, :data:`TEMPLATE`)
+with its data between the imports and the code: the plan as Python literals
+written by :func:`.source.literal`, and the description as comment lines
+written by :func:`.source.comment`; no trace text is ever pasted into code.
 """
 
 from __future__ import annotations
 
-import pprint
-import textwrap
+import sys
 
 from jobcheck.conformance.export.plan import WORKDIR, Plan
+from jobcheck.conformance.export.source import about, comment, literal
 
-TEMPLATE = r'''#!/usr/bin/env python3
-"""Reproducer of a QEMU job-lifecycle divergence, exported by jobcheck.
-
-@@ABOUT@@
-
-Usage:  python3 THIS_FILE --qemu /usr/bin/qemu-storage-daemon   (or a qemu-system-* binary)
-Needs:  Python 3.8+ and qemu.qmp (pip install qemu.qmp).
-
-It starts QEMU with no guest in a private temporary directory, sends the
-recorded QMP commands in order, waits for the recorded events, and prints
-everything QEMU says ('>' sent, '<' answer, '!' event).  At the divergent
-record it says whether QEMU still answers as recorded.
-Exit status: 1 the divergence reproduces; 0 QEMU answers differently now;
-2 QEMU could not be started or stopped answering.
-"""
-
+IMPORTS = """
 import argparse
 import asyncio
 import json
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
 import tempfile
+"""
 
-from qemu.qmp import EventListener, ExecuteError, QMPClient
+TEMPLATE = r'''
+try:
+    from qemu.qmp import EventListener, ExecuteError, QMPClient
+except ImportError:
+    sys.exit("this reproducer needs the qemu.qmp package (0.0.3 or later): pip install"
+             " qemu.qmp, or run it with a Python that has it, such as jobcheck's: %s %s"
+             % (JOBCHECK_PYTHON, sys.argv[0]))
 
-WORKDIR = @@WORKDIR@@
 PROGRESS = ("current-progress", "total-progress")
-
-DIVERGENCE = @@DIVERGENCE@@
-
-EXCHANGES = @@EXCHANGES@@
 
 
 def substitute(value, workdir):
@@ -67,12 +61,9 @@ def substitute(value, workdir):
 
 
 def launch(binary, workdir):
-    """Start QEMU with its QMP monitor on a pre-bound socket (fd passing, wait=on)."""
-    path = os.path.join(workdir, "qmp.sock")
-    listener = socket.socket(socket.AF_UNIX)
-    listener.bind(path)
-    listener.listen(1)
-    chardev = "socket,id=mon0,fd=%d,server=on,wait=on" % listener.fileno()
+    """Start QEMU with its QMP monitor on one end of a socket pair; return it and our end."""
+    ours, theirs = socket.socketpair()
+    chardev = "socket,id=mon0,fd=%d" % theirs.fileno()
     if "storage-daemon" in os.path.basename(binary):
         argv = [binary, "--chardev", chardev, "--monitor", "chardev=mon0"]
     else:
@@ -80,13 +71,21 @@ def launch(binary, workdir):
                 "-accel", "tcg", "-chardev", chardev, "-mon", "chardev=mon0,mode=control"]
     stderr = open(os.path.join(workdir, "qemu.stderr"), "wb")
     try:
-        process = subprocess.Popen(argv, pass_fds=[listener.fileno()], stdin=subprocess.DEVNULL,
+        process = subprocess.Popen(argv, pass_fds=[theirs.fileno()], stdin=subprocess.DEVNULL,
                                    stdout=subprocess.DEVNULL, stderr=stderr,
                                    start_new_session=True)
     finally:
-        listener.close()
+        theirs.close()
         stderr.close()
-    return process, path
+    return process, ours
+
+
+def strip(value):
+    if isinstance(value, list):
+        return [strip(v) for v in value]
+    if isinstance(value, dict):
+        return {k: strip(v) for k, v in value.items() if k not in PROGRESS}
+    return value
 
 
 def same_answer(got, recorded):
@@ -95,14 +94,6 @@ def same_answer(got, recorded):
         return False
     if "error" in recorded or "error" in got:
         return got.get("error") == recorded.get("error")
-
-    def strip(value):
-        if isinstance(value, list):
-            return [strip(v) for v in value]
-        if isinstance(value, dict):
-            return {k: strip(v) for k, v in value.items() if k not in PROGRESS}
-        return value
-
     return strip(got.get("return")) == strip(recorded.get("return"))
 
 
@@ -140,7 +131,7 @@ async def replay(client, listener, workdir, timeout):
     verdict = None
     backlog = []
     for exchange in EXCHANGES:
-        if exchange["step"]:
+        if exchange["step"] is not None:
             print("# step: %s" % exchange["step"])
         arguments = substitute(exchange["arguments"], workdir)
         print("> %s %s" % (exchange["execute"], json.dumps(arguments, sort_keys=True)))
@@ -181,15 +172,20 @@ def report(reproduced, got, recorded):
         print("*** QEMU answers differently now")
 
 
+def stop(signum, frame):
+    raise KeyboardInterrupt  # unwind: QEMU is stopped and the directory removed
+
+
 async def run(binary, timeout):
-    workdir = tempfile.mkdtemp(prefix="jobcheck-repro-")
+    workdir = tempfile.mkdtemp(prefix="repro-")
     process = None
-    client = QMPClient("jobcheck-repro")
+    client = QMPClient("repro")
     listener = EventListener()
     client.register_listener(listener)
+    verdict = None
     try:
-        process, path = launch(binary, workdir)
-        await asyncio.wait_for(client.connect(path), timeout)
+        process, sock = launch(binary, workdir)
+        await asyncio.wait_for(client.connect(sock), timeout)
         version = await client.execute("query-version")
         qemu = version["qemu"]
         print("# QEMU %d.%d.%d %s (recorded on QEMU %s)" % (
@@ -218,11 +214,11 @@ async def run(binary, timeout):
     finally:
         try:
             await asyncio.wait_for(client.execute("quit"), 5)
-        except Exception:
+        except BaseException:
             pass
         try:
             await client.disconnect()
-        except Exception:
+        except BaseException:
             pass
         if process is not None:
             try:
@@ -231,6 +227,9 @@ async def run(binary, timeout):
                 process.kill()
                 process.wait()
         shutil.rmtree(workdir, ignore_errors=True)
+    if DIVERGENCE["rule"] == "qemu.no-abort":
+        print("QEMU did not crash: NOT REPRODUCED (fixed?)")
+        return 0
     if verdict is None:
         print("the divergent record was not reached")
         return 0
@@ -248,34 +247,51 @@ def main():
     binary = shutil.which(args.qemu)
     if binary is None:
         parser.error("QEMU binary %r not found" % args.qemu)
-    return asyncio.run(run(binary, args.timeout))
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, stop)
+    try:
+        return asyncio.run(run(binary, args.timeout))
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":
     sys.exit(main())
 '''
 
+HEAD = '''#!/usr/bin/env python3
+"""Reproducer of a QEMU job-lifecycle divergence, exported by jobcheck.
 
-def about(plan: Plan) -> str:
-    """The docstring paragraph that says which divergence this is."""
-    lines = [f"Rule {plan.rule}" + (f" ({plan.anchor})" if plan.anchor else "") + "."]
-    if plan.quote:
-        lines.append(f'Documented: "{plan.quote}"')
-    if plan.paraphrase:
-        lines.append(f"Rule in short: {plan.paraphrase}")
-    lines.append(f"Expected: {plan.expected}")
-    lines.append(f"Observed: {plan.observed}")
-    lines.append(f"Recorded on QEMU {plan.qemu_version or '?'}; trace: {plan.source}")
-    wrapped = [textwrap.fill(line, 92, subsequent_indent="    ") for line in lines]
-    return "\n".join(wrapped).replace("\\", "\\\\").replace('"""', '\\"\\"\\"')
+Usage:  python3 THIS_FILE --qemu /usr/bin/qemu-storage-daemon   (or a qemu-system-* binary)
+Needs:  Python 3.8+ and qemu.qmp 0.0.3+ (pip install qemu.qmp).
+
+It starts QEMU with no guest in a private temporary directory, sends the
+recorded QMP commands in order, waits for the recorded events, and prints
+everything QEMU says ('>' sent, '<' answer, '!' event).  At the divergent
+record it says whether QEMU still answers as recorded.
+Exit status: 1 the divergence reproduces; 0 QEMU answers differently now;
+2 QEMU could not be started or stopped answering.
+"""
+'''
 
 
-def render(plan: Plan) -> str:
-    """The script's text."""
-    exchanges = [e.to_json() for e in plan.exchanges]
-    return (
-        TEMPLATE.replace("@@ABOUT@@", about(plan))
-        .replace("@@WORKDIR@@", repr(WORKDIR))
-        .replace("@@DIVERGENCE@@", pprint.pformat(plan.divergence_json(), width=96))
-        .replace("@@EXCHANGES@@", pprint.pformat(exchanges, width=96, sort_dicts=False))
-    )
+def render(plan: Plan, python: str | None = None) -> str:
+    """The script's text; ``python`` is the interpreter named when qemu.qmp is missing."""
+    paragraph = [
+        *about(plan.rule, plan.anchor, plan.quote, plan.paraphrase, plan.expected, plan.observed),
+        f"Recorded on QEMU {plan.qemu_version or '?'}; trace: {plan.source}",
+    ]
+    data = [
+        "",
+        *[line for sentence in paragraph for line in comment(sentence, 96)],
+        "",
+        f"JOBCHECK_PYTHON = {literal(python or sys.executable, where=plan.source)}",
+        f"WORKDIR = {literal(WORKDIR)}",
+        "",
+        f"DIVERGENCE = {literal(plan.divergence_json(), where=plan.source)}",
+        "",
+        f"EXCHANGES = {literal([e.to_json() for e in plan.exchanges], where=plan.source)}",
+        "",
+    ]
+    return HEAD + IMPORTS + "\n".join(data) + TEMPLATE

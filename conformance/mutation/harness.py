@@ -3,8 +3,8 @@
 Order of work:
 
 1. obtain the tree (:mod:`.source`) and take out any mutant a killed run left
-   behind (:meth:`.SourceTree.recover`); refuse the mutants whose edits do not
-   apply exactly once;
+   behind (:meth:`~jobcheck.conformance.mutation.planting.SourceTree.recover`);
+   refuse the mutants whose edits do not apply exactly once;
 2. configure (unless a build directory exists) and build
    ``qemu-storage-daemon``;
 3. run a campaign on the pristine build: it must pass, and its wall time times

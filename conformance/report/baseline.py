@@ -59,6 +59,7 @@ with a one-line message naming the file and the entry.
 from __future__ import annotations
 
 import json
+import os
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -66,6 +67,7 @@ from pathlib import Path
 from typing import Any
 
 from jobcheck.conformance.errors import UsageError
+from jobcheck.conformance.trace.readers import open_input
 from jobcheck.model.kinds import JobKind
 from jobcheck.model.rules import RULES
 
@@ -315,10 +317,11 @@ def load_baseline(path: str | Path, *, upgrade: bool = False) -> Baseline:
     (``exists`` false), so that ``--update-baseline`` can create it; ``upgrade``
     reads a version 1 file too (see :func:`parse_baseline`)."""
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
+    if not os.path.lexists(path):
         return Baseline(path, [], exists=False)
+    try:
+        with open_input(str(path), "baseline") as stream:  # a FIFO is refused, not read
+            text = stream.read().decode("utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
         raise UsageError(f"cannot read baseline {path}: {reason}") from None

@@ -430,7 +430,15 @@ def build_document(
                 saved, cut = _excerpt(records, index)
                 meta = failure.meta
             extra = dict(meta.extra)
-            extra.update({"divergence": did, "rule": group.rule, "index": index})
+            extra.update(
+                {
+                    "divergence": did,
+                    "rule": group.rule,
+                    "index": index,
+                    "status": status,
+                    "model": info.model,
+                }
+            )
             if info.mutant:
                 extra.setdefault("mutant", info.mutant)
             if cut:

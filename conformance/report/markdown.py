@@ -10,6 +10,7 @@ marker is in the label).
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from jobcheck.conformance.report.views import coverage_view, headline
@@ -23,13 +24,41 @@ def mermaid(document: dict[str, Any]) -> str:
     return to_mermaid(coverage_view(document))
 
 
+#: Characters that Markdown (CommonMark with GitHub's tables) could read as markup.
+_MARKUP = re.compile(r"[\\`*_\[\]|~]")
+#: HTML's specials become entities, so that no tag or entity of the input survives.
+_ENTITIES = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
+
+
+def _one_line(text: Any) -> str:
+    """``text`` as one line: every line break (``str.splitlines``'s) becomes a space."""
+    return " ".join(str(text).splitlines())
+
+
 def _cell(text: Any) -> str:
-    return str(text).replace("|", "\\|").replace("\n", " ")
+    """Text from a trace, a baseline or QEMU as plain Markdown text: markup escaped, one line.
+
+    >>> _cell('<img src=x onerror=alert(1)> *a* | b\\nc')
+    '&lt;img src=x onerror=alert(1)&gt; \\\\*a\\\\* \\\\| b c'
+    """
+    line = _one_line(text)
+    line = _MARKUP.sub(lambda m: "\\" + m.group(0), line)
+    return "".join(_ENTITIES.get(c, c) for c in line)
 
 
-def _code(text: str) -> str:
-    fence = "``" if "`" in text else "`"
-    return f"{fence}{text}{fence}"
+def _code(text: Any, in_table: bool = False) -> str:
+    """``text`` as a code span, whatever backticks it holds (one line; ``|`` escaped in tables).
+
+    >>> _code("a `b` c")
+    '`` a `b` c ``'
+    """
+    line = _one_line(text)
+    runs = [len(run) for run in re.findall(r"`+", line)]
+    fence = "`" * (max(runs, default=0) + 1)
+    pad = " " if line.startswith("`") or line.endswith("`") or runs else ""
+    if in_table:
+        line = line.replace("|", "\\|")
+    return f"{fence}{pad}{line}{pad}{fence}"
 
 
 def render(document: dict[str, Any]) -> str:
@@ -51,9 +80,9 @@ def render(document: dict[str, Any]) -> str:
             f" (tour: {run['tour_steps']} steps, {run['tour_seconds']:.1f} s)",
         ),
         ("finished", run["finished"]),
-        ("command", _code(run["command"])),
+        ("command", _code(run["command"], in_table=True)),
     ]
-    out += [f"| {k} | {_cell(v)} |" for k, v in rows]
+    out += [f"| {k} | {v if k == 'command' else _cell(v)} |" for k, v in rows]
     outcome = document["outcome"]
     if outcome["crash"]:
         out += ["", f"**QEMU crashed:** {_cell(outcome['crash'])}"]
@@ -124,7 +153,7 @@ def render(document: dict[str, Any]) -> str:
         where = baseline["path"] or "?"
         state = "" if baseline["exists"] else " (the file does not exist yet)"
         out.append(
-            f"`{where}`{state}: {baseline['entries']} entries, {baseline['matched']} matched,"
+            f"{_code(where)}{state}: {baseline['entries']} entries, {baseline['matched']} matched,"
             f" {len(baseline['stale'])} stale."
         )
         if not baseline["stale_judged"]:
@@ -134,9 +163,9 @@ def render(document: dict[str, Any]) -> str:
             )
         for entry in baseline["stale"]:
             fails = " — fails the run (--strict)" if entry["fails"] else ""
-            job = f" ({entry['job_type']})" if entry["job_type"] else ""
+            job = f" ({_cell(entry['job_type'])})" if entry["job_type"] else ""
             out.append(
-                f"- `{entry['rule']}`{job}: covered but not reproduced — fixed? remove it"
+                f"- {_code(entry['rule'])}{job}: covered but not reproduced — fixed? remove it"
                 f" from the baseline{fails}"
             )
         out.append("")
@@ -151,7 +180,7 @@ def render(document: dict[str, Any]) -> str:
 
 
 def _divergence(e: dict[str, Any]) -> list[str]:
-    job = f", job type {e['job_type']}" if e["job_type"] else ""
+    job = f", job type {_cell(e['job_type'])}" if e["job_type"] else ""
     lines = [
         f"- **{e['id']}** {STATUS_WORD[e['status']]}{job}, seen {e['occurrences']}×",
         f"  - expected: {_cell(e['expected'])}",
@@ -162,7 +191,7 @@ def _divergence(e: dict[str, Any]) -> list[str]:
     if e["trace"]:
         trace = e["trace"]
         where = f", line {trace['line']}" if trace["line"] else ""
-        lines.append(f"  - trace: `{trace['file']}`{where}")
+        lines.append(f"  - trace: {_code(trace['file'])}{where}")
         lines.append(f"  - reproduce: {_code(e['repro'])}")
     else:
         lines.append(f"  - no trace kept; reproduce with: {_code(e['rerun'])}")

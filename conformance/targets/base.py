@@ -119,8 +119,22 @@ class Target(abc.ABC):
         speed: int | None = None,
     ) -> Response:
         """Apply a verb (see :func:`verb_command`)."""
-        command, arguments = verb_command(verb, job_id, family, force=force, speed=speed)
+        wire = self.wire_id(job_id)
+        command, arguments = verb_command(verb, wire, family, force=force, speed=speed)
         return self.execute(command, arguments)
+
+    def raw_qmp(self, command: str, arguments: dict[str, Any] | None = None) -> Response:
+        """Send the command of a raw ``qmp`` step (a live target limits what it may be)."""
+        return self.execute(command, arguments)
+
+    @property
+    def ended(self) -> bool:
+        """Whether the target can take no more commands because QEMU has quit (on request)."""
+        return False
+
+    def wire_id(self, job_id: str) -> str:
+        """The id that the job the steps call ``job_id`` has in QEMU (the same, by default)."""
+        return job_id
 
     def query(self) -> Response:
         return self.execute("query-jobs")
@@ -162,7 +176,7 @@ class Target(abc.ABC):
         if op == "query":
             return self.query()
         if op == "qmp":
-            return self.execute(str(step["execute"]), step.get("arguments"))
+            return self.raw_qmp(str(step["execute"]), step.get("arguments"))
         if op == "release":
             self.release(str(step["job"]))
         elif op == "hold":

@@ -5,11 +5,22 @@ Three ways in::
     QemuTarget()                                   # qemu-storage-daemon from PATH
     QemuTarget(binary="qemu-system-x86_64")        # any qemu-system-*: -M none, no guest
     QemuTarget(connect="/run/qemu/qmp.sock")       # an idle QEMU or QSD already running
+    QemuTarget(connect="/run/qemu/qmp.sock", force=True)   # one that runs jobs of its own
 
-A launched QEMU lives in a private 0700 temporary directory with its QMP
-socket and its stderr file (:mod:`.qemu_process`); an attached one is left
-running at the end, with every job, node and file that jobcheck made removed,
-and is never killed.  Either way the set-up goes through QMP alone
+An attached QEMU must be idle: a ``query-jobs`` that lists a job, or a block
+node named like jobcheck's own, is a :class:`UsageError` (jobcheck's drains
+would pause those jobs, its job ids could collide with theirs, and their
+events would be checked as if jobcheck had caused them).  With ``force`` it
+attaches anyway: every job id it sends gets the target's prefix, so that it
+cannot collide, it never sends a command naming a job it did not start, and
+the records it hands over are its own only, with the prefix taken off again:
+the other jobs' events and their entries in ``query-jobs`` are left out, so
+that nothing they do is counted against QEMU.
+
+A launched QEMU speaks QMP on a socket pair, and lives in a private 0700
+temporary directory with its stderr file and its images (:mod:`.qemu_process`);
+an attached one is left running at the end, with every job, node and file that
+jobcheck made removed, and is never killed.  Either way the set-up goes through QMP alone
 (:mod:`.qemu_setup`), every name prefixed ``jc-<pid>-<n>-``.
 
 On connecting, ``query-version`` picks the model
@@ -31,7 +42,9 @@ command got no answer the target is unusable, and :meth:`QemuTarget.close`
 kills the process.  :meth:`QemuTarget.close` (also run by ``with``, and by a
 finalizer at exit if nobody called it) leaves no process of ours and no
 temporary file behind; if jobcheck is killed outright (SIGKILL), QEMU still
-dies with it (parent-death signal), but the temporary directory stays.
+dies with it (parent-death signal), and the temporary directory, named for the
+jobcheck process, is removed by the next jobcheck that launches or attaches
+to a QEMU.
 
 QEMU 7.2 aborts when a drained section begins while a ``blockdev-create`` job
 is in flight (``quit``, or any drain, such as ``blockdev-reopen`` or the
@@ -46,13 +59,13 @@ from __future__ import annotations
 import itertools
 import os
 import shutil
+import socket
 import stat
-import tempfile
 import time
 import weakref
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from jobcheck.conformance.errors import TargetError, UsageError, model_for_option
@@ -63,15 +76,28 @@ from jobcheck.conformance.targets.qemu_process import (
     QemuCrashed,
     QemuProcess,
     find_binary,
+    make_workdir,
 )
 from jobcheck.conformance.targets.qemu_session import (
+    ConnectFailed,
+    ConnectTimeout,
+    NotQmp,
     QemuSession,
     SessionLost,
     SessionTimeout,
     command_text,
 )
 from jobcheck.conformance.targets.qemu_setup import JobPlan, NodeSetup, Sizes
-from jobcheck.conformance.trace.records import Meta, Record, Response
+from jobcheck.conformance.targets.raw_qmp import check_raw_command
+from jobcheck.conformance.trace.records import (
+    Command,
+    Event,
+    Meta,
+    Record,
+    Response,
+    map_strings,
+    shown,
+)
 from jobcheck.conformance.trace.steps import JobSpec
 from jobcheck.model.lifecycle import BLOCK_JOB_TYPES, JobType, Model
 
@@ -150,6 +176,7 @@ class QemuTarget(Target):
         connect: str | None = None,
         timeout: float = 10.0,
         model: str | None = None,
+        force: bool = False,
     ) -> None:
         if binary and connect:
             raise UsageError("give a QEMU binary to launch or a socket to connect to, not both")
@@ -169,6 +196,13 @@ class QemuTarget(Target):
         """The job types this target can start on this QEMU."""
         self.prefix = f"jc-{os.getpid()}-{next(_SERIAL)}-"
         """Starts every node name and set-up job id of this target."""
+        self.force = bool(force and connect)
+        self.job_prefix = self.prefix if self.force else ""
+        """Starts every job id this target sends (``force``: attached to a busy QEMU)."""
+        self._queries: dict[Any, str] = {}
+        self.allow_raw_qmp = False
+        """Whether raw ``qmp`` steps may be sent at all (``jobcheck replay --allow-raw-qmp``);
+        those that may are limited further by :func:`.raw_qmp.check_raw_command`."""
         self.connect_path = connect
         self._version = "?"
         self._package = ""
@@ -177,7 +211,7 @@ class QemuTarget(Target):
         self._ended = False
         self._plans: dict[str, JobPlan] = {}
         self._setup: NodeSetup | None = None
-        self._resources = _Resources(tempfile.mkdtemp(prefix="jobcheck-qemu-"))
+        self._resources = _Resources(make_workdir())
         self._finalizer = weakref.finalize(self, self._resources.release, 0.2)
         try:
             self._open(binary, connect, model)
@@ -188,26 +222,29 @@ class QemuTarget(Target):
     # -- opening ---------------------------------------------------------
 
     def _open(self, binary: str | None, connect: str | None, model: str | None) -> None:
+        address: str | socket.socket
         if connect is not None:
-            path = connect
+            address = connect
             try:
-                mode = os.stat(path).st_mode
+                mode = os.stat(connect).st_mode
             except OSError as exc:
-                raise UsageError(f"cannot connect to {path}: {exc.strerror}") from None
+                raise UsageError(f"cannot connect to {connect}: {exc.strerror}") from None
             if not stat.S_ISSOCK(mode):
-                raise UsageError(f"{path} is not a unix socket")
+                raise UsageError(f"{connect} is not a unix socket")
         session = self._resources.session = QemuSession(self.timeout)
         if connect is None:
             found = find_binary(binary)
             process = session.in_loop_thread(lambda: QemuProcess(found, self.workdir))
             self._resources.process = process
-            path = process.socket_path
+            address = process.connection
         with self._guard():
-            session.connect(path)
+            session.connect(address)
             version = session.execute("query-version")
             schema = session.execute("query-qmp-schema")
         if not version.ok or not schema.ok:
             raise TargetError(f"QEMU refused its introspection: {version.error or schema.error}")
+        if connect is not None:
+            self._check_idle(session, connect)
         numbers = version.value.get("qemu", {}) if isinstance(version.value, dict) else {}
         self._version = ".".join(str(numbers.get(k, 0)) for k in ("major", "minor", "micro"))
         self._package = str(version.value.get("package", "")).strip()
@@ -228,6 +265,38 @@ class QemuTarget(Target):
             sizes=Sizes(),
         )
         session.recording = True
+
+    def _check_idle(self, session: QemuSession, path: str) -> None:
+        """Refuse a QEMU with jobs (unless ``force``) or with nodes named like ours."""
+        with self._guard():
+            jobs = session.execute("query-jobs")
+            nodes = session.execute("query-named-block-nodes", {"flat": True})
+            if not nodes.ok:  # QEMU before 5.0 has no 'flat'
+                nodes = session.execute("query-named-block-nodes")
+        names = [
+            n.get("node-name")
+            for n in (nodes.value if nodes.ok and isinstance(nodes.value, list) else [])
+            if isinstance(n, dict)
+        ]
+        clash = [n for n in names if isinstance(n, str) and n.startswith(self.prefix)]
+        if clash:
+            raise UsageError(
+                f"the QEMU at {path} has a block node named like jobcheck's own"
+                f" ({shown(clash[0])}); jobcheck cannot set up its jobs beside it"
+            )
+        ids = [
+            shown(j.get("id"), 24)
+            for j in (jobs.value if jobs.ok and isinstance(jobs.value, list) else [])
+            if isinstance(j, dict)
+        ]
+        if ids and not self.force:
+            listed = ", ".join(ids[:5]) + (", …" if len(ids) > 5 else "")
+            raise UsageError(
+                f"the QEMU at {path} is not idle: it runs {len(ids)} job(s) ({listed});"
+                " jobcheck's drains would pause them and its job ids could collide with"
+                " theirs. Let them finish, or pass --connect-force (jobcheck then leaves"
+                " them alone and does not check them)"
+            )
 
     # -- properties ------------------------------------------------------
 
@@ -277,6 +346,14 @@ class QemuTarget(Target):
         """Turn the session's failures into TargetError / QemuCrashed."""
         try:
             yield
+        except NotQmp as exc:
+            raise UsageError(str(exc)) from None
+        except (ConnectFailed, ConnectTimeout) as exc:
+            if self._resources.process is None:
+                raise TargetError(str(exc)) from None
+            if isinstance(exc, ConnectFailed):
+                raise self._lost_error(str(exc)) from None
+            raise TargetError(self._with_stderr(str(exc))) from None
         except SessionTimeout as exc:
             process = self._resources.process
             if process is not None and process.stopped():
@@ -321,6 +398,20 @@ class QemuTarget(Target):
             return self._quit(session, arguments)
         with self._guard():
             return session.execute(command, arguments)
+
+    def raw_qmp(self, command: str, arguments: dict[str, Any] | None = None) -> Response:
+        if not self.allow_raw_qmp:
+            raise UsageError(
+                f"a raw QMP step ({shown(command)}) sends what the trace says to QEMU;"
+                " jobcheck sends one only when asked (jobcheck replay --allow-raw-qmp)"
+            )
+        if self.force:
+            raise UsageError("raw QMP steps cannot be sent with --connect-force")
+        return self.execute(command, check_raw_command(command, arguments, self.workdir))
+
+    @property
+    def ended(self) -> bool:
+        return self._ended
 
     def _quit(self, session: QemuSession, arguments: dict[str, Any] | None) -> Response:
         process = self._resources.process
@@ -395,6 +486,7 @@ class QemuTarget(Target):
             raise UsageError("a grouped or aborted transaction holds backup jobs only")
         assert self._setup is not None
         self._before_drain()
+        specs = [replace(s, id=self.wire_id(s.id)) for s in specs]
         plans = [self._setup.plan(spec) for spec in specs]
         for plan in plans:
             self._plans[plan.spec.id] = plan
@@ -411,14 +503,18 @@ class QemuTarget(Target):
         responses = [self.execute(p.command, p.arguments) for p in plans]
         return next((r for r in responses if not r.ok), responses[-1])
 
+    def wire_id(self, job_id: str) -> str:
+        """The id a job of the campaign's has in QEMU (prefixed under ``force``)."""
+        return self.job_prefix + job_id
+
     def _speed(self, job_id: str, speed: int, what: str) -> None:
-        plan = self._plans.get(job_id)
+        plan = self._plans.get(self.wire_id(job_id))
         if plan is None:
             self.note(f"{what} {job_id}: no such job started here; nothing sent")
         elif plan.spec.type not in BLOCK_JOB_TYPES:
             self.note(f"{what} {job_id}: {plan.spec.type.value} jobs have no speed; nothing sent")
         else:
-            self.execute("block-job-set-speed", {"device": job_id, "speed": speed})
+            self.execute("block-job-set-speed", {"device": plan.spec.id, "speed": speed})
 
     def release(self, job_id: str) -> None:
         self._speed(job_id, 0, "release")
@@ -427,7 +523,7 @@ class QemuTarget(Target):
         self._speed(job_id, 1, "hold")
 
     def drain(self, job_id: str) -> None:
-        plan = self._plans.get(job_id)
+        plan = self._plans.get(self.wire_id(job_id))
         if plan is None or plan.drain is None:
             why = "no such job started here" if plan is None else "no pause points"
             self.note(f"drain {job_id}: {why}; nothing sent")
@@ -441,6 +537,8 @@ class QemuTarget(Target):
             self.execute("transaction", {"actions": []})
 
     def settle(self, expect: Mapping[str, str] | None = None) -> None:
+        if self._ended:
+            return  # QEMU has quit: every event it sent came before its socket closed
         session = self._session
         if expect is None:
             with self._guard():
@@ -530,14 +628,53 @@ class QemuTarget(Target):
 
     def take_records(self) -> list[Record]:
         session = self._resources.session
-        return session.take_records() if session is not None else []
+        records = session.take_records() if session is not None else []
+        return self._own_records(records) if self.job_prefix else records
+
+    def _own_records(self, records: list[Record]) -> list[Record]:
+        """Under ``force``: our records only (no other job's events or query-jobs entries),
+        with our prefix taken off every id and name again."""
+        prefix = self.job_prefix
+        out: list[Record] = []
+        for record in records:
+            if isinstance(record, Command):
+                if record.execute in ("query-jobs", "query-block-jobs"):
+                    self._queries[record.id] = record.execute
+                record = replace(record, arguments=_unprefixed(record.arguments, prefix))
+            elif isinstance(record, Event):
+                key = "id" if record.event == "JOB_STATUS_CHANGE" else "device"
+                named = record.data.get(key)
+                if record.event.startswith(("JOB_", "BLOCK_JOB_")) and not (
+                    isinstance(named, str) and named.startswith(prefix)
+                ):
+                    continue
+                record = replace(record, data=_unprefixed(record.data, prefix))
+            elif isinstance(record, Response):
+                query = self._queries.pop(record.id, None)
+                value = record.value
+                if query is not None and isinstance(value, list):
+                    key = "id" if query == "query-jobs" else "device"
+                    value = [
+                        e
+                        for e in value
+                        if isinstance(e, dict) and str(e.get(key, "")).startswith(prefix)
+                    ]
+                error = record.error
+                if error is not None:
+                    error = replace(error, desc=error.desc.replace(prefix, ""))
+                record = replace(record, value=_unprefixed(value, prefix), error=error)
+            out.append(record)
+        return out
 
     def _record(self, record: Record) -> None:
         self._session.record(record)
 
     def inspect_jobs(self) -> dict[str, str]:
         """Our jobs and their last status as the events told it."""
-        return self._session.inspect(lambda t: {j.id: j.status for j in t.ours()})
+        prefix = self.job_prefix
+        return self._session.inspect(
+            lambda t: {j.id.removeprefix(prefix): j.status for j in t.ours()}
+        )
 
     # -- closing ---------------------------------------------------------
 
@@ -615,3 +752,8 @@ class QemuTarget(Target):
         left = list(reversed(self._setup.nodes)) if self._setup is not None else []
         for _ in range(2):
             left = [n for n in left if not self.execute("blockdev-del", {"node-name": n}).ok]
+
+
+def _unprefixed(value: Any, prefix: str) -> Any:
+    """``value`` with ``prefix`` taken out of every string in it."""
+    return map_strings(value, lambda text: text.replace(prefix, ""))

@@ -8,7 +8,7 @@ public method submits a coroutine to that loop and waits for it, with a
 timeout::
 
     session = QemuSession(timeout=10.0)
-    session.connect("/tmp/jobcheck-x/qmp.sock")
+    session.connect("/run/qsd/qmp.sock")            # or a connected socket
     session.recording = True
     response = session.execute("query-jobs")      # a trace Response
     session.settle(quiet=0.002)                   # wait for the jobs to stop moving
@@ -37,6 +37,7 @@ import asyncio
 import concurrent.futures
 import contextlib
 import json
+import socket
 import threading
 import time
 from collections.abc import Callable, Coroutine
@@ -56,6 +57,47 @@ class SessionLost(Exception):
 
 class SessionTimeout(Exception):
     """QEMU did not answer within the timeout."""
+
+
+class ConnectFailed(SessionLost):
+    """No QMP session could be established; the text says what happened, in one line."""
+
+
+class ConnectTimeout(SessionTimeout):
+    """Connecting took too long; the text says at which point (greeting or negotiation)."""
+
+
+class NotQmp(ConnectFailed):
+    """What answers on the socket is not a QMP server (its first message is no greeting)."""
+
+
+def connect_failure(path: str, exc: BaseException) -> ConnectFailed:
+    """What a failed ``connect()`` means, as one line.
+
+    >>> str(connect_failure("/s", ConnectionRefusedError(111, "Connection refused")))
+    'nothing accepts connections on /s (connection refused): is QEMU running?'
+    """
+    cause: BaseException = exc
+    while isinstance(getattr(cause, "exc", None), BaseException):
+        cause = cause.exc  # type: ignore[attr-defined]
+    if isinstance(cause, ConnectionRefusedError):
+        return ConnectFailed(
+            f"nothing accepts connections on {path} (connection refused): is QEMU running?"
+        )
+    if isinstance(cause, FileNotFoundError):
+        return ConnectFailed(f"cannot connect to {path}: no such socket")
+    if isinstance(cause, PermissionError):
+        return ConnectFailed(f"cannot connect to {path}: permission denied")
+    if isinstance(cause, EOFError):
+        return ConnectFailed(
+            f"{path} closed the connection without a QMP greeting (is it a QEMU monitor?)"
+        )
+    raw = getattr(cause, "raw", None)
+    if isinstance(raw, bytes) or "Greeting" in str(exc):
+        first = raw.decode("utf-8", "replace").strip() if isinstance(raw, bytes) else ""
+        said = f" (it said {first[:60]!r})" if first else ""
+        return NotQmp(f"{path} does not speak QMP: its first message is not a QMP greeting{said}")
+    return ConnectFailed(f"cannot connect to {path}: {_reason(cause)}")
 
 
 def command_text(command: str, arguments: dict[str, Any] | None, limit: int = 160) -> str:
@@ -99,6 +141,7 @@ class QemuSession:
         self._last_id: Any = None
         self._events = 0
         self._lost = False
+        self._greeted = False
         self._broken: str | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._loop = asyncio.new_event_loop()
@@ -153,7 +196,9 @@ class QemuSession:
             self._append(Command(str(msg["execute"]), arguments, msg.get("id")))
 
     def _received(self, msg: Message) -> None:
-        if "event" in msg:
+        if "QMP" in msg:
+            self._greeted = True
+        elif "event" in msg:
             name = str(msg["event"])
             data = msg.get("data")
             data = dict(data) if isinstance(data, dict) else {}
@@ -181,23 +226,36 @@ class QemuSession:
 
     # -- connecting ------------------------------------------------------
 
-    def connect(self, path: str) -> None:
-        """Connect to the QMP unix socket at ``path`` and negotiate."""
-        self._call(self._connect(path), self.timeout)
+    def connect(self, address: str | socket.socket) -> None:
+        """Connect to the QMP unix socket at ``address`` (a path, or a connected socket that
+        the session then owns) and negotiate."""
+        self._call(self._connect(address), self.timeout)
 
-    async def _connect(self, path: str) -> None:
+    async def _connect(self, address: str | socket.socket) -> None:
+        path = address if isinstance(address, str) else "QEMU's QMP connection"
         self.last_command = f"connecting to {path}"
         try:
-            await asyncio.wait_for(self._client.connect(path), self.timeout)
+            await asyncio.wait_for(self._client.connect(address), self.timeout)
         except TimeoutError:
-            self._broken = f"no QMP greeting from {path} within {self.timeout:g} s"
-            raise SessionTimeout(self._broken) from None
+            if self._greeted:
+                self._broken = (
+                    f"the QEMU at {path} sent its QMP greeting, then did not answer"
+                    f" qmp_capabilities within {self.timeout:g} s"
+                )
+            else:
+                self._broken = (
+                    f"no QMP greeting from {path} within {self.timeout:g} s (is it a QEMU"
+                    " monitor? is another client connected to it?)"
+                )
+            raise ConnectTimeout(self._broken) from None
         except (QMPError, OSError, EOFError) as exc:
-            raise SessionLost(f"cannot connect to {path}: {_reason(exc)}") from None
+            raise connect_failure(path, exc) from None
         except AssertionError:
             # qemu.qmp asserts that it is running at the end of its handshake; a peer that
             # died during the handshake makes that assertion fail.
-            raise SessionLost(f"cannot connect to {path}: it closed during the handshake") from None
+            raise ConnectFailed(
+                f"cannot connect to {path}: it closed during the handshake"
+            ) from None
         loop = asyncio.get_running_loop()
         self._tasks = [loop.create_task(self._watch()), loop.create_task(self._drain_listener())]
 
@@ -371,5 +429,5 @@ class QemuSession:
 
 
 def _reason(exc: BaseException) -> str:
-    text = str(exc).strip()
+    text = " ".join(str(exc).split())
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__

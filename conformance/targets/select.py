@@ -3,8 +3,9 @@
 ``--target sim`` is the in-process simulator; ``--target qemu`` a live QEMU:
 ``--qemu BIN`` launches that binary (``qemu-storage-daemon`` or any
 ``qemu-system-*``), ``--qemu-build DIR`` the one a QEMU build directory holds
-(:mod:`.qemu_build`), ``--connect SOCK`` attaches to a running one, and with
-none of them, ``qemu-storage-daemon`` is looked up on ``PATH``.  Without
+(:mod:`.qemu_build`), ``--connect SOCK`` attaches to a running, idle one (with
+``--connect-force``, to one that runs jobs of its own), and with none of them,
+``qemu-storage-daemon`` is looked up on ``PATH``.  Without
 ``--target``, a live QEMU is used when one is given or found, the simulator
 otherwise.
 """
@@ -14,11 +15,13 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
+import stat
 from dataclasses import dataclass
 
 from jobcheck.conformance.errors import UsageError, model_for_option
 from jobcheck.conformance.targets.base import Target
 from jobcheck.conformance.targets.qemu_build import find_build
+from jobcheck.conformance.targets.qemu_process import resolve_binary
 from jobcheck.conformance.targets.sim_mutants import MUTANTS
 
 
@@ -33,6 +36,8 @@ class TargetChoice:
     binary: str | None = None
     connect: str | None = None
     timeout: float = 10.0
+    force: bool = False
+    """Attach to a QEMU that is not idle (``--connect-force``)."""
     build: str | None = None
     """The QEMU build directory :attr:`binary` was found in (``--qemu-build``)."""
     model_reason: str | None = None
@@ -45,7 +50,8 @@ class TargetChoice:
                 f", mutant {self.mutant}" if self.mutant else ""
             )
         if self.connect:
-            return f"live QEMU at {self.connect}"
+            forced = " (--connect-force: its other jobs are left alone and not checked)"
+            return f"live QEMU at {self.connect}" + (forced if self.force else "")
         if self.build:
             return f"live QEMU {self.binary} (build {self.build})"
         return f"live QEMU {self.binary}"
@@ -59,6 +65,8 @@ class TargetChoice:
             return [*out, "--model", self.model or "latest"]
         if self.connect:
             out = ["--connect", self.connect]
+            if self.force:
+                out.append("--connect-force")
         elif self.build:
             out = ["--qemu-build", self.build]
         else:
@@ -75,7 +83,11 @@ class TargetChoice:
         from jobcheck.conformance.targets.qemu import QemuTarget
 
         return QemuTarget(
-            binary=self.binary, connect=self.connect, timeout=self.timeout, model=self.model
+            binary=self.binary,
+            connect=self.connect,
+            timeout=self.timeout,
+            model=self.model,
+            force=self.force,
         )
 
 
@@ -87,6 +99,7 @@ def choose_target(
     model: str | None = None,
     mutant: str | None = None,
     timeout: float = 10.0,
+    force: bool = False,
     build: str | None = None,
 ) -> TargetChoice:
     """Resolve the target options; raise :class:`UsageError` when they do not fit."""
@@ -96,7 +109,7 @@ def choose_target(
         live = qemu or connect or build or shutil.which("qemu-storage-daemon")
         target = "qemu" if live else "sim"
     if target == "sim":
-        if qemu or connect or build:
+        if qemu or connect or build or force:
             raise UsageError(
                 "--qemu, --qemu-build and --connect need --target qemu, not --target sim"
             )
@@ -109,6 +122,8 @@ def choose_target(
         raise UsageError("--sim-mutant needs --target sim")
     if sum(1 for given in (qemu, connect, build) if given) > 1:
         raise UsageError("give one of --qemu BIN, --qemu-build DIR and --connect SOCK")
+    if force and not connect:
+        raise UsageError("--connect-force needs --connect SOCK")
     if build:
         found_build = find_build(build)
         reason = None
@@ -124,16 +139,15 @@ def choose_target(
             model_reason=reason,
         )
     if connect:
-        if not os.path.exists(connect):
-            raise UsageError(f"--connect {connect}: no such socket")
-        return TargetChoice("qemu", model=model, connect=connect, timeout=timeout)
-    binary = qemu or "qemu-storage-daemon"
-    found = shutil.which(binary)
-    if found is None:
-        raise UsageError(
-            f"QEMU binary {binary!r} not found; install Debian's qemu-system-x86 "
-            "(it ships qemu-storage-daemon) or pass --qemu PATH"
-        )
+        try:
+            mode = os.stat(connect).st_mode
+        except OSError as exc:
+            raise UsageError(f"--connect {connect}: {exc.strerror or exc}") from None
+        if not stat.S_ISSOCK(mode):
+            kind = "a directory" if stat.S_ISDIR(mode) else "not a socket"
+            raise UsageError(f"--connect {connect}: {kind}, not a QEMU's QMP unix socket")
+        return TargetChoice("qemu", model=model, connect=connect, timeout=timeout, force=force)
+    found = os.path.abspath(resolve_binary(qemu))
     return TargetChoice("qemu", model=model, binary=found, timeout=timeout)
 
 
@@ -148,5 +162,6 @@ def target_from_options(options: argparse.Namespace) -> TargetChoice:
         model=options.model,
         mutant=options.sim_mutant,
         timeout=options.timeout,
+        force=bool(getattr(options, "connect_force", False)),
         build=getattr(options, "qemu_build", None),
     )

@@ -29,6 +29,7 @@ from jobcheck.conformance.trace.records import (
     Record,
     Response,
     TraceFormatError,
+    check_id,
 )
 
 JOB_STATUS_CHANGE = "JOB_STATUS_CHANGE"
@@ -96,7 +97,7 @@ def message_to_record(obj: dict[str, Any], path: str, line: int) -> Record | Gre
         if not isinstance(name, str):
             raise TraceFormatError(path, line, "command without a string 'execute'")
         arguments = _object(obj.get("arguments", {}), "command 'arguments'", path, line)
-        return Command(name, arguments, obj.get("id"), line)
+        return Command(name, arguments, check_id(obj.get("id"), "command", path, line), line)
     if "event" in obj or "timestamp" in obj:
         name = obj.get("event")
         if not isinstance(name, str):
@@ -113,9 +114,10 @@ def message_to_record(obj: dict[str, Any], path: str, line: int) -> Record | Gre
         error_class, desc = error.get("class"), error.get("desc")
         if not isinstance(error_class, str) or not isinstance(desc, str):
             raise TraceFormatError(path, line, "response 'error' needs string 'class' and 'desc'")
-        return Response(obj.get("id"), None, QmpError(error_class, desc), line)
+        ident = check_id(obj.get("id"), "response", path, line)
+        return Response(ident, None, QmpError(error_class, desc), line)
     if "return" in obj:
-        return Response(obj.get("id"), obj["return"], None, line)
+        return Response(check_id(obj.get("id"), "response", path, line), obj["return"], None, line)
     return None
 
 

@@ -48,14 +48,19 @@ else).  Records carry the line where their message starts.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterable, Iterator
-from typing import Any
 
 from jobcheck.conformance.trace.lenient_json import bracket_depth
 from jobcheck.conformance.trace.qmp_messages import Greeting, message_to_record
-from jobcheck.conformance.trace.records import Note, Record, TraceFormatError
+from jobcheck.conformance.trace.records import (
+    Event,
+    Note,
+    Record,
+    TraceFormatError,
+    check_timestamp,
+    parse_json,
+)
 
 #: Where a line of a marked log holds a message: ``--> {`` or ``<-- {`` anywhere in it (a
 #: qemu.qmp debug log), or ``-> {`` or ``<- {`` at its start after any indentation (a
@@ -77,18 +82,6 @@ def is_marked_log(lines: Iterable[str]) -> bool:
     False
     """
     return any(("->" in text or "<-" in text) and LOG_MARK.search(text) for text in lines)
-
-
-def parse_json(text: str, path: str, line: int) -> Any:
-    """Strict :func:`json.loads`, with every failure as :class:`TraceFormatError`."""
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise TraceFormatError(path, line, f"not valid JSON ({exc.msg})") from None
-    except RecursionError:
-        raise TraceFormatError(path, line, "not valid JSON (nested too deeply)") from None
-    except ValueError as exc:
-        raise TraceFormatError(path, line, f"not valid JSON ({exc})") from None
 
 
 def qmp_messages(
@@ -136,6 +129,8 @@ def _message(text: str, path: str, line: int) -> Record | Greeting:
     record = message_to_record(obj, path, line)
     if record is None:
         raise TraceFormatError(path, line, "not a QMP greeting, command, response or event")
+    if isinstance(record, Event):
+        check_timestamp(record.timestamp, path, line)
     return record
 
 

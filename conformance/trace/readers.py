@@ -41,18 +41,24 @@ the generator), so an iterator that is never started holds no open file, and
 one that is dropped half-way closes its file when it is collected (at once in
 CPython) or when :func:`read_trace`'s block ends.
 
-Errors are one line each: a bad format name or a file that cannot be opened
-raises :class:`~jobcheck.conformance.errors.UsageError`; anything wrong inside
+Errors are one line each: a bad format name, a file that cannot be opened, or
+one that is not a regular file (a FIFO, a device, a socket: refused before a
+byte is read, so that nothing waits for a writer that never comes) raises
+:class:`~jobcheck.conformance.errors.UsageError`; anything wrong inside
 the file (bytes that are not UTF-8, a NUL byte, a line that is not JSON where
 JSON is required, a record of the wrong shape, an empty file, a truncated
-value) raises :class:`~jobcheck.conformance.trace.records.TraceFormatError`, whose
-text is ``FILE:LINE: what is wrong``.
+value, a jobcheck trace without its metadata line or of another format
+version, a driver step of an unknown shape) raises
+:class:`~jobcheck.conformance.trace.records.TraceFormatError`, whose text is
+``FILE:LINE: what is wrong``.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import re
+import stat
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import IO
@@ -60,19 +66,17 @@ from typing import IO
 from jobcheck.conformance.errors import UsageError
 from jobcheck.conformance.trace.iotests_log import iotests_records
 from jobcheck.conformance.trace.qmp_messages import Greeting, check_record
-from jobcheck.conformance.trace.qmp_transcript import (
-    is_marked_log,
-    parse_json,
-    qmp_messages,
-    qmp_records,
-)
+from jobcheck.conformance.trace.qmp_transcript import is_marked_log, qmp_messages, qmp_records
 from jobcheck.conformance.trace.records import (
     Meta,
     Note,
     Record,
     TraceFormatError,
+    loads,
+    parse_json,
     record_from_json,
 )
+from jobcheck.conformance.trace.steps import StepError, check_step
 
 FORMATS: tuple[str, ...] = ("auto", "jsonl", "qmp", "iotests")
 
@@ -190,13 +194,42 @@ def _lines(stream: IO[bytes], path: str) -> Iterator[tuple[int, str]]:
         yield number, text.rstrip("\r\n")
 
 
-def _open(path: str) -> IO[bytes]:
+_KINDS = (
+    (stat.S_ISDIR, "a directory"),
+    (stat.S_ISFIFO, "a FIFO (named pipe)"),
+    (stat.S_ISSOCK, "a socket"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+)
+
+
+def open_input(path: str, what: str = "trace") -> IO[bytes]:
+    """``path`` opened for reading in binary mode, if it is a regular file.
+
+    Anything else is a :class:`UsageError` raised before a byte is read: the
+    file is opened without blocking (a FIFO with no writer would otherwise
+    wait forever) and its type checked on the open descriptor.
+    """
     try:
-        return open(path, "rb")
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
     except IsADirectoryError:
-        raise UsageError(f"cannot read trace {path}: it is a directory") from None
+        raise UsageError(f"cannot read {what} {path}: it is a directory") from None
     except OSError as exc:
-        raise UsageError(f"cannot read trace {path}: {exc.strerror or exc}") from None
+        raise UsageError(f"cannot read {what} {path}: {exc.strerror or exc}") from None
+    try:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            kind = next((name for test, name in _KINDS if test(mode)), "not a regular file")
+            raise UsageError(f"cannot read {what} {path}: it is {kind}, not a regular file")
+        os.set_blocking(fd, True)
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def _open(path: str) -> IO[bytes]:
+    return open_input(path, "trace")
 
 
 def _head(path: str) -> tuple[list[tuple[int, str]], int]:
@@ -220,21 +253,22 @@ def _jsonl_line(text: str, path: str, number: int) -> Record | Meta:
 
 
 def _jsonl_meta(head: list[tuple[int, str]], path: str) -> Meta:
-    for number, text in head:
-        if not text.strip():
-            continue
-        parsed = _jsonl_line(text, path, number)
-        if isinstance(parsed, Meta):
-            if parsed.source == "unknown":
-                return Meta(path, parsed.qemu_version, parsed.order, parsed.extra)
-            return parsed
-        break
-    return Meta(source=path)
+    number, text = head[0]
+    parsed = _jsonl_line(text, path, number)
+    if not isinstance(parsed, Meta):
+        raise TraceFormatError(
+            path,
+            number,
+            'no metadata line: a jobcheck trace starts with {"kind": "meta", "format":'
+            ' "jobcheck-trace", "version": 1, ...}',
+        )
+    if parsed.source == "unknown":
+        return Meta(path, parsed.qemu_version, parsed.order, parsed.extra)
+    return parsed
 
 
 def _jsonl_records(lines: Iterable[tuple[int, str]], path: str) -> Iterator[Record]:
     first = True
-    loads = json.loads
     for number, text in lines:
         if not text or text.isspace():
             continue
@@ -248,7 +282,13 @@ def _jsonl_records(lines: Iterable[tuple[int, str]], path: str) -> Iterator[Reco
                 raise TraceFormatError(path, number, "a second metadata record")
             first = False
             continue
-        first = False
+        if first:
+            raise TraceFormatError(path, number, "no metadata line before the first record")
+        if isinstance(parsed, Note) and parsed.step is not None:
+            try:
+                check_step(parsed.step)
+            except StepError as exc:
+                raise TraceFormatError(path, number, f"bad driver step: {exc}") from None
         check_record(parsed, path)
         yield parsed
 

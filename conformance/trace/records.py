@@ -30,12 +30,17 @@ time, so a trace of any length is read in bounded memory.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator
+import math
+import re
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import IO, Any, Literal, TypeAlias
 
 TRACE_FORMAT = "jobcheck-trace"
 TRACE_FORMAT_VERSION = 1
+
+#: What ``meta.qemu_version`` may be: ``MAJOR.MINOR``, ``MAJOR.MINOR.MICRO`` (digits only).
+QEMU_VERSION = re.compile(r"[0-9]{1,6}(?:\.[0-9]{1,6}){1,3}", re.ASCII)
 
 Order = Literal["wire", "per-job"]
 
@@ -184,50 +189,147 @@ def _obj(value: Any, what: str, path: str, line: int) -> dict[str, Any]:
     return value
 
 
+def strings(value: Any) -> Iterator[str]:
+    """Every string in a JSON value (dict values and list items, depth first)."""
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from strings(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from strings(item)
+
+
+def map_strings(value: Any, change: Callable[[str], Any]) -> Any:
+    """A JSON value with ``change`` applied to every string in it (keys stay).
+
+    >>> map_strings({"a": ["x", 1], "b": "y"}, str.upper)
+    {'a': ['X', 1], 'b': 'Y'}
+    """
+    if isinstance(value, str):
+        return change(value)
+    if isinstance(value, dict):
+        return {k: map_strings(v, change) for k, v in value.items()}
+    if isinstance(value, list):
+        return [map_strings(v, change) for v in value]
+    return value
+
+
+def shown(value: Any, limit: int = 40) -> str:
+    """A value from a file, for an error message: its ``repr``, on one line, cut at ``limit``.
+
+    >>> shown("a\\nb")
+    "'a\\\\nb'"
+    >>> shown("x" * 100, 8)
+    "'xxxxxx…"
+    """
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def check_id(value: Any, what: str, path: str, line: int) -> Any:
+    """A command's or response's ``id``: a JSON string, number or ``null``.
+
+    QMP allows any JSON value as an id, but jobcheck pairs responses with their
+    commands by id, so a list or an object (which no client uses) is refused.
+    """
+    if value is None or isinstance(value, str | int):
+        return value
+    if isinstance(value, float) and math.isfinite(value):
+        return value
+    raise TraceFormatError(
+        path, line, f"{what} 'id' must be a JSON string or number, not {shown(value)}"
+    )
+
+
+def check_timestamp(value: Any, path: str, line: int) -> dict[str, Any] | None:
+    """An event's ``timestamp``: ``{"seconds": N, "microseconds": N}`` as QEMU sends it."""
+    if value is None:
+        return None
+    stamp = _obj(value, "event 'timestamp'", path, line)
+    seconds, micro = stamp.get("seconds"), stamp.get("microseconds")
+    for key, number in (("seconds", seconds), ("microseconds", micro)):
+        if not isinstance(number, int) or isinstance(number, bool):
+            raise TraceFormatError(
+                path, line, f"event timestamp {key!r} must be an integer, not {shown(number)}"
+            )
+    assert isinstance(seconds, int) and isinstance(micro, int)
+    if seconds < 0 or not 0 <= micro < 1_000_000:
+        raise TraceFormatError(path, line, f"event timestamp out of range: {seconds} s {micro} µs")
+    return stamp
+
+
+def meta_from_json(obj: dict[str, Any], path: str, line: int) -> Meta:
+    """The metadata record, checked: format, format version, order and QEMU version."""
+    fmt, version = obj.get("format"), obj.get("version")
+    if fmt != TRACE_FORMAT:
+        raise TraceFormatError(
+            path, line, f"meta 'format' must be {TRACE_FORMAT!r}, not {shown(fmt)}"
+        )
+    if not isinstance(version, int) or isinstance(version, bool):
+        raise TraceFormatError(
+            path, line, f"meta 'version' must be the integer {TRACE_FORMAT_VERSION}"
+        )
+    if version != TRACE_FORMAT_VERSION:
+        raise TraceFormatError(
+            path,
+            line,
+            f"trace format version {version}; this jobcheck reads version"
+            f" {TRACE_FORMAT_VERSION} (was the trace written by another jobcheck?)",
+        )
+    order = obj.get("order", "wire")
+    if order not in ("wire", "per-job"):
+        raise TraceFormatError(
+            path, line, f"meta 'order' must be 'wire' or 'per-job', not {shown(order)}"
+        )
+    qemu = obj.get("qemu_version")
+    if qemu is not None and not (isinstance(qemu, str) and QEMU_VERSION.fullmatch(qemu)):
+        raise TraceFormatError(
+            path,
+            line,
+            f"meta 'qemu_version' must be a version such as 7.2.22, not {shown(qemu)}",
+        )
+    source = obj.get("source", "unknown")
+    if not isinstance(source, str):
+        raise TraceFormatError(path, line, "meta 'source' must be a string")
+    return Meta(
+        source=source,
+        qemu_version=qemu,
+        order=order,
+        extra=_obj(obj.get("extra", {}), "meta 'extra'", path, line),
+    )
+
+
 def record_from_json(obj: Any, path: str = "<trace>", line: int = 0) -> Record | Meta:
     """Parse one JSON object of jobcheck's trace format; raise :class:`TraceFormatError`."""
     obj = _obj(obj, "a record", path, line)
     kind = obj.get("kind")
     if kind == "meta":
-        order = obj.get("order", "wire")
-        if order not in ("wire", "per-job"):
-            raise TraceFormatError(
-                path, line, f"meta 'order' must be 'wire' or 'per-job', not {order!r}"
-            )
-        version = obj.get("qemu_version")
-        if version is not None and not isinstance(version, str):
-            raise TraceFormatError(path, line, "meta 'qemu_version' must be a string")
-        return Meta(
-            source=str(obj.get("source", "unknown")),
-            qemu_version=version,
-            order=order,
-            extra=_obj(obj.get("extra", {}), "meta 'extra'", path, line),
-        )
+        return meta_from_json(obj, path, line)
     if kind == "command":
         execute = obj.get("execute")
         if not isinstance(execute, str):
             raise TraceFormatError(path, line, "command without a string 'execute'")
         args = _obj(obj.get("arguments", {}), "'arguments'", path, line)
-        return Command(execute, args, obj.get("id"), line)
+        return Command(execute, args, check_id(obj.get("id"), "command", path, line), line)
     if kind == "response":
+        ident = check_id(obj.get("id"), "response", path, line)
         if "error" in obj:
             err = _obj(obj["error"], "'error'", path, line)
             cls, desc = err.get("class"), err.get("desc")
             if not isinstance(cls, str) or not isinstance(desc, str):
                 raise TraceFormatError(path, line, "'error' needs string 'class' and 'desc'")
-            return Response(obj.get("id"), None, QmpError(cls, desc), line)
+            return Response(ident, None, QmpError(cls, desc), line)
         if "return" not in obj:
             raise TraceFormatError(path, line, "response with neither 'return' nor 'error'")
-        return Response(obj.get("id"), obj["return"], None, line)
+        return Response(ident, obj["return"], None, line)
     if kind == "event":
         name = obj.get("event")
         if not isinstance(name, str):
             raise TraceFormatError(path, line, "event without a string 'event'")
         data = _obj(obj.get("data", {}), "event 'data'", path, line)
-        ts = obj.get("timestamp")
-        if ts is not None and not isinstance(ts, dict):
-            raise TraceFormatError(path, line, "event 'timestamp' must be a JSON object")
-        return Event(name, data, ts, line)
+        return Event(name, data, check_timestamp(obj.get("timestamp"), path, line), line)
     if kind == "note":
         step = obj.get("step")
         if step is not None:
@@ -238,8 +340,11 @@ def record_from_json(obj: Any, path: str = "<trace>", line: int = 0) -> Record |
         crash = obj.get("crash")
         if crash is not None:
             crash = _obj(crash, "note 'crash'", path, line)
-        return Note(str(obj.get("text", "")), step, line, wait, crash)
-    raise TraceFormatError(path, line, f"unknown record kind {kind!r}")
+        text = obj.get("text", "")
+        if not isinstance(text, str):
+            raise TraceFormatError(path, line, "note 'text' must be a string")
+        return Note(text, step, line, wait, crash)
+    raise TraceFormatError(path, line, f"unknown record kind {shown(kind)}")
 
 
 def write_jsonl(stream: IO[str], meta: Meta, records: Iterable[Record]) -> None:
@@ -296,13 +401,34 @@ def _lines(stream: IO[str], path: str) -> Iterator[tuple[int, str]]:
         raise TraceFormatError(path, number + 1, "not UTF-8 text") from None
 
 
-def _parse_line(text: str, path: str, number: int) -> Record | Meta:
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON value")
+
+
+def loads(text: str) -> Any:
+    """:func:`json.loads` without Python's extensions: ``NaN`` and ``Infinity`` are errors.
+
+    >>> loads('{"a": [1, 2.5]}')
+    {'a': [1, 2.5]}
+    >>> loads('{"seconds": NaN}')
+    Traceback (most recent call last):
+    ...
+    ValueError: NaN is not a JSON value
+    """
+    return json.loads(text, parse_constant=_no_constant)
+
+
+def parse_json(text: str, path: str, line: int) -> Any:
+    """Strict JSON (:func:`loads`), with every failure as :class:`TraceFormatError`."""
     try:
-        obj = json.loads(text)
+        return loads(text)
     except json.JSONDecodeError as exc:
-        raise TraceFormatError(path, number, f"not valid JSON ({exc.msg})") from None
+        raise TraceFormatError(path, line, f"not valid JSON ({exc.msg})") from None
     except RecursionError:
-        raise TraceFormatError(path, number, "not valid JSON (nested too deeply)") from None
-    except ValueError as exc:  # e.g. an integer with too many digits
-        raise TraceFormatError(path, number, f"not valid JSON ({exc})") from None
-    return record_from_json(obj, path, number)
+        raise TraceFormatError(path, line, "not valid JSON (nested too deeply)") from None
+    except ValueError as exc:  # NaN, or an integer with too many digits
+        raise TraceFormatError(path, line, f"not valid JSON ({exc})") from None
+
+
+def _parse_line(text: str, path: str, number: int) -> Record | Meta:
+    return record_from_json(parse_json(text, path, number), path, number)

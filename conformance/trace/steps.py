@@ -41,14 +41,15 @@ A :class:`JobSpec` is ``{"type": "mirror", "id": "j0", "auto-finalize": true,
 ``"active"`` or ``"intermediate"`` for commit jobs; ``on-error`` is ``"stop"``
 or ``"report"`` to make the job's I/O fail once it is released.
 
-A :class:`JobSpec` is ``{"type": "mirror", "id": "j0", "auto-finalize": true,
-"auto-dismiss": true, "variant": null, "on-error": null}``.  ``variant`` is
-``"active"`` or ``"intermediate"`` for commit jobs; ``on-error`` is ``"stop"``
-or ``"report"`` to make the job's I/O fail once it is released.
+Any step may carry ``"settle": false`` (do not wait for the target to settle
+after it).  :func:`check_step` checks a step's shape (every reader of a
+jobcheck trace applies it), so that nothing downstream meets a step it cannot
+read.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -100,6 +101,120 @@ class JobSpec:
             variant=obj.get("variant"),
             on_error=obj.get("on-error"),
         )
+
+
+class StepError(ValueError):
+    """A driver step of a shape that :func:`check_step` does not accept."""
+
+
+#: A job id in a step: what QEMU accepts as an id (a letter first), or any short word.
+JOB_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}", re.ASCII)
+
+#: A QMP command name in a raw ``qmp`` step.
+COMMAND_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_-]{0,63}", re.ASCII)
+
+_KEYS: dict[str, frozenset[str]] = {
+    "start": frozenset({"jobs", "grouped", "aborted"}),
+    "verb": frozenset({"job", "verb", "family", "force", "speed"}),
+    "query": frozenset(),
+    "release": frozenset({"job"}),
+    "hold": frozenset({"job"}),
+    "drain": frozenset({"job"}),
+    "wait": frozenset(),
+    "qmp": frozenset({"execute", "arguments"}),
+}
+_SPEC_KEYS = frozenset({"type", "id", "auto-finalize", "auto-dismiss", "variant", "on-error"})
+
+#: The most jobs one ``start`` step may start.
+MAX_STEP_JOBS = 16
+
+
+def _job_id(value: Any, where: str) -> str:
+    if not isinstance(value, str) or not JOB_ID.fullmatch(value):
+        raise StepError(f"{where} must be a job id such as j0 (letters, digits, '.', '_', '-')")
+    return value
+
+
+def _flag(step: dict[str, Any], key: str, where: str, none: bool = False) -> None:
+    value = step.get(key)
+    if not (isinstance(value, bool) or (value is None and (none or key not in step))):
+        raise StepError(f"{where} {key!r} must be true or false")
+
+
+def _choice(value: Any, choices: Iterable[Any], where: str) -> None:
+    allowed = list(choices)
+    if value not in allowed:
+        names = ", ".join("null" if c is None else str(c) for c in allowed)
+        raise StepError(f"{where} must be one of {names}")
+
+
+def _check_spec(spec: Any, where: str) -> None:
+    if not isinstance(spec, dict):
+        raise StepError(f"{where} must be a JSON object (a job spec)")
+    extra = sorted(set(spec) - _SPEC_KEYS)
+    if extra:
+        raise StepError(f"{where} has an unknown key {extra[0]!r}")
+    _choice(spec.get("type"), [t.value for t in JobType], f"{where} 'type'")
+    _job_id(spec.get("id"), f"{where} 'id'")
+    for key in ("auto-finalize", "auto-dismiss"):
+        _flag(spec, key, where)
+    _choice(spec.get("variant"), [None, "active", "intermediate"], f"{where} 'variant'")
+    _choice(spec.get("on-error"), [None, "stop", "report"], f"{where} 'on-error'")
+
+
+def check_step(step: Any) -> dict[str, Any]:
+    """``step``, if it is a driver step of a known shape (see the module docstring).
+
+    Raises :class:`StepError`, saying what is wrong in one line.  Raw ``qmp``
+    steps are only checked for their shape here: which commands a live target
+    accepts in them is the target's business.
+
+    >>> check_step({"op": "verb", "job": "j0", "verb": "pause", "family": "job"})["verb"]
+    'pause'
+    >>> try:
+    ...     check_step({"op": "start", "jobs": "mirror"})
+    ... except StepError as exc:
+    ...     print(exc)
+    a start step's 'jobs' must be a list of 1 to 16 job specs
+    """
+    if not isinstance(step, dict):
+        raise StepError("a step must be a JSON object")
+    op = step.get("op")
+    if not isinstance(op, str) or op not in _KEYS:
+        raise StepError(f"unknown step op; known: {', '.join(_KEYS)}")
+    where = f"a {op} step's"
+    extra = sorted(set(step) - _KEYS[op] - {"op", "settle"})
+    if extra:
+        raise StepError(f"a {op} step has an unknown key {extra[0]!r}")
+    _flag(step, "settle", where)
+    if op == "start":
+        jobs = step.get("jobs")
+        if not isinstance(jobs, list) or not 1 <= len(jobs) <= MAX_STEP_JOBS:
+            raise StepError(f"{where} 'jobs' must be a list of 1 to {MAX_STEP_JOBS} job specs")
+        for number, spec in enumerate(jobs, start=1):
+            _check_spec(spec, f"job {number} of a start step")
+        _flag(step, "grouped", where)
+        _flag(step, "aborted", where)
+    elif op == "verb":
+        _job_id(step.get("job"), f"{where} 'job'")
+        _choice(step.get("verb"), [v.value for v in Verb], f"{where} 'verb'")
+        _choice(step.get("family", "job"), ["job", "block-job"], f"{where} 'family'")
+        _flag(step, "force", where, none=True)
+        speed = step.get("speed")
+        if speed is not None and (
+            not isinstance(speed, int) or isinstance(speed, bool) or not 0 <= speed < 2**63
+        ):
+            raise StepError(f"{where} 'speed' must be a non-negative integer")
+    elif op in ("release", "hold", "drain"):
+        _job_id(step.get("job"), f"{where} 'job'")
+    elif op == "qmp":
+        name = step.get("execute")
+        if not isinstance(name, str) or not COMMAND_NAME.fullmatch(name):
+            raise StepError(f"{where} 'execute' must be a QMP command name")
+        arguments = step.get("arguments")
+        if arguments is not None and not isinstance(arguments, dict):
+            raise StepError(f"{where} 'arguments' must be a JSON object")
+    return step
 
 
 def verb_command(
