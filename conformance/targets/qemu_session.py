@@ -240,6 +240,8 @@ class QemuSession:
             response = self._responses.pop(self._last_id)
             with self._lock:
                 self.tracker.command(command, arguments, response.ok)
+                if command == "query-block-jobs":
+                    self.tracker.block_jobs(response.value)
             return response
 
     # -- waiting ---------------------------------------------------------
@@ -267,8 +269,12 @@ class QemuSession:
         """Wait until no job of ours moves by itself and no event came for ``quiet`` seconds.
 
         Ends with a ``query-jobs`` (recorded: a snapshot, and a barrier that
-        every event QEMU sent before it has arrived).  Returns the ids still
-        moving when the timeout ran out (empty when settled).
+        every event QEMU sent before it has arrived).  While a held job is still
+        on its first chunk (:meth:`JobTracker.parking`), ``query-block-jobs`` is
+        asked before it, again after each quiet period, until the job sleeps at
+        its rate limit.
+        Returns the ids still moving (or parking) when the timeout ran out (empty
+        when settled).
         """
         self.last_command = "waiting for the jobs to settle"
         self._usable()
@@ -288,9 +294,15 @@ class QemuSession:
                     break
             if self.tracker.moving():
                 continue
+            if self.tracker.parking():
+                # Held jobs still on their first chunk: no event says when they are done.
+                self.last_command = "query-block-jobs"
+                await self._execute("query-block-jobs", None, self.timeout)
+                if self.tracker.parking() and time.monotonic() < deadline:
+                    continue
             self.last_command = "query-jobs"
             await self._execute("query-jobs", None, self.timeout)
-            moving = self.tracker.moving()
+            moving = self.tracker.moving() + self.tracker.parking()
             if not moving or time.monotonic() >= deadline:
                 return moving
 
