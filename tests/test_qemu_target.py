@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import select
 import shutil
 import signal
 import socket
@@ -563,13 +564,28 @@ def test_ctrl_c_during_a_blocked_call_still_cleans_up() -> None:
     pid, workdir = target.pid, target.workdir
     assert pid is not None
     os.kill(pid, signal.SIGSTOP)
-    timer = threading.Timer(0.2, lambda: os.kill(os.getpid(), signal.SIGINT))
-    timer.start()
-    try:
-        with pytest.raises(KeyboardInterrupt), target:
-            target.query()
-    finally:
-        timer.cancel()
+    session = target._resources.session
+    assert session is not None
+    sent = threading.Event()
+    hook = session._sent
+
+    def sent_then_flag(msg: Any) -> None:
+        hook(msg)
+        if msg.get("execute") == "query-jobs":
+            sent.set()
+
+    session._sent = sent_then_flag  # type: ignore[method-assign]
+
+    def interrupt_once_sent() -> None:
+        if sent.wait(30):  # the query is on the socket, to a QEMU that cannot answer
+            os.kill(os.getpid(), signal.SIGINT)
+
+    interrupter = threading.Thread(target=interrupt_once_sent, daemon=True)
+    interrupter.start()
+    with pytest.raises(KeyboardInterrupt), target:
+        target.query()
+    interrupter.join()
+    assert sent.is_set() and session.interrupted
     assert gone(pid) and not os.path.exists(workdir)
 
 
@@ -667,13 +683,14 @@ def test_qemu_dies_with_a_jobcheck_killed_outright() -> None:
     assert child.stdout is not None
     pid, workdir = child.stdout.readline().split()
     try:
+        exited = os.pidfd_open(int(pid))  # readable once QEMU has exited
         assert not gone(int(pid))
         child.kill()  # SIGKILL: no finalizer runs; the parent-death signal must end QEMU
         child.wait()
-        for _ in range(200):
-            if gone(int(pid)):
-                break
-            time.sleep(0.05)
-        assert gone(int(pid))
+        try:
+            readable, _, _ = select.select([exited], [], [], 30)
+        finally:
+            os.close(exited)
+        assert readable  # QEMU has exited (init reaps it in its own time)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)  # only a finalizer could have removed it

@@ -114,15 +114,19 @@ class QemuSession:
     # -- the bridge from the calling thread to the loop ------------------
 
     def _call(self, coro: Coroutine[Any, Any, T], timeout: float) -> T:
-        future = asyncio.run_coroutine_threadsafe(coro, self._loop)
+        future: concurrent.futures.Future[T] | None = None
         try:
+            future = asyncio.run_coroutine_threadsafe(coro, self._loop)
             return future.result(timeout + 1.0)
         except concurrent.futures.TimeoutError:
+            assert future is not None
             future.cancel()
             self._broken = f"no answer within {timeout:g} s to {self.last_command}"
             raise SessionTimeout(self._broken) from None
         except BaseException as exc:
-            future.cancel()
+            # Ctrl-C may land on either line above: the coroutine may be on its way anyway.
+            if future is not None:
+                future.cancel()
             if isinstance(exc, KeyboardInterrupt):
                 self.interrupted = True
             raise
