@@ -576,9 +576,14 @@ def test_ctrl_c_during_a_blocked_call_still_cleans_up() -> None:
 
     session._sent = sent_then_flag  # type: ignore[method-assign]
 
+    main = threading.main_thread().ident
+    assert main is not None
+
     def interrupt_once_sent() -> None:
         if sent.wait(30):  # the query is on the socket, to a QEMU that cannot answer
-            os.kill(os.getpid(), signal.SIGINT)
+            # To the main thread itself: a process-wide signal may be taken by another
+            # thread, and then the main thread's wait is not interrupted until it times out.
+            signal.pthread_kill(main, signal.SIGINT)
 
     interrupter = threading.Thread(target=interrupt_once_sent, daemon=True)
     interrupter.start()
