@@ -234,9 +234,13 @@ class RuleItem(pytest.Item):
         if mine:
             reasons = "; ".join(f"{e['status']}: {e['reason']}" for e in mine)
             raise pytest.skip.Exception(reasons, _use_item_location=True)
+        from jobcheck.conformance.report.document import NOT_EXERCISED, NOT_EXERCISED_TEXT
+
         verdict = next(r for r in outcome.document["rules"] if r["id"] == self.rule)
         if verdict["result"] == "unchecked":
             raise pytest.skip.Exception(verdict["unchecked"], _use_item_location=True)
+        if verdict["result"] == NOT_EXERCISED:
+            raise pytest.skip.Exception(NOT_EXERCISED_TEXT, _use_item_location=True)
 
     def reportinfo(self) -> tuple[str, int | None, str]:
         return f"jobcheck::{self.rule}", 0, f"jobcheck::{self.rule}"

@@ -116,8 +116,9 @@ def test_junit_parses_and_its_counts_equal_the_json(mutant_run: Run) -> None:
     skipped = [c for c in cases if c.find("skipped") is not None]
     assert int(suite.get("tests", "-1")) == len(cases) == expected_counts(doc)["tests"]
     assert int(suite.get("failures", "-1")) == len(failures) == doc["counts"]["failing"]
-    accepted, unchecked = doc["counts"]["accepted"], doc["counts"]["rules_unchecked"]
-    assert int(suite.get("skipped", "-1")) == len(skipped) == accepted + unchecked
+    counts = doc["counts"]
+    no_verdict = counts["rules_unchecked"] + counts["rules_not_exercised"]
+    assert int(suite.get("skipped", "-1")) == len(skipped) == counts["accepted"] + no_verdict
     assert int(suite.get("errors", "-1")) == 0
     names = {c.get("name") for c in failures}
     assert names == {f"{e['rule']}[{e['id']}]" for e in doc["divergences"] if e["fails"]}
@@ -245,10 +246,11 @@ KNOWN = Divergence(
     16,
     0,
     None,
-    "null never visible",
-    "reported null",
+    "the status null is never reported, by event or by query",
+    "reported null (JOB_STATUS_CHANGE)",
     True,
-    "job 'j1': JOB_STATUS_CHANGE null (status.null-never-visible)",
+    "job 'j1': the job was dismissed (concluded -> null): QEMU reported null (JOB_STATUS_CHANGE);"
+    " documented: the status null is never reported, by event or by query",
 )
 NEW = Divergence(
     "job-pause.pauses",
@@ -491,3 +493,71 @@ def test_a_rule_no_check_enforces_is_unchecked_not_passed() -> None:
     assert doc["counts"]["rules_passed"] == sum(
         1 for r in results.values() if r["result"] == "pass"
     )
+
+
+# -- rule results: pass needs a record that put the rule to the test -------------------------
+
+
+def test_a_run_without_steps_passes_no_rule(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    empty = _run(tmp_path / "empty", capsys, "--no-tour", "--examples", "0")
+    doc = empty.document()
+    results = {r["id"]: r["result"] for r in doc["rules"]}
+    assert "pass" not in results.values()
+    checked = {str(r.id) for r in rules_for("7.2") if r.checks}
+    assert {i for i, r in results.items() if r == "not-exercised"} == checked
+    assert doc["counts"]["rules_not_exercised"] == len(checked)
+    assert all(r["exercised"] == 0 for r in doc["rules"])
+    assert f"rules: 3 unchecked, {len(checked)} not exercised (" in empty.output
+    suite = ET.parse(empty.directory / "junit.xml").getroot().find("testsuite")
+    assert suite is not None
+    skipped = [c.find("skipped") for c in suite.findall("testcase")]
+    assert sum(1 for s in skipped if s is not None and s.get("type") == "not-exercised") == len(
+        checked
+    )
+    assert {k: int(suite.get(k, -1)) for k in expected_counts(doc)} == expected_counts(doc)
+    md = (empty.directory / "report.md").read_text(encoding="utf-8")
+    html = (empty.directory / "report.html").read_text(encoding="utf-8")
+    assert "not exercised" in md and "not exercised" in html
+
+
+def test_a_run_that_stopped_early_leaves_rules_not_exercised(mutant_run: Run) -> None:
+    doc = mutant_run.document()
+    results = [r["result"] for r in doc["rules"]]
+    assert "not-exercised" in results
+    for rule in doc["rules"]:
+        assert (rule["result"] == "pass") == (rule["exercised"] > 0 and rule["result"] == "pass")
+        if rule["result"] == "pass":
+            assert rule["exercised"] > 0
+
+
+def test_a_full_simulator_campaign_exercises_every_checked_rule(tmp_path: Path) -> None:
+    argv = ["run", "--target", "sim", "--model", "7.2", "--out", str(tmp_path / "plain")]
+    assert main(argv) == 0
+    doc = json.loads((tmp_path / "plain" / "report.json").read_text(encoding="utf-8"))
+    missed = [r["id"] for r in doc["rules"] if r["result"] == "not-exercised"]
+    assert missed == ["qemu.no-abort"]  # the simulator cannot abort; a live QEMU exercises it
+
+
+# -- wording: one line per divergence, the rule once, documented vs QEMU, why accepted ---------
+
+
+def test_known_divergence_lines_say_what_is_documented_what_qemu_did_where_and_why(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    plain = _run(tmp_path / "plain", capsys)
+    lines = [line for line in plain.output.splitlines() if line.startswith("  known")]
+    assert lines
+    for line in lines:
+        rule = line.split()[1]
+        assert line.count(rule) == 1, line
+        assert "; documented: " in line and ": QEMU " in line, line
+        assert "; accepted (known divergence): " in line and "verified on QEMU" in line, line
+        assert "model 7.2 allows" not in line, line
+    complete = next(line for line in lines if "job-complete.only-ready" in line)
+    assert "job in standby: QEMU accepted; documented: complete is accepted only in ready" in (
+        complete
+    )
+    device = next(line for line in lines if "block-job.device-not-active" in line)
+    assert "to a create job in" in device

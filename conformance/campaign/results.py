@@ -120,8 +120,16 @@ class CampaignResult:
     tour_seconds: float = 0.0
     samples: dict[tuple[str, str, str], Sample] = field(default_factory=dict)
     """The first occurrence of each (rule, expected, observed), as a short trace."""
+    exercised: dict[str, int] = field(default_factory=dict)
+    """Per rule, how often a check met a record on which it could have failed
+    (:attr:`jobcheck.conformance.oracle.Oracle.exercised`, summed over sessions)."""
+
+    def exercise(self, rule: str, times: int = 1) -> None:
+        self.exercised[rule] = self.exercised.get(rule, 0) + times
 
     def merge(self, other: CampaignResult) -> CampaignResult:
+        for rule, times in other.exercised.items():
+            self.exercise(rule, times)
         for key, sample in other.samples.items():
             self.samples.setdefault(key, sample)
         self.coverage.merge(other.coverage)

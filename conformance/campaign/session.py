@@ -22,6 +22,7 @@ from jobcheck.conformance.oracle import Divergence, Oracle
 from jobcheck.conformance.targets.base import Target
 from jobcheck.conformance.trace.records import Event, Record
 from jobcheck.model.lifecycle import Model
+from jobcheck.model.rules import RuleId
 
 TargetFactory = Callable[[int], Target]
 """Makes a fresh target; the argument is a seed for the target's own randomness."""
@@ -53,6 +54,8 @@ class Session:
         self.unaccepted: list[Divergence] = []
         """The divergences of this session that the campaign does not accept."""
         self.status: dict[str, str] = {}
+        self._exercised: dict[str, int] = {}
+        """What of the oracle's :attr:`~Oracle.exercised` is already in the result."""
 
     def step(self, step: dict[str, Any]) -> None:
         """Run one step, settle, check what came back; raise :class:`StepFailed` if needed."""
@@ -63,6 +66,8 @@ class Session:
         finally:
             self._absorb()
         self.result.steps += 1
+        if self.target.kind == "qemu":
+            self.result.exercise(RuleId.QEMU_NO_ABORT)  # QEMU survived the step
         self._raise_if_new()
 
     def live_jobs(self) -> int:
@@ -88,6 +93,11 @@ class Session:
             found = self.oracle.feed(record)
             self._keep(found)
             self._sample(found)
+        for rule, times in self.oracle.exercised.items():
+            seen = self._exercised.get(rule, 0)
+            if times > seen:
+                self.result.exercise(rule, times - seen)
+                self._exercised[rule] = times
 
     def _keep(self, divergences: list[Divergence]) -> None:
         self.divergences.extend(divergences)

@@ -78,6 +78,11 @@ class EventChecks(OracleCore):
                 "reported undefined",
             )
             return
+        self._exercise(RuleId.QAPI_MEMBERS_KNOWN, RuleId.STATUS_UNDEFINED_NEVER_VISIBLE)
+        if self.wire and self._commands_seen:
+            self._exercise(RuleId.EVENT_STATUS_CHANGE_KNOWN_JOB)
+        if self._gone:
+            self._exercise(RuleId.STATUS_NOTHING_AFTER_NULL)
         job = self._jobs.get(job_id)
         if job is None:
             job = self._unknown_job_event(job_id, status)
@@ -98,6 +103,7 @@ class EventChecks(OracleCore):
         if previous is None:
             previous = status
         elif previous is _U:
+            self._exercise(RuleId.STATUS_CREATED_FIRST)
             if status is not _C:
                 self._emit(
                     RuleId.STATUS_CREATED_FIRST,
@@ -107,28 +113,31 @@ class EventChecks(OracleCore):
                     f"reported {status.value}",
                 )
             self._begin_instance(job)
-        elif status is previous:
-            self._emit(
-                RuleId.EVENT_STATUS_CHANGE_IS_A_CHANGE,
-                job,
-                f"JOB_STATUS_CHANGE repeats the current status {status.value!r}",
-                "an event only when the status changes",
-                f"reported {status.value} again",
-            )
-            return
-        elif not self.model.allows(previous, status):
+        else:
             rule = RuleId.STATUS_TRANSITION_TABLE
             if previous is _X:
                 rule = RuleId.STATUS_ABORTING_ENDS_CONCLUDED
             elif previous is _S:
                 rule = RuleId.STATUS_STANDBY_RETURNS_TO_READY
-            self._emit(
-                rule,
-                job,
-                f"{previous.value} -> {status.value}",
-                f"{previous.value} -> " + names(self.model.successors(previous)),
-                f"reported {status.value}",
-            )
+            self._exercise(RuleId.EVENT_STATUS_CHANGE_IS_A_CHANGE, RuleId.STATUS_TRANSITION_TABLE)
+            self._exercise(rule)
+            if status is previous:
+                self._emit(
+                    RuleId.EVENT_STATUS_CHANGE_IS_A_CHANGE,
+                    job,
+                    f"JOB_STATUS_CHANGE repeats the current status {status.value!r}",
+                    "an event only when the status changes",
+                    f"reported {status.value} again",
+                )
+                return
+            if not self.model.allows(previous, status):
+                self._emit(
+                    rule,
+                    job,
+                    f"{previous.value} -> {status.value}",
+                    f"{previous.value} -> " + names(self.model.successors(previous)),
+                    f"reported {status.value}",
+                )
         self._after_status(job, previous, status)
 
     def _unknown_job_event(self, job_id: str, status: Status) -> JobState | None:
@@ -168,6 +177,7 @@ class EventChecks(OracleCore):
     def _after_status(self, job: JobState, previous: Status, status: Status) -> None:
         """Everything that follows from the job reporting ``status`` (after ``previous``)."""
         job.set_status(status, self._index)
+        self._exercise_status(job, previous, status)
         if status is _R:
             job.started = True
         elif status is _Y:
@@ -194,17 +204,39 @@ class EventChecks(OracleCore):
         if job.obligations:
             self._discharge(job, status)
 
+    def _exercise_status(self, job: JobState, previous: Status, status: Status) -> None:
+        """The rules at stake when ``job`` reports ``status`` after ``previous`` (besides
+        those of the transition itself)."""
+        if status is _Y or (previous is _R and job.ready_phase is False):
+            self._exercise(RuleId.STATUS_READY_ONLY_FOR_READY_PHASE_JOBS)
+        if status is _D and previous is not _W:
+            self._exercise(RuleId.STATUS_WAITING_NOT_VISIBLE_FOR_LAST)  # no waiting: fine
+        if status is _D and job.block_job and job.auto_finalize is True:
+            self._exercise(RuleId.BLOCK_JOB_PENDING_EVENT)  # none may follow
+        if status is _E:
+            if self.wire and job.auto_finalize is False and previous is _D and not job.wild:
+                self._exercise(RuleId.STATUS_PENDING_WAITS_FOR_FINALIZE)
+            if job.force_cancel is True:
+                self._exercise(RuleId.JOB_CANCEL_ABORTS)
+            if self.wire and job.block_job and job.started and not job.lossy:
+                self._exercise(RuleId.BLOCK_JOB_COMPLETION_EVENT)
+            if job.block_job is False:
+                self._exercise(RuleId.BLOCK_JOB_NO_EVENTS_FOR_NON_BLOCK_JOBS)
+            if job.auto_dismiss is True:
+                self._exercise(RuleId.STATUS_NULL_NEVER_VISIBLE)
+        if status is _N and previous is _E and job.auto_dismiss is not None and self.wire:
+            self._exercise(RuleId.STATUS_CONCLUDED_WAITS_FOR_DISMISS)
+
     def _waiting(self, job: JobState) -> None:
         others = self._partners(job)
         if all(o.status is not None and o.status not in _WORKING for o in others):
+            self._exercise(RuleId.STATUS_WAITING_NOT_VISIBLE_FOR_LAST)
             self._emit_known(
                 RuleId.STATUS_WAITING_NOT_VISIBLE_FOR_LAST,
                 job,
-                "JOB_STATUS_CHANGE waiting for "
-                + ("the last job of its transaction" if job.grouped else "a job on its own"),
-                "no waiting event for the last job of a transaction (documented as likely"
-                " not visible)",
-                "reported waiting",
+                ("the last job of its transaction" if job.grouped else "a job on its own")
+                + " finished its work",
+                "reported waiting (JOB_STATUS_CHANGE)",
             )
 
     def _partners(self, job: JobState) -> list[JobState]:
@@ -281,9 +313,8 @@ class EventChecks(OracleCore):
         self._emit_known(
             RuleId.STATUS_NULL_NEVER_VISIBLE,
             job,
-            "JOB_STATUS_CHANGE null",
-            "no event with status null (documented as never visible)",
-            "reported null",
+            f"the job was dismissed ({previous.value} -> null)",
+            "reported null (JOB_STATUS_CHANGE)",
         )
         self._gone_job(job)
 
@@ -291,6 +322,9 @@ class EventChecks(OracleCore):
 
     def _on_block_event(self, name: str, data: dict[str, Any]) -> None:
         rule = BLOCK_EVENTS[name]
+        self._exercise(rule)
+        if self._gone:
+            self._exercise(RuleId.STATUS_NOTHING_AFTER_NULL)
         key = "id" if name == "BLOCK_JOB_PENDING" else "device"
         job_id = data.get(key)
         if not isinstance(job_id, str):
@@ -318,6 +352,9 @@ class EventChecks(OracleCore):
                 )
             job = self._adopt(job_id, None)
         if event_type is not None:
+            self._exercise(RuleId.BLOCK_JOB_NO_EVENTS_FOR_NON_BLOCK_JOBS)
+            if job.type is not None:
+                self._exercise(RuleId.JOB_INFO_TYPE_MATCHES)
             if event_type not in BLOCK_JOB_TYPES:
                 self._emit(
                     RuleId.BLOCK_JOB_NO_EVENTS_FOR_NON_BLOCK_JOBS,
@@ -363,6 +400,7 @@ class EventChecks(OracleCore):
         if not isinstance(type_name, str):
             self._emit(BLOCK_EVENTS[name], job, f"{name} without a type", "a type member", "none")
             return None
+        self._exercise(RuleId.QAPI_MEMBERS_KNOWN)
         try:
             return JobType(type_name)
         except ValueError:
@@ -447,6 +485,8 @@ class EventChecks(OracleCore):
                 f"emitted {name}",
             )
             return
+        if not cancelled:
+            self._exercise(RuleId.JOB_INFO_ERROR_IFF_FAILED)
         if not cancelled and (job.status is _X) != has_error:
             self._emit(
                 RuleId.JOB_INFO_ERROR_IFF_FAILED,

@@ -20,6 +20,13 @@ classified:
 ``baselined``
     matched by a baseline entry: passes, even with ``--strict``.
 
+Each rule of the model version gets one result: ``fail`` (a divergence fails
+the run), ``known`` or ``baselined`` (only accepted divergences), ``unchecked``
+(no check enforces it yet), ``not-exercised`` (no record of the run put its
+checks to the test: see :attr:`jobcheck.conformance.oracle.Oracle.exercised`)
+or ``pass`` (exercised, and kept).  So a run that stopped early never shows a
+rule it did not reach as passed.
+
 Traces.  A campaign keeps the records of its failing session (the minimal
 run Hypothesis shrank to).  Every divergence that occurred in that session —
 the new ones, and the known ones the oracle finds when it checks the session
@@ -53,6 +60,12 @@ if TYPE_CHECKING:
     from jobcheck.conformance.campaign.results import CampaignResult
 
 SCHEMA_VERSION = 1
+
+NOT_EXERCISED = "not-exercised"
+"""The result of a checked rule that no record of the run put to the test: neither kept
+nor broken (a run too short, or a target that never reached the situation)."""
+NOT_EXERCISED_TEXT = "not exercised: no step of this run reached a situation the rule is about"
+"""Why a rule has no verdict, in words, for JUnit and pytest."""
 
 MAX_TRACE_RECORDS = 5000
 """A saved trace longer than this is cut after the step that holds the divergence."""
@@ -398,7 +411,9 @@ def build_document(
             known = rule.known_divergence if rule else None
             status = "known"
             reason = (
-                known.observed if known else "a catalogued documented-vs-implemented divergence"
+                f"{known.observed.rstrip('.')} ({known.evidence})"
+                if known
+                else "a catalogued documented-vs-implemented divergence"
             )
         else:
             status, reason = "new", None
@@ -490,6 +505,8 @@ def build_document(
             verdict = "baselined"
         elif rule_id in RULES and RULES[rule_id].unchecked:
             verdict = "unchecked"
+        elif not result.exercised.get(rule_id):
+            verdict = NOT_EXERCISED
         else:
             verdict = "pass"
         rules.append(
@@ -497,6 +514,7 @@ def build_document(
                 **_rule_json(rule_id),
                 "result": verdict,
                 "unchecked": RULES[rule_id].unchecked if rule_id in RULES else None,
+                "exercised": result.exercised.get(rule_id, 0),
                 "divergences": [e["id"] for e in mine],
             }
         )
@@ -519,6 +537,7 @@ def build_document(
         "rules": len(rules),
         "rules_passed": sum(1 for r in rules if r["result"] == "pass"),
         "rules_unchecked": sum(1 for r in rules if r["result"] == "unchecked"),
+        "rules_not_exercised": sum(1 for r in rules if r["result"] == NOT_EXERCISED),
         "errors": 1 if error else 0,
     }
     document: dict[str, Any] = {

@@ -18,7 +18,7 @@ from collections.abc import Mapping, Sequence
 from html import escape
 from typing import Any
 
-from jobcheck.conformance.report.views import coverage_view, headline
+from jobcheck.conformance.report.views import coverage_view, headline, result_text
 from jobcheck.conformance.trace.records import Command, Event, Note, Record, Response
 from jobcheck.model.render import to_dot, to_mermaid
 
@@ -293,7 +293,7 @@ def render(
     out.append("<h2>Rules</h2>")
     rows = "".join(
         f"<tr><td><code>{escape(r['id'])}</code></td>"
-        f"<td>{escape(r['anchor'] or '—')}</td><td>{escape(r['result'])}</td>"
+        f"<td>{escape(r['anchor'] or '—')}</td><td>{escape(result_text(r))}</td>"
         f"<td>{escape(', '.join(r['divergences']))}</td></tr>"
         for r in document["rules"]
     )

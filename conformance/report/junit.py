@@ -1,7 +1,9 @@
 """The JUnit XML report (the xunit2 flavour pytest writes), for CI test dashboards.
 
 One ``<testcase>`` per rule of the model version, and per divergence: a rule
-with no divergence is a passing test case; each divergence is a test case
+with no divergence is a passing test case if the run exercised it, and a
+skipped one if it did not (``not-exercised``) or if no check enforces it
+(``unchecked``); each divergence is a test case
 named ``RULE[dNN]`` that *fails* when the divergence fails the run (a new one,
 or a known one under ``--strict``) and is *skipped* with its reason when it is
 accepted (known or baselined).  A stale baseline entry is a test case
@@ -10,15 +12,17 @@ accepted (known or baselined).  A stale baseline entry is a test case
 QEMU crash without one, is an ``<error>``.
 
 So ``tests``, ``failures`` and ``skipped`` follow from the document's counts:
-tests = rules passed + divergences + stale entries (+ 1 error),
-failures = failing divergences (+ stale entries under ``--strict``),
-skipped = accepted divergences.
+tests = rules passed, unchecked or not exercised + divergences + stale entries
+(+ 1 error), failures = failing divergences (+ stale entries under ``--strict``),
+skipped = accepted divergences + rules unchecked or not exercised.
 """
 
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 from typing import Any
+
+from jobcheck.conformance.report.document import NOT_EXERCISED, NOT_EXERCISED_TEXT
 
 
 def expected_counts(document: dict[str, Any]) -> dict[str, int]:
@@ -29,12 +33,13 @@ def expected_counts(document: dict[str, Any]) -> dict[str, int]:
     return {
         "tests": counts["rules_passed"]
         + counts["rules_unchecked"]
+        + counts["rules_not_exercised"]
         + counts["divergences"]
         + len(stale)
         + counts["errors"],
         "failures": counts["failing"] + stale_failing,
         "errors": counts["errors"],
-        "skipped": counts["accepted"] + counts["rules_unchecked"],
+        "skipped": counts["accepted"] + counts["rules_unchecked"] + counts["rules_not_exercised"],
     }
 
 
@@ -91,6 +96,9 @@ def render(document: dict[str, Any]) -> str:
             case = ET.SubElement(suite, "testcase", attrs)
             if rule["result"] == "unchecked":
                 ET.SubElement(case, "skipped", {"message": rule["unchecked"], "type": "unchecked"})
+            elif rule["result"] == NOT_EXERCISED:
+                attrs = {"message": NOT_EXERCISED_TEXT, "type": NOT_EXERCISED}
+                ET.SubElement(case, "skipped", attrs)
             continue
         for did in rule["divergences"]:
             e = by_id[did]

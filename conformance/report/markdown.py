@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from jobcheck.conformance.report.views import coverage_view, headline
+from jobcheck.conformance.report.views import coverage_view, headline, result_text
 from jobcheck.model.render import to_mermaid
 
 STATUS_WORD = {"new": "**NEW**", "known": "known", "baselined": "baselined"}
@@ -133,7 +133,8 @@ def render(document: dict[str, Any]) -> str:
     for rule in document["rules"]:
         anchor = _code(rule["anchor"]) if rule["anchor"] else "—"
         out.append(
-            f"| `{rule['id']}` | {anchor} | {rule['result']} | {', '.join(rule['divergences'])} |"
+            f"| `{rule['id']}` | {anchor} | {result_text(rule)} |"
+            f" {', '.join(rule['divergences'])} |"
         )
     return "\n".join(out) + "\n"
 

@@ -33,6 +33,19 @@ def coverage_view(document: dict[str, Any]) -> Any:
     return overlay(lifecycle_view(model), covered=covered, uncovered=uncovered, divergent=divergent)
 
 
+def result_text(rule: dict[str, Any]) -> str:
+    """A rule's result in words, with how often its checks were put to the test.
+
+    >>> result_text({"result": "pass", "exercised": 12})
+    'pass (tested 12×)'
+    >>> result_text({"result": "not-exercised", "exercised": 0})
+    'not exercised'
+    """
+    words = str(rule["result"]).replace("-", " ")
+    tested = rule.get("exercised") or 0
+    return f"{words} (tested {tested}×)" if tested and rule["result"] == "pass" else words
+
+
 def headline(document: dict[str, Any]) -> str:
     """One line: PASS/FAIL and the divergence counts."""
     counts = document["counts"]

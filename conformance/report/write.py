@@ -41,6 +41,7 @@ from jobcheck.conformance.report.baseline import (
 )
 from jobcheck.conformance.report.diagram_files import dot_program, render_image
 from jobcheck.conformance.report.document import (
+    NOT_EXERCISED,
     Built,
     TraceFile,
     build_document,
@@ -135,9 +136,8 @@ def summary_lines(outcome: Outcome) -> list[str]:
         f" {counts['baselined']} baselined ({counts['occurrences']} occurrences)",
     ]
     for e in doc["divergences"]:
-        tag = {"new": "NEW      ", "known": "known    ", "baselined": "baselined"}[e["status"]]
-        job = f" [{e['job_type']}]" if e["job_type"] else ""
-        lines.append(f"  {tag} {e['rule']}{job}: {e['message']}")
+        lines.append(divergence_line(e))
+    lines.append(rules_line(doc["rules"]))
     if doc["baseline"] is not None:
         stale = doc["baseline"]["stale"]
         lines.append(
@@ -159,6 +159,46 @@ def summary_lines(outcome: Outcome) -> list[str]:
     verdict = "PASS" if outcome.exit_code == 0 else "FAIL"
     lines.append(f"verdict: {verdict} (exit {outcome.exit_code})")
     return lines
+
+
+def rules_line(rules: list[dict[str, Any]]) -> str:
+    """How many rules got each result, and which were not exercised.
+
+    >>> print(rules_line([{"id": "a.b", "result": "pass"}, {"id": "c.d", "result": "pass"},
+    ...     {"id": "e.f", "result": "not-exercised"}]))
+    rules: 2 pass, 1 not exercised (e.f)
+    """
+    tally: dict[str, list[str]] = {}
+    for rule in rules:
+        tally.setdefault(rule["result"], []).append(rule["id"])
+    order = ["fail", "pass", "known", "baselined", "indeterminate", "unchecked", NOT_EXERCISED]
+    parts = []
+    for result in sorted(tally, key=lambda r: order.index(r) if r in order else len(order)):
+        ids = tally[result]
+        parts.append(f"{len(ids)} {result.replace('-', ' ')}")
+        if result == NOT_EXERCISED:
+            parts[-1] += f" ({', '.join(ids)})"
+    return "rules: " + ", ".join(parts)
+
+
+def divergence_line(e: dict[str, Any]) -> str:
+    """One divergence of the report document in one line: status, rule, what happened, what
+    the documentation says and, for an accepted one, why it is accepted.
+
+    >>> print(divergence_line({"status": "known", "rule": "job-complete.only-ready",
+    ...     "job_type": "mirror", "message": "job 'j': job-complete j to a mirror job in"
+    ...     " standby: QEMU accepted; documented: complete is accepted only in ready",
+    ...     "reason": "complete is also accepted in standby (verified on QEMU 7.2.22)"}))
+    ... # doctest: +NORMALIZE_WHITESPACE
+      known     job-complete.only-ready [mirror]: job 'j': job-complete j to a mirror job in
+      standby: QEMU accepted; documented: complete is accepted only in ready; accepted (known
+      divergence): complete is also accepted in standby (verified on QEMU 7.2.22)
+    """
+    tag = {"new": "NEW      ", "known": "known    ", "baselined": "baselined"}[e["status"]]
+    job = f" [{e['job_type']}]" if e["job_type"] else ""
+    why = {"known": "known divergence", "baselined": "in the baseline"}.get(e["status"])
+    accepted = f"; accepted ({why}): {e['reason']}" if why and e["reason"] else ""
+    return f"  {tag} {e['rule']}{job}: {e['message']}{accepted}"
 
 
 def _write_text(path: Path, text: str) -> None:
