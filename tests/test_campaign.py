@@ -75,6 +75,8 @@ def test_exploration_alone_catches_a_mutant_and_shrinks_it() -> None:
     # Shrunk: a start and a release (the job skips waiting when its work is done).
     assert 1 <= len(steps) <= 4, steps
     assert steps[0].startswith("start")
+    # the runs spent shrinking are counted apart: examples never exceed the request
+    assert result.shrink_runs > 0 and 1 <= result.examples <= 200
 
 
 def test_same_seed_same_result() -> None:

@@ -76,6 +76,7 @@ def test_mutant_run_fails_with_a_new_divergence(mutant_run: Run) -> None:
     assert doc["outcome"]["exit_code"] == 1
     assert doc["counts"]["new"] >= 1
     assert doc["target"]["mutant"] == MUTANT
+    assert doc["run"]["examples"] <= doc["run"]["examples_requested"]
     assert doc["run"]["name"].startswith(f"sim-7.2-{MUTANT}-seed0-")
 
 

@@ -30,6 +30,7 @@ from hypothesis.stateful import (
     rule,
 )
 
+from jobcheck.conformance.campaign.progress import Reporter
 from jobcheck.conformance.campaign.results import Accept, CampaignResult
 from jobcheck.conformance.campaign.session import Session, TargetFactory
 from jobcheck.model.lifecycle import Model, Verb
@@ -61,10 +62,12 @@ class Exploration:
     accept: Accept
     result: CampaignResult
     meta_extra: dict[str, Any]
-    on_progress: Callable[[CampaignResult], None] | None = None
-    """Called after each example (the ``run`` command's progress line)."""
+    progress: Reporter | None = None
+    """Told after each example (the ``run`` command's progress line)."""
     last: Session | None = None
     """The session of the example that ran last (after shrinking: the minimal one)."""
+    failing: bool = False
+    """An example has failed: every example after it is Hypothesis shrinking the failure."""
 
 
 class CampaignMachine(RuleBasedStateMachine):
@@ -88,7 +91,10 @@ class CampaignMachine(RuleBasedStateMachine):
     @initialize(target_seed=st.integers(min_value=0, max_value=2**16))
     def open_target(self, target_seed: int) -> None:
         e = self.exploration
-        e.result.examples += 1
+        if e.failing:
+            e.result.shrink_runs += 1
+        else:
+            e.result.examples += 1
         self.session = Session(
             e.make_target(target_seed), e.model, e.accept, e.result, e.meta_extra
         )
@@ -96,7 +102,11 @@ class CampaignMachine(RuleBasedStateMachine):
 
     def _run(self, step: dict[str, Any]) -> None:
         assert self.session is not None
-        self.session.step(step)
+        try:
+            self.session.step(step)
+        except BaseException:
+            self.exploration.failing = True
+            raise
 
     def _new_id(self) -> str:
         self.counter += 1
@@ -183,13 +193,16 @@ class CampaignMachine(RuleBasedStateMachine):
         self._run({"op": "wait"})
 
     def teardown(self) -> None:
+        e = self.exploration
         try:
             if self.session is not None:
                 self.session.finish()
+        except BaseException:
+            e.failing = True
+            raise
         finally:
-            e = self.exploration
-            if e.on_progress is not None:
-                e.on_progress(e.result)
+            if e.progress is not None:
+                e.progress.example(e.result, shrinking=e.failing)
 
 
 def machine_factory(exploration: Exploration) -> Callable[[], CampaignMachine]:

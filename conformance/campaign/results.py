@@ -114,6 +114,9 @@ class CampaignResult:
     failure: Failure | None = None
     crash: str | None = None
     examples: int = 0
+    """Hypothesis examples generated (a failing one included)."""
+    shrink_runs: int = 0
+    """Runs Hypothesis made while shrinking a failure down to a minimal one."""
     steps: int = 0
     seconds: float = 0.0
     tour_steps: int = 0
@@ -137,6 +140,7 @@ class CampaignResult:
         self.failure = self.failure or other.failure
         self.crash = self.crash or other.crash
         self.examples += other.examples
+        self.shrink_runs += other.shrink_runs
         self.steps += other.steps
         self.seconds = max(self.seconds, other.seconds)
         self.tour_steps += other.tour_steps

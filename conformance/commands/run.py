@@ -2,21 +2,25 @@
 
 The campaign is the planned coverage tour followed by Hypothesis exploration
 (:mod:`jobcheck.conformance.campaign`), then the reports
-(:mod:`jobcheck.conformance.report`).  On a terminal it shows progress
-(examples run, coverage, divergences so far); otherwise it prints a plain
-summary.  Exit codes: 0 conforms (or only known/baselined divergences), 1 new
-divergences, 2 usage or environment error, 3 the target failed.
+(:mod:`jobcheck.conformance.report`).  On a terminal it shows one progress
+line, redrawn in place (the tour, then the examples, with percentages, the
+time elapsed and left, coverage and divergences so far; with ``--jobs N`` all
+campaigns together); otherwise it prints only the plain summary.  Exit codes:
+0 conforms (or only known/baselined divergences), 1 new divergences, 2 usage
+or environment error, 3 the target failed.
 """
 
 from __future__ import annotations
 
 import argparse
+import shutil
 import sys
 from dataclasses import replace
 from pathlib import Path
 
-from jobcheck.conformance.campaign.coverage import coverage_summary
+from jobcheck.conformance.campaign.coverage import coverage_summary, goals
 from jobcheck.conformance.campaign.parallel import RunInfo, probe, run_campaigns
+from jobcheck.conformance.campaign.progress import TerminalProgress
 from jobcheck.conformance.campaign.results import CampaignResult, iter_failure_lines
 from jobcheck.conformance.campaign.run import PROFILES
 from jobcheck.conformance.errors import UsageError
@@ -128,7 +132,7 @@ def execute(choice: TargetChoice, args: argparse.Namespace, out_dir: Path | None
     steps = args.steps if args.steps is not None else profile["steps"]
     if examples < 0 or steps < 1:
         raise UsageError("--examples must be ≥ 0 and --steps ≥ 1")
-    interactive = sys.stderr.isatty() and args.jobs == 1
+    progress = terminal_progress(model) if sys.stderr.isatty() else None
     result = run_campaigns(
         choice,
         model,
@@ -139,10 +143,10 @@ def execute(choice: TargetChoice, args: argparse.Namespace, out_dir: Path | None
         jobs=args.jobs,
         tour=not args.no_tour,
         accept=Acceptor(baseline, qemu_version, args.strict),
-        progress=interactive,
+        progress=progress,
     )
-    if interactive:
-        sys.stderr.write("\n")
+    if progress is not None:
+        progress.close()
     info = RunInfo.of(
         chosen,
         qemu_version=qemu_version,
@@ -156,6 +160,17 @@ def execute(choice: TargetChoice, args: argparse.Namespace, out_dir: Path | None
         package=debian_package(choice.binary),
     )
     return finish(info, result, model, args, out_dir)
+
+
+def terminal_progress(model: Model) -> TerminalProgress:
+    """The progress line on standard error, as wide as the terminal (see
+    :mod:`jobcheck.conformance.campaign.progress`)."""
+
+    def write(text: str) -> None:
+        sys.stderr.write(text)
+        sys.stderr.flush()
+
+    return TerminalProgress(write, goals(model), lambda: shutil.get_terminal_size().columns)
 
 
 def finish(

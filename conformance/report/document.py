@@ -552,6 +552,7 @@ def build_document(
             "steps_per_example": info.steps,
             "jobs": info.jobs,
             "examples": result.examples,
+            "shrink_runs": result.shrink_runs,
             "steps": result.steps,
             "seconds": round(result.seconds, 3),
             "tour_steps": result.tour_steps,

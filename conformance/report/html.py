@@ -18,7 +18,7 @@ from collections.abc import Mapping, Sequence
 from html import escape
 from typing import Any
 
-from jobcheck.conformance.report.views import coverage_view, headline, result_text
+from jobcheck.conformance.report.views import coverage_view, headline, result_text, run_text
 from jobcheck.conformance.trace.records import Command, Event, Note, Record, Response
 from jobcheck.model.render import to_dot, to_mermaid
 
@@ -231,13 +231,7 @@ def render(
                 ),
                 ("model", escape(document["model"]["version"])),
                 ("seed / profile", escape(f"{run['seed']} / {run['profile']}")),
-                (
-                    "run",
-                    escape(
-                        f"{run['examples']} examples, {run['steps']} steps, {run['seconds']:.1f} s"
-                        f" (tour {run['tour_steps']} steps, {run['tour_seconds']:.1f} s)"
-                    ),
-                ),
+                ("run", escape(run_text(run))),
                 ("finished", escape(run["finished"])),
                 ("command", f"<code>{escape(run['command'])}</code>"),
             ]

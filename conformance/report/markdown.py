@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from jobcheck.conformance.report.views import coverage_view, headline, result_text
+from jobcheck.conformance.report.views import coverage_view, headline, result_text, run_text
 from jobcheck.model.render import to_mermaid
 
 STATUS_WORD = {"new": "**NEW**", "known": "known", "baselined": "baselined"}
@@ -45,11 +45,7 @@ def render(document: dict[str, Any]) -> str:
         ("package", f"{package['name']} {package['version']}" if package else "—"),
         ("model", document["model"]["version"]),
         ("seed / profile", f"{run['seed']} / {run['profile']}"),
-        (
-            "run",
-            f"{run['examples']} examples, {run['steps']} steps, {run['seconds']:.1f} s"
-            f" (tour: {run['tour_steps']} steps, {run['tour_seconds']:.1f} s)",
-        ),
+        ("run", run_text(run)),
         ("finished", run["finished"]),
         ("command", _code(run["command"])),
     ]

@@ -33,6 +33,21 @@ def coverage_view(document: dict[str, Any]) -> Any:
     return overlay(lifecycle_view(model), covered=covered, uncovered=uncovered, divergent=divergent)
 
 
+def run_text(run: dict[str, Any]) -> str:
+    """What the run did, in one line: examples (and runs spent shrinking), steps, time.
+
+    >>> print(run_text({"examples": 30, "examples_requested": 30, "shrink_runs": 12,
+    ...     "steps": 900, "seconds": 4.25, "tour_steps": 500, "tour_seconds": 1.0}))
+    30/30 examples (+12 runs shrinking the failure), 900 steps, 4.2 s (tour 500 steps, 1.0 s)
+    """
+    shrinking = run.get("shrink_runs", 0)
+    extra = f" (+{shrinking} runs shrinking the failure)" if shrinking else ""
+    return (
+        f"{run['examples']}/{run['examples_requested']} examples{extra}, {run['steps']} steps,"
+        f" {run['seconds']:.1f} s (tour {run['tour_steps']} steps, {run['tour_seconds']:.1f} s)"
+    )
+
+
 def result_text(rule: dict[str, Any]) -> str:
     """A rule's result in words, with how often its checks were put to the test.
 

@@ -47,6 +47,7 @@ from jobcheck.conformance.report.document import (
     build_document,
     run_name,
 )
+from jobcheck.conformance.report.views import run_text
 from jobcheck.conformance.trace.records import Record, write_jsonl
 from jobcheck.model.lifecycle import Model, model_for
 
@@ -127,8 +128,7 @@ def summary_lines(outcome: Outcome) -> list[str]:
         f"target: {target['description']}",
         f"QEMU: {qemu} · model {doc['model']['version']} · seed {run['seed']}"
         f" · profile {run['profile']}",
-        f"run: {run['examples']} examples, {run['steps']} steps, {run['seconds']:.1f} s"
-        f" (tour {run['tour_steps']} steps, {run['tour_seconds']:.1f} s)",
+        f"run: {run_text(run)}",
         f"coverage: transitions {t['reached']}/{t['goal']} ({t['percent']}%)"
         f" · verb×status cells {c['reached']}/{c['goal']} ({c['percent']}%)"
         + (f" [{per_family}]" if per_family else ""),
