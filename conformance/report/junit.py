@@ -43,7 +43,9 @@ def expected_counts(document: dict[str, Any]) -> dict[str, int]:
     }
 
 
-def details(e: dict[str, Any]) -> str:
+def details(e: dict[str, Any], document: dict[str, Any] | None = None) -> str:
+    """A divergence of the report document in readable lines; a failing one with the steps
+    of the minimal failing run (from ``document``)."""
     lines = [
         f"rule: {e['rule']} ({e['anchor'] or 'undocumented'})",
         f"documented: {e['quote'] or e['paraphrase'] or '-'}",
@@ -52,6 +54,12 @@ def details(e: dict[str, Any]) -> str:
         f"observed: {e['observed']}",
         f"occurrences: {e['occurrences']}",
     ]
+    failure = document["outcome"]["failure"] if document is not None else None
+    if e["fails"] and failure and failure["steps"]:
+        steps = failure["steps"]
+        seed = document["run"]["seed"] if document is not None else "?"
+        lines.append(f"minimal failing run ({len(steps)} steps, seed {seed}):")
+        lines += [f"  {number:3d}. {step}" for number, step in enumerate(steps, start=1)]
     if e["trace"]:
         lines.append(f"trace: {e['trace']['file']} line {e['trace']['line']}")
         lines.append(f"reproduce: {e['repro']}")
@@ -111,7 +119,7 @@ def render(document: dict[str, Any]) -> str:
                 failure = ET.SubElement(
                     case, "failure", {"message": e["message"], "type": f"divergence.{e['status']}"}
                 )
-                failure.text = details(e)
+                failure.text = details(e, document)
             else:
                 reason = f"{e['status']}: {e['reason']}"
                 ET.SubElement(case, "skipped", {"message": reason, "type": e["status"]})
