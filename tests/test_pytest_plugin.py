@@ -76,28 +76,8 @@ def test_a_mutant_campaign_fails_its_rule_items(tmp_path: Path) -> None:
     assert "status.null-never-visible" in skipped
 
 
-def test_keyword_selection_and_a_bad_option(tmp_path: Path) -> None:
-    done = _pytest(
-        tmp_path,
-        "-q",
-        "--jobcheck-target",
-        "sim",
-        "--jobcheck-model",
-        "7.2",
-        "--jobcheck-examples",
-        "1",
-        "--jobcheck-report",
-        str(tmp_path / "rep"),
-        "-k",
-        "campaign or null-never-visible",
-    )
-    assert "1 passed, 1 skipped" in done.stdout, done.stdout + done.stderr
-    bad = _pytest(tmp_path, "--jobcheck-target", "sim", "--jobcheck-sim-mutant", "nope")
-    assert bad.returncode == pytest.ExitCode.USAGE_ERROR
-    assert "jobcheck: unknown mutant 'nope'" in bad.stderr
-
-
 def _sim(*args: str) -> list[str]:
+    """Options for a short campaign on the simulator of QEMU 7.2."""
     return [
         "--jobcheck-target",
         "sim",
@@ -107,6 +87,20 @@ def _sim(*args: str) -> list[str]:
         "1",
         *args,
     ]
+
+
+def test_keyword_selection_and_a_bad_option(tmp_path: Path) -> None:
+    done = _pytest(
+        tmp_path,
+        "-q",
+        *_sim("--jobcheck-report", str(tmp_path / "rep")),
+        "-k",
+        "campaign or null-never-visible",
+    )
+    assert "1 passed, 1 skipped" in done.stdout, done.stdout + done.stderr
+    bad = _pytest(tmp_path, "--jobcheck-target", "sim", "--jobcheck-sim-mutant", "nope")
+    assert bad.returncode == pytest.ExitCode.USAGE_ERROR
+    assert "jobcheck: unknown mutant 'nope'" in bad.stderr
 
 
 def test_given_no_path_only_the_campaign_is_collected_and_nothing_is_written_here(
