@@ -20,8 +20,13 @@ Use :func:`model_for` to get the model for any QEMU version string::
     '7.2'
     >>> model_for("9.1.0").version
     '8.2'
-    >>> model_for("10.2.50").version
+    >>> model_for("10.1.50").version
     '10.2'
+
+A micro version of 50 or more is QEMU's development tree between releases
+(``10.1.50`` is master after 10.1.0, ``10.1.91`` the first release candidate of
+10.2.0): it is taken as the release it leads to.  :func:`model_choice` says in
+one line which model a version gets and why.
 """
 
 from __future__ import annotations
@@ -207,23 +212,58 @@ class UnknownVersionError(ValueError):
         self.text = text
 
 
+#: A micro version at or above this is a development version of the next release.
+DEVELOPMENT_MICRO = 50
+
+
 def model_for(version: str) -> Model:
     """The model of the newest modelled release at or below ``version``.
 
     Accepts ``latest``, ``MAJOR.MINOR`` and ``MAJOR.MINOR.MICRO`` (with an
-    optional ``v`` prefix and a packaging suffix such as ``+dfsg``).  Raises
-    :class:`UnknownVersionError` for anything else, or for a version older
-    than the oldest model (2.12).
+    optional ``v`` prefix and a packaging suffix such as ``+dfsg``); a
+    development version (micro 50 or more) counts as the next release.
+    Raises :class:`UnknownVersionError` for anything else, or for a version
+    older than the oldest model (2.12).
+    """
+    return model_choice(version)[0]
+
+
+def model_choice(version: str) -> tuple[Model, str]:
+    """The model for ``version`` (as :func:`model_for`) and one line saying why.
+
+    >>> model_choice("7.2.22")[1]
+    'model 7.2: written for QEMU 7.2, and this is QEMU 7.2.22'
+    >>> model_choice("10.0.2")[1]
+    'model 9.2: the newest model at or below QEMU 10.0.2 (none is written for 10.0)'
+    >>> model_choice("10.1.50")[1]
+    'model 10.2: QEMU 10.1.50 is a development version after 10.1, leading to 10.2'
+    >>> model_choice("10.2.50")[1]
+    'model 10.2: QEMU 10.2.50 is a development version after 10.2; no model is newer'
     """
     text = version.strip()
     for model in MODELS.values():
         if text == model.version or text in model.aliases:
-            return model
+            return model, f"model {model.version}: asked for {text}"
     match = _VERSION_RE.match(text)
     if not match:
         raise UnknownVersionError(version)
-    wanted = (int(match.group(1)), int(match.group(2)))
+    major, minor = int(match.group(1)), int(match.group(2))
+    micro = int(match.group(3) or 0)
+    development = micro >= DEVELOPMENT_MICRO
+    wanted = (major, minor + 1) if development else (major, minor)
     candidates = [m for m in MODELS.values() if m.release <= wanted]
     if not candidates:
         raise UnknownVersionError(version)
-    return candidates[-1]
+    model = candidates[-1]
+    if development and model.release == wanted:
+        why = (
+            f"QEMU {text} is a development version after {major}.{minor},"
+            f" leading to {model.version}"
+        )
+    elif development:
+        why = f"QEMU {text} is a development version after {major}.{minor}; no model is newer"
+    elif model.release == wanted:
+        why = f"written for QEMU {model.version}, and this is QEMU {text}"
+    else:
+        why = f"the newest model at or below QEMU {text} (none is written for {major}.{minor})"
+    return model, f"model {model.version}: {why}"

@@ -17,6 +17,7 @@ from jobcheck.model.lifecycle import (
     Status,
     UnknownVersionError,
     Verb,
+    model_choice,
     model_for,
 )
 
@@ -183,10 +184,41 @@ def test_job_commands_exist_from_3_0() -> None:
         ("2.12.1", "2.12"),
         ("7.2.0+dfsg", "7.2"),
         ("11.0", "10.2"),
+        # development versions (micro >= 50) lead to the next release
+        ("10.1.50", "10.2"),
+        ("10.1.91", "10.2"),
+        ("9.1.50", "9.2"),
+        ("8.1.50", "8.2"),
+        ("8.0.50", "7.2"),
+        ("7.2.49", "7.2"),
     ],
 )
 def test_model_for(text: str, version: str) -> None:
     assert model_for(text).version == version
+
+
+@pytest.mark.parametrize(
+    ("text", "why"),
+    [
+        ("7.2.22", "model 7.2: written for QEMU 7.2, and this is QEMU 7.2.22"),
+        (
+            "10.0.2",
+            "model 9.2: the newest model at or below QEMU 10.0.2 (none is written for 10.0)",
+        ),
+        (
+            "10.1.50",
+            "model 10.2: QEMU 10.1.50 is a development version after 10.1, leading to 10.2",
+        ),
+        (
+            "10.2.50",
+            "model 10.2: QEMU 10.2.50 is a development version after 10.2; no model is newer",
+        ),
+        ("latest", "model 10.2: asked for latest"),
+    ],
+)
+def test_model_choice_says_which_model_and_why(text: str, why: str) -> None:
+    model, line = model_choice(text)
+    assert line == why and model is model_for(text)
 
 
 @pytest.mark.parametrize("text", ["2.11", "banana", "", "7", "1.7.0"])
