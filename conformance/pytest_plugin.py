@@ -172,6 +172,7 @@ def _execute(campaign: _Campaign) -> Any:
     from jobcheck.conformance.campaign.coverage import coverage_summary
     from jobcheck.conformance.campaign.parallel import RunInfo
     from jobcheck.conformance.campaign.run import PROFILES, run_campaign
+    from jobcheck.conformance.commands.options import model_line
     from jobcheck.conformance.report import write as report
     from jobcheck.conformance.report.baseline import Acceptor, load_baseline
     from jobcheck.conformance.targets.qemu_package import debian_package
@@ -206,6 +207,7 @@ def _execute(campaign: _Campaign) -> Any:
         jobs=1,
         command=_command(args),
         package=debian_package(choice.binary),
+        model_choice=model_line(campaign.chosen.model or campaign.qemu_version)[1],
     )
     summary = coverage_summary(result.coverage, model)
     directory = Path(args.report) if args.report else campaign.scratch()

@@ -49,6 +49,9 @@ class RunInfo:
     """The target options that reach the same target again (for replay and rerun)."""
     package: dict[str, str] | None = None
     """The distribution package (``name``, ``version``) that ships :attr:`binary`."""
+    model_choice: str | None = None
+    """Why the run took :attr:`model`, in one line (``model 9.2: the newest model at or
+    below QEMU 10.0.2 (…)``; see :func:`jobcheck.model.lifecycle.model_choice`)."""
 
     @classmethod
     def of(cls, choice: TargetChoice, **fields: Any) -> RunInfo:

@@ -16,7 +16,8 @@ import argparse
 import os
 from pathlib import Path
 
-from jobcheck.conformance.errors import UsageError, model_for_option
+from jobcheck.conformance.commands.options import say_model
+from jobcheck.conformance.errors import UsageError
 from jobcheck.conformance.export import iotest as export_iotest
 from jobcheck.conformance.export import script as export_script
 from jobcheck.conformance.export.plan import build_plan
@@ -24,6 +25,10 @@ from jobcheck.conformance.trace.readers import read_trace
 from jobcheck.conformance.trace.records import Record, TraceFormatError
 
 HELP = "export a live trace's divergence as a standalone qemu.qmp script or a qemu-iotests test"
+EXAMPLES = """\
+  jobcheck export live.jsonl --as script --out repro.py
+  jobcheck export live.jsonl --as iotest --out complete-in-standby
+"""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -66,7 +71,7 @@ def run(args: argparse.Namespace) -> int:
     wanted = args.model or meta.qemu_version
     if wanted is None:
         raise UsageError(f"{args.trace}: the trace does not say its QEMU version; pass --model V")
-    version = model_for_option(wanted).version
+    version = say_model("export", wanted, always=args.model is None).version
     plan = build_plan(records, meta, version, args.trace)
     if args.kind == "script":
         text = export_script.render(plan)

@@ -26,7 +26,8 @@ from typing import Any
 
 from jobcheck.conformance.campaign.results import CampaignResult
 from jobcheck.conformance.campaign.session import Session
-from jobcheck.conformance.errors import TargetCrashed, TargetError, UsageError, model_for_option
+from jobcheck.conformance.commands.options import say_model
+from jobcheck.conformance.errors import TargetCrashed, TargetError, UsageError
 from jobcheck.conformance.report.baseline import load_baseline
 from jobcheck.conformance.targets.select import choose_target
 from jobcheck.conformance.trace.readers import read_trace
@@ -34,6 +35,11 @@ from jobcheck.conformance.trace.records import Meta, Note, Record, TraceFormatEr
 from jobcheck.conformance.trace.steps import job_kinds
 
 HELP = "re-run a saved trace's steps on a target and report FIXED or STILL DIVERGES"
+EXAMPLES = """\
+  jobcheck replay reports/my-run/traces/d01-RULE.jsonl
+  jobcheck replay TRACE --qemu /usr/bin/qemu-storage-daemon --save live.jsonl
+  jobcheck replay tests/data/create-then-quit.jsonl --qemu qemu-storage-daemon
+"""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -76,7 +82,7 @@ def _model_version(args: argparse.Namespace, meta: Meta) -> str | None:
     wanted = args.model or meta.qemu_version
     if wanted is None:
         return None
-    return model_for_option(wanted).version
+    return say_model("replay", wanted, always=args.model is None).version
 
 
 def _target_seed(meta: Meta) -> int:

@@ -12,15 +12,23 @@ unknown ``--model``.
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 from typing import Any
 
-from jobcheck.conformance.errors import UsageError, model_for_option
+from jobcheck.conformance.commands.options import add_json_option, emit_json, json_only, say_model
+from jobcheck.conformance.errors import UsageError
 from jobcheck.model.rules import CATALOGUE, Rule, rules_for
 from jobcheck.model.schema_doc import Anchor, SchemaSyntaxError, anchors, parse_schema
 
 HELP = "list the documented rules, or check that they cover every item of a QAPI schema"
+EXAMPLES = """\
+  # the catalogue, with known divergences
+  jobcheck rules
+  # the rules of 7.2's documentation, as JSON
+  jobcheck rules --model 7.2 --json
+  # exit 1: a member has no rule
+  jobcheck rules --schema ~/qemu/qapi/job.json
+"""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -34,13 +42,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="V",
         help="only the rules whose documentation applies to this version (default: all rules)",
     )
-    parser.add_argument("--json", action="store_true", help="print JSON instead of text")
+    add_json_option(parser, "the catalogue, or the coverage of the schema,")
 
 
 def _selected_rules(version: str | None) -> tuple[Rule, ...]:
     if version is None:
         return CATALOGUE
-    return rules_for(model_for_option(version).version)
+    return rules_for(say_model("rules", version, always=False).version)
 
 
 def read_schema(path: str) -> tuple[Anchor, ...]:
@@ -68,7 +76,10 @@ def coverage(items: tuple[Anchor, ...], rules: tuple[Rule, ...]) -> list[tuple[A
 def run(args: argparse.Namespace) -> int:
     rules = _selected_rules(args.model)
     if args.schema is None:
-        _print_catalogue(rules, as_json=args.json)
+        if args.json:
+            emit_json(args.json, [r.to_json() for r in rules])
+        if not json_only(args):
+            _print_catalogue(rules)
         return 0
     table = coverage(read_schema(args.schema), rules)
     uncovered = [item for item, ids in table if not ids]
@@ -89,8 +100,8 @@ def run(args: argparse.Namespace) -> int:
             "covered": len(table) - len(uncovered),
             "uncovered": [item.anchor for item in uncovered],
         }
-        print(json.dumps(document, indent=2))
-    else:
+        emit_json(args.json, document)
+    if not json_only(args):
         _print_coverage(args.schema, table)
     return 1 if uncovered else 0
 
@@ -112,10 +123,7 @@ def _print_coverage(path: str, table: list[tuple[Anchor, list[str]]]) -> None:
     )
 
 
-def _print_catalogue(rules: tuple[Rule, ...], *, as_json: bool) -> None:
-    if as_json:
-        print(json.dumps([r.to_json() for r in rules], indent=2))
-        return
+def _print_catalogue(rules: tuple[Rule, ...]) -> None:
     for r in rules:
         first, last = r.versions
         print(f"{r.id}  [{r.category.value}]  {r.anchor or '(undocumented)'}  {first}–{last}")

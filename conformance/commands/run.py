@@ -23,6 +23,12 @@ from jobcheck.conformance.campaign.parallel import RunInfo, probe, run_campaigns
 from jobcheck.conformance.campaign.progress import TerminalProgress
 from jobcheck.conformance.campaign.results import CampaignResult, iter_failure_lines
 from jobcheck.conformance.campaign.run import PROFILES
+from jobcheck.conformance.commands.options import (
+    add_json_option,
+    emit_json,
+    json_only,
+    model_line,
+)
 from jobcheck.conformance.errors import UsageError
 from jobcheck.conformance.report import write as report
 from jobcheck.conformance.report.baseline import Acceptor, load_baseline
@@ -32,6 +38,20 @@ from jobcheck.conformance.targets.sim_mutants import MUTANTS
 from jobcheck.model.lifecycle import Model
 
 HELP = "run a conformance campaign (planned tour + Hypothesis exploration) against a target"
+EXAMPLES = """\
+  # Debian's QEMU if installed, else the simulator
+  jobcheck run --out reports/my-run
+  jobcheck run --qemu ~/qemu/build/storage-daemon/qemu-storage-daemon
+  # -M none: no guest, no KVM
+  jobcheck run --qemu /usr/bin/qemu-system-x86_64
+  # a running, idle QEMU; left as it was
+  jobcheck run --connect /run/qsd/qmp.sock
+  # exit 1: the bug is caught
+  jobcheck run --target sim --sim-mutant waiting-skipped
+  # a CI gate
+  jobcheck run --baseline reports/baselines/qemu-7.2.json --strict
+  jobcheck run --profile thorough --jobs 2 --json=run.json
+"""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -84,7 +104,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     camp.add_argument("--strict", action="store_true", help="known divergences fail the run too")
     out = parser.add_argument_group("output")
-    out.add_argument("--json", metavar="FILE", help="write the result as JSON to FILE")
+    add_json_option(out, "the report document (report.json)")
     out.add_argument(
         "--out", metavar="DIR", help="write the reports to DIR (default reports/<run name>/)"
     )
@@ -158,6 +178,7 @@ def execute(choice: TargetChoice, args: argparse.Namespace, out_dir: Path | None
         jobs=args.jobs,
         command=" ".join(["jobcheck", *sys.argv[1:]]) if sys.argv else "jobcheck run",
         package=debian_package(choice.binary),
+        model_choice=model_line(chosen.model or qemu_version)[1],
     )
     return finish(info, result, model, args, out_dir)
 
@@ -185,19 +206,21 @@ def finish(
     outcome = report.build(
         info, result, summary, baseline_path=args.baseline, strict=args.strict, directory=out_dir
     )
+    # with a bare --json the document alone goes to standard output, the words to stderr
+    words = sys.stderr if json_only(args) else sys.stdout
     for line in report.summary_lines(outcome):
-        print(line)
+        print(line, file=words)
     for line in iter_failure_lines(result, info.seed):
-        print(line)
-    if args.json:
-        report.write_json(outcome, Path(args.json))
+        print(line, file=words)
     if not args.no_report:
         directory = out_dir or Path("reports") / outcome.run_name
         report.write_all(outcome, directory)
-        print(f"reports: {directory}/")
+        print(f"reports: {directory}/", file=words)
+    if args.json:
+        emit_json(args.json, outcome.document)
     if args.update_baseline:
         report.update_baseline(outcome, Path(args.baseline))
-        print(f"baseline updated: {args.baseline}")
+        print(f"baseline updated: {args.baseline}", file=words)
     if result.crash:
         return 1
     return outcome.exit_code

@@ -569,7 +569,7 @@ def build_document(
             "package": info.package,
             "options": options,
         },
-        "model": {"version": model.version},
+        "model": {"version": model.version, "choice": info.model_choice},
         "counts": counts,
         "outcome": {
             "exit_code": exit_code,

@@ -126,8 +126,8 @@ def summary_lines(outcome: Outcome) -> list[str]:
     )
     lines = [
         f"target: {target['description']}",
-        f"QEMU: {qemu} · model {doc['model']['version']} · seed {run['seed']}"
-        f" · profile {run['profile']}",
+        f"QEMU: {qemu} · {doc['model'].get('choice') or 'model ' + doc['model']['version']}",
+        f"seed {run['seed']} · profile {run['profile']}",
         f"run: {run_text(run)}",
         f"coverage: transitions {t['reached']}/{t['goal']} ({t['percent']}%)"
         f" · verb×status cells {c['reached']}/{c['goal']} ({c['percent']}%)"

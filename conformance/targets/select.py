@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from jobcheck.conformance.errors import UsageError, model_for_option
 from jobcheck.conformance.targets.base import Target
 from jobcheck.conformance.targets.sim_mutants import MUTANTS
+from jobcheck.model.lifecycle import model_for
 
 
 @dataclass(frozen=True)
@@ -34,7 +35,7 @@ class TargetChoice:
 
     def describe(self) -> str:
         if self.kind == "sim":
-            version = self.model or "latest"
+            version = model_for(self.model or "latest").version
             return f"simulator of QEMU {version}" + (
                 f", mutant {self.mutant}" if self.mutant else ""
             )
