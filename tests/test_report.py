@@ -131,23 +131,47 @@ def test_html_is_self_contained_and_shows_the_diagram(mutant_run: Run) -> None:
     assert "<svg" in text and "</svg>" in text
     for forbidden in ("<script", "<link", "<img", "<iframe", "@import", "url("):
         assert forbidden not in text
-    assert not re.search(r"\s(?:src|href)\s*=", text)
+    assert not re.search(r"\ssrc\s*=", text)
+    ids = set(re.findall(r'\sid="([^"]+)"', text))
+    for href in re.findall(r'\shref="([^"]+)"', text):
+        if href.startswith("#"):
+            assert href[1:] in ids, href  # every link inside the page lands somewhere
+        else:  # else only the trace files beside it
+            assert href.startswith("traces/") and (mutant_run.directory / href).is_file(), href
     doc = mutant_run.document()
     for entry in doc["divergences"]:
-        assert f"{entry['id']} <code>{entry['rule']}</code>" in text
+        assert f'id="{entry["id"]}"' in text and f'href="#{entry["id"]}"' in text
+        assert f'href="#rule-{entry["rule"]}"' in text
         if entry["repro"]:
             assert entry["repro"].replace('"', "&quot;").replace("'", "&#x27;") in text
-    assert 'class="matrix"' in text
+        if entry["trace"]:
+            assert f'href="{entry["trace"]["file"]}"' in text
+    for rule in doc["rules"]:
+        assert f'id="rule-{rule["id"]}"' in text
+    assert 'class="matrix"' in text and 'nav class="toc"' in text
+    # traces are folded away; a blank column of the matrix says why it is blank
+    assert "<details open" not in text and text.count("<details>") == sum(
+        1 for e in doc["divergences"] if e["trace"]
+    )
+    assert "<b>created</b>: a job is created and started by the same command" in text
+    assert re.search(r'<tr id="edge-running-ready">', text)
 
 
-def test_markdown_has_summary_mermaid_and_rules(mutant_run: Run) -> None:
+def test_markdown_has_summary_and_rules_and_mermaid_only_when_asked(
+    mutant_run: Run, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     text = (mutant_run.directory / "report.md").read_text(encoding="utf-8")
     doc = mutant_run.document()
     assert text.startswith(f"# jobcheck report: {doc['run']['name']}")
-    assert "```mermaid\n---" in text and "stateDiagram-v2" in text
+    assert "```mermaid" not in text and "stateDiagram-v2" not in text
+    if (mutant_run.directory / "overlay.svg").exists():
+        assert "](overlay.svg)" in text
     for entry in doc["divergences"]:
         assert f"#### `{entry['rule']}`" in text
     assert "### New (" in text
+    asked = _run(tmp_path / "mermaid", capsys, "--mermaid")
+    text = (asked.directory / "report.md").read_text(encoding="utf-8")
+    assert text.count("```mermaid\n---") == 1 and "stateDiagram-v2" in text
 
 
 def test_each_trace_file_holds_the_divergent_record_at_its_line(mutant_run: Run) -> None:

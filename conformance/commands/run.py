@@ -110,6 +110,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     out.add_argument("--no-report", action="store_true", help="write no report directory")
     out.add_argument(
+        "--mermaid",
+        action="store_true",
+        help="report.md also carries the lifecycle diagram as a Mermaid block",
+    )
+    out.add_argument(
         "--baseline", metavar="FILE", help="known divergences that do not fail the run"
     )
     out.add_argument(
@@ -214,7 +219,7 @@ def finish(
         print(line, file=words)
     if not args.no_report:
         directory = out_dir or Path("reports") / outcome.run_name
-        report.write_all(outcome, directory)
+        report.write_all(outcome, directory, mermaid=args.mermaid)
         print(f"reports: {directory}/", file=words)
     if args.json:
         emit_json(args.json, outcome.document)

@@ -238,8 +238,14 @@ def overlay_svg(document: dict[str, Any]) -> str | None:
     return render_image(report_html.overlay_dot(document), "svg").decode("utf-8")
 
 
-def write_all(outcome: Outcome, directory: Path) -> list[Path]:
-    """Write the four reports and the traces into ``directory``; return the paths."""
+OVERLAY_FILE = "overlay.svg"
+"""The lifecycle diagram with the coverage overlay, beside the reports (Markdown shows it)."""
+
+
+def write_all(outcome: Outcome, directory: Path, *, mermaid: bool = False) -> list[Path]:
+    """Write the four reports, the overlay diagram (with Graphviz) and the traces into
+    ``directory``; return the paths.  ``mermaid``: the Markdown report also carries the
+    diagram as a Mermaid block."""
     directory = Path(directory)
     _relocate(outcome, directory)
     doc = outcome.document
@@ -253,12 +259,17 @@ def write_all(outcome: Outcome, directory: Path) -> list[Path]:
         except OSError as exc:
             raise UsageError(f"cannot write {path}: {exc.strerror or exc}") from None
         written.append(path)
+    svg = overlay_svg(doc)
     texts = {
         "report.json": document_json(doc),
-        "report.md": report_markdown.render(doc),
-        "report.html": report_html.render(doc, outcome.trace_records(), overlay_svg(doc)),
+        "report.md": report_markdown.render(
+            doc, mermaid=mermaid, image=OVERLAY_FILE if svg else None
+        ),
+        "report.html": report_html.render(doc, outcome.trace_records(), svg),
         "junit.xml": report_junit.render(doc),
     }
+    if svg:
+        texts[OVERLAY_FILE] = svg
     for name, text in texts.items():
         _write_text(directory / name, text)
         written.append(directory / name)
