@@ -108,14 +108,22 @@ def edge_rows(document: dict[str, Any]) -> list[tuple[str, str, str, list[str]]]
 def run_text(run: dict[str, Any]) -> str:
     """What the run did, in one line: examples (and runs spent shrinking), steps, time.
 
-    >>> print(run_text({"examples": 30, "examples_requested": 30, "shrink_runs": 12,
+    >>> print(run_text({"examples": 12, "examples_requested": 30, "shrink_runs": 40,
     ...     "steps": 900, "seconds": 4.25, "tour_steps": 500, "tour_seconds": 1.0}))
-    30/30 examples (+12 runs shrinking the failure), 900 steps, 4.2 s (tour 500 steps, 1.0 s)
+    ... # doctest: +NORMALIZE_WHITESPACE
+    12 examples (30 asked for; +40 runs shrinking the failure), 900 steps, 4.2 s
+    (tour 500 steps, 1.0 s)
+
+    Hypothesis counts towards its number only the examples it could use, so it may run a
+    few more than asked for.
     """
-    shrinking = run.get("shrink_runs", 0)
-    extra = f" (+{shrinking} runs shrinking the failure)" if shrinking else ""
+    asked = run["examples_requested"]
+    notes = [] if run["examples"] == asked else [f"{asked} asked for"]
+    if run.get("shrink_runs", 0):
+        notes.append(f"+{run['shrink_runs']} runs shrinking the failure")
+    extra = f" ({'; '.join(notes)})" if notes else ""
     return (
-        f"{run['examples']}/{run['examples_requested']} examples{extra}, {run['steps']} steps,"
+        f"{run['examples']} examples{extra}, {run['steps']} steps,"
         f" {run['seconds']:.1f} s (tour {run['tour_steps']} steps, {run['tour_seconds']:.1f} s)"
     )
 
