@@ -21,7 +21,7 @@ import textwrap
 from collections.abc import Sequence
 from types import ModuleType
 
-from jobcheck.conformance.commands.options import JSON_TO_STDOUT
+from jobcheck.conformance.commands.options import JSON_TO_STDOUT, drop_pending, say_pending
 from jobcheck.conformance.errors import JobcheckError
 
 #: Subcommand name → module under ``jobcheck.conformance.commands``.
@@ -122,9 +122,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     if isinstance(parser, _Parser) and after:
         parser.json_file = after[0]
     args = parser.parse_args(_bare_json(words))
+    drop_pending()
     try:
-        return int(args._module.run(args))
+        code = int(args._module.run(args))
+        say_pending()
+        return code
     except JobcheckError as exc:
+        drop_pending()
         print(f"jobcheck {args.command}: error: {exc}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:

@@ -8,8 +8,10 @@
   :func:`jobcheck.conformance.cli.main`): ``jobcheck check-trace --json a.jsonl``
   checks ``a.jsonl``, it does not write over it.
 * The model a command picks from a QEMU version (:func:`say_model`), stated
-  once, on standard error: ``jobcheck run: model 9.2: the newest model at or
-  below QEMU 10.0.2 (none is written for 10.0)``.
+  once, on standard error: ``jobcheck replay: model 9.2: the newest model at or
+  below QEMU 10.0.2 (none is written for 10.0)`` — once the command's input
+  is known to be good (:func:`say_pending`, which the command line also calls
+  when the command returns), so that bad input still gets one line only.
 """
 
 from __future__ import annotations
@@ -76,16 +78,34 @@ def model_line(version: str | None) -> tuple[Model, str]:
         raise UsageError(str(exc)) from None
 
 
-def say_model(command: str, version: str | None, *, always: bool = True) -> Model:
-    """Pick the model for ``version`` and say so on standard error, in one line.
+_PENDING: list[str] = []
+"""Model choices to say once the command's input is known to be good."""
 
-    With ``always`` false the line is printed only when the model was not named
-    exactly (``--model 10.0.2`` says which model it gets; ``--model 7.2`` does not).
+
+def say_model(command: str, version: str | None, *, always: bool = True) -> Model:
+    """Pick the model for ``version``, to be said on standard error in one line.
+
+    With ``always`` false it is said only when the model was not named exactly
+    (``--model 10.0.2`` says which model it gets; ``--model 7.2`` does not).
     """
     model, why = model_line(version)
     named = version is not None and (
         version.strip() == model.version or version.strip() in model.aliases
     )
     if always or not named:
-        print(f"jobcheck {command}: {why}", file=sys.stderr)
+        line = f"jobcheck {command}: {why}"
+        if line not in _PENDING:
+            _PENDING.append(line)
     return model
+
+
+def say_pending() -> None:
+    """Say the model choices made so far (each once)."""
+    for line in _PENDING:
+        print(line, file=sys.stderr)
+    _PENDING.clear()
+
+
+def drop_pending() -> None:
+    """Forget the model choices not said yet (the input was bad after all)."""
+    _PENDING.clear()

@@ -26,7 +26,7 @@ from typing import Any
 
 from jobcheck.conformance.campaign.results import CampaignResult
 from jobcheck.conformance.campaign.session import Session
-from jobcheck.conformance.commands.options import say_model
+from jobcheck.conformance.commands.options import say_model, say_pending
 from jobcheck.conformance.errors import TargetCrashed, TargetError, UsageError
 from jobcheck.conformance.report.baseline import load_baseline
 from jobcheck.conformance.targets.select import choose_target
@@ -109,6 +109,7 @@ def run(args: argparse.Namespace) -> int:
     )
     baseline = load_baseline(args.baseline) if args.baseline else None
     target = choice.make(_target_seed(meta))
+    say_pending()
     print(f"replay: {len(steps)} steps of {args.trace} on {target.describe()}")
     session = Session(
         target, target.model, lambda d: True, CampaignResult(), {"replay": args.trace}
