@@ -12,7 +12,7 @@ each message a JSON object ended by a NUL byte), so no driver and no network is 
         page.screenshot(Path("shot.png"), width=1280, height=900)
 
 Run as a script, it takes the screenshot of a page (how the README's picture of a
-report is made): ``python tests/browser.py report.html shot.png``.
+report is made): ``python tests/browser.py report.html shot.png 1280x1600``.
 """
 
 from __future__ import annotations
@@ -230,8 +230,9 @@ class Page:
 
 if __name__ == "__main__":
     page_path, shot = Path(sys.argv[1]), Path(sys.argv[2])
+    size = [int(n) for n in sys.argv[3].split("x")] if len(sys.argv) > 3 else [1280, 900]
     with Browser() as browser:
         loaded = browser.load(page_path)
         if loaded.errors:
             sys.exit("\n".join(loaded.errors))
-        loaded.screenshot(shot)
+        loaded.screenshot(shot, width=size[0], height=size[1])
