@@ -586,10 +586,16 @@ def test_ctrl_c_during_a_blocked_call_still_cleans_up() -> None:
             signal.pthread_kill(main, signal.SIGINT)
 
     interrupter = threading.Thread(target=interrupt_once_sent, daemon=True)
-    interrupter.start()
-    with pytest.raises(KeyboardInterrupt), target:
-        target.query()
-    interrupter.join()
+    # Python's own Ctrl-C handler, whatever this process inherited (a background job of a
+    # shell starts with SIGINT ignored)
+    inherited = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        interrupter.start()
+        with pytest.raises(KeyboardInterrupt), target:
+            target.query()
+        interrupter.join()
+    finally:
+        signal.signal(signal.SIGINT, inherited)
     assert sent.is_set() and session.interrupted
     assert gone(pid) and not os.path.exists(workdir)
 
