@@ -124,8 +124,8 @@ class CampaignResult:
     samples: dict[tuple[str, str, str], Sample] = field(default_factory=dict)
     """The first occurrence of each (rule, expected, observed), as a short trace."""
     exercised: dict[str, int] = field(default_factory=dict)
-    """Per rule, how often a check met a record on which it could have failed
-    (:attr:`jobcheck.conformance.oracle.Oracle.exercised`, summed over sessions)."""
+    """Per rule, in how many sessions (the tour, each example) a check met a record on
+    which it could have failed (:attr:`jobcheck.conformance.oracle.Oracle.exercised`)."""
 
     def exercise(self, rule: str, times: int = 1) -> None:
         self.exercised[rule] = self.exercised.get(rule, 0) + times

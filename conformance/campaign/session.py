@@ -54,8 +54,8 @@ class Session:
         self.unaccepted: list[Divergence] = []
         """The divergences of this session that the campaign does not accept."""
         self.status: dict[str, str] = {}
-        self._exercised: dict[str, int] = {}
-        """What of the oracle's :attr:`~Oracle.exercised` is already in the result."""
+        self._exercised: set[RuleId] = set()
+        """The rules this session has exercised (counted once in the result)."""
 
     def step(self, step: dict[str, Any]) -> None:
         """Run one step, settle, check what came back; raise :class:`StepFailed` if needed."""
@@ -67,7 +67,7 @@ class Session:
             self._absorb()
         self.result.steps += 1
         if self.target.kind == "qemu":
-            self.result.exercise(RuleId.QEMU_NO_ABORT)  # QEMU survived the step
+            self._exercise({RuleId.QEMU_NO_ABORT})  # QEMU survived a step
         self._raise_if_new()
 
     def live_jobs(self) -> int:
@@ -93,11 +93,15 @@ class Session:
             found = self.oracle.feed(record)
             self._keep(found)
             self._sample(found)
-        for rule, times in self.oracle.exercised.items():
-            seen = self._exercised.get(rule, 0)
-            if times > seen:
-                self.result.exercise(rule, times - seen)
-                self._exercised[rule] = times
+        self._exercise(self.oracle.exercised)
+
+    def _exercise(self, rules: set[RuleId]) -> None:
+        """Count each rule this session exercises once in the result."""
+        fresh = rules - self._exercised
+        if fresh:
+            self._exercised |= fresh
+            for rule in fresh:
+                self.result.exercise(rule)
 
     def _keep(self, divergences: list[Divergence]) -> None:
         self.divergences.extend(divergences)

@@ -49,8 +49,8 @@ missing completion events.
 A ``Note`` whose text starts with ``reset:`` (a new QEMU instance or test
 case) makes the oracle forget every job.
 
-**Exercise.**  Besides the divergences, the oracle counts per rule how often
-a check met a record on which it could have failed (:attr:`Oracle.exercised`:
+**Exercise.**  Besides the divergences, the oracle collects the rules whose
+checks met a record on which they could have failed (:attr:`Oracle.exercised`:
 a verb answer judged against outcomes that rule decides, a status event after
 ``standby``, a second ``current-progress`` of a job, …).  A report calls a rule
 *passed* only if it was exercised; one never exercised has no verdict.

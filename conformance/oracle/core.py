@@ -109,11 +109,15 @@ class OracleCore:
         """The record index of the first command since the last reset (-1: none yet)."""
         self._reach = reach_all(model)
         self._verb_cache: dict[object, dict[tuple[bool, str | None, str | None], Any]] = {}
+        self._outcomes_key: object = None
+        """The cache key of the verb outcomes computed last."""
+        self._stakes: dict[object, frozenset[RuleId]] = {}
+        """Per cache key of verb outcomes, the rules they put to the test."""
         self._out: list[Divergence] = []
         self._index = 0
         self._line = 0
-        self.exercised: dict[RuleId, int] = {}
-        """How often each rule's check met a record on which it could have failed (a
+        self.exercised: set[RuleId] = set()
+        """The rules whose checks met a record on which they could have failed (a
         divergence counts too): a rule never exercised was neither kept nor broken."""
         self._dismissed_gone = -1
         """The record index of the last null of a job that job-dismiss removed (-1: none)."""
@@ -136,8 +140,7 @@ class OracleCore:
 
     def _exercise(self, *rules: RuleId) -> None:
         """The checks of ``rules`` met a record on which they could have failed."""
-        for rule in rules:
-            self.exercised[rule] = self.exercised.get(rule, 0) + 1
+        self.exercised.update(rules)
 
     def _divergence(
         self,

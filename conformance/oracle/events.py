@@ -30,6 +30,9 @@ from jobcheck.model.rules import RuleId
 
 _U, _C, _R, _P, _Y, _S, _W, _D, _X, _E, _N = tuple(Status)
 _WORKING = frozenset({_U, _C, _R, _P, _Y, _S})
+_STAKED = frozenset({_Y, _D, _E, _N})
+"""Statuses whose report puts rules to the test beyond the transition (see
+:meth:`EventChecks._exercise_status`)."""
 
 BLOCK_EVENTS: dict[str, RuleId] = {
     "BLOCK_JOB_READY": RuleId.BLOCK_JOB_READY_EVENT_AFTER_READY,
@@ -177,7 +180,8 @@ class EventChecks(OracleCore):
     def _after_status(self, job: JobState, previous: Status, status: Status) -> None:
         """Everything that follows from the job reporting ``status`` (after ``previous``)."""
         job.set_status(status, self._index)
-        self._exercise_status(job, previous, status)
+        if status in _STAKED or previous is _R:
+            self._exercise_status(job, previous, status)
         if status is _R:
             job.started = True
         elif status is _Y:
@@ -208,24 +212,24 @@ class EventChecks(OracleCore):
         """The rules at stake when ``job`` reports ``status`` after ``previous`` (besides
         those of the transition itself)."""
         if status is _Y or (previous is _R and job.ready_phase is False):
-            self._exercise(RuleId.STATUS_READY_ONLY_FOR_READY_PHASE_JOBS)
+            self.exercised.add(RuleId.STATUS_READY_ONLY_FOR_READY_PHASE_JOBS)
         if status is _D and previous is not _W:
-            self._exercise(RuleId.STATUS_WAITING_NOT_VISIBLE_FOR_LAST)  # no waiting: fine
+            self.exercised.add(RuleId.STATUS_WAITING_NOT_VISIBLE_FOR_LAST)  # no waiting: fine
         if status is _D and job.block_job and job.auto_finalize is True:
-            self._exercise(RuleId.BLOCK_JOB_PENDING_EVENT)  # none may follow
+            self.exercised.add(RuleId.BLOCK_JOB_PENDING_EVENT)  # none may follow
         if status is _E:
             if self.wire and job.auto_finalize is False and previous is _D and not job.wild:
-                self._exercise(RuleId.STATUS_PENDING_WAITS_FOR_FINALIZE)
+                self.exercised.add(RuleId.STATUS_PENDING_WAITS_FOR_FINALIZE)
             if job.force_cancel is True:
-                self._exercise(RuleId.JOB_CANCEL_ABORTS)
+                self.exercised.add(RuleId.JOB_CANCEL_ABORTS)
             if self.wire and job.block_job and job.started and not job.lossy:
-                self._exercise(RuleId.BLOCK_JOB_COMPLETION_EVENT)
+                self.exercised.add(RuleId.BLOCK_JOB_COMPLETION_EVENT)
             if job.block_job is False:
-                self._exercise(RuleId.BLOCK_JOB_NO_EVENTS_FOR_NON_BLOCK_JOBS)
+                self.exercised.add(RuleId.BLOCK_JOB_NO_EVENTS_FOR_NON_BLOCK_JOBS)
             if job.auto_dismiss is True:
-                self._exercise(RuleId.STATUS_NULL_NEVER_VISIBLE)
+                self.exercised.add(RuleId.STATUS_NULL_NEVER_VISIBLE)
         if status is _N and previous is _E and job.auto_dismiss is not None and self.wire:
-            self._exercise(RuleId.STATUS_CONCLUDED_WAITS_FOR_DISMISS)
+            self.exercised.add(RuleId.STATUS_CONCLUDED_WAITS_FOR_DISMISS)
 
     def _waiting(self, job: JobState) -> None:
         others = self._partners(job)

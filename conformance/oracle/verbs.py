@@ -246,16 +246,20 @@ class VerbChecks(OracleCore):
 
     def _exercise_verb(self, call: VerbCall, outcomes: Outcomes) -> None:
         """The rules a verb's answer is judged by: the verb table, and the rule of every
-        outcome (or known divergence) the model allows for some status the job may be in."""
-        rules = {RuleId.VERB_PERMISSION_TABLE}
-        rules.add(VERB_TABLE_RULE.get(call.verb, RuleId.VERB_PERMISSION_TABLE))
-        for pairs in outcomes.values():
-            for _, outcome in pairs:
-                if outcome.rule is not None:
-                    rules.add(outcome.rule)
-                if outcome.known is not None:
-                    rules.add(outcome.known)
-        self._exercise(*rules)
+        outcome (or known divergence) the model allows for some status the job may be in
+        (kept with the cached outcomes they come from)."""
+        rules = self._stakes.get(self._outcomes_key)
+        if rules is None:
+            found = {RuleId.VERB_PERMISSION_TABLE}
+            found.add(VERB_TABLE_RULE.get(call.verb, RuleId.VERB_PERMISSION_TABLE))
+            for pairs in outcomes.values():
+                for _, outcome in pairs:
+                    if outcome.rule is not None:
+                        found.add(outcome.rule)
+                    if outcome.known is not None:
+                        found.add(outcome.known)
+            rules = self._stakes[self._outcomes_key] = frozenset(found)
+        self.exercised |= rules
 
     def _outcomes(
         self, job: JobState | None, job_id: str, statuses: frozenset[Status], call: VerbCall
@@ -278,11 +282,12 @@ class VerbChecks(OracleCore):
                 None if busy else job.cancel_requested,
                 job.auto_finalize,
             )
-        key = (statuses, knowledge, anonymous)
+        key = self._outcomes_key = (statuses, knowledge, anonymous)
         cached = self._verb_cache.get(key)
         if cached is None:
             if len(self._verb_cache) >= _MAX_CACHED:
                 self._verb_cache.clear()
+                self._stakes.clear()
             cached = self._verb_cache[key] = self._compute_outcomes(job, statuses, anonymous)
         found: Outcomes = {}
         for (accepted, error_class, error), pairs in cached.items():

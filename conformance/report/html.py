@@ -411,7 +411,8 @@ def render(
         out.append("</section>")
     out.append('<section id="rules"><h2>Rules</h2>')
     out.append(
-        "<p>A rule passes only when a record of this run put it to the test (<i>tested N×</i>);"
+        "<p>A rule passes only when a record of this run put it to the test (<i>tested in N"
+        " runs</i>: the tour and each example are runs);"
         " <i>not exercised</i>: no step reached a situation it is about; <i>unchecked</i>:"
         " no check enforces it yet.</p>"
     )

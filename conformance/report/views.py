@@ -129,16 +129,19 @@ def run_text(run: dict[str, Any]) -> str:
 
 
 def result_text(rule: dict[str, Any]) -> str:
-    """A rule's result in words, with how often its checks were put to the test.
+    """A rule's result in words, with in how many runs (the tour, each example) it was put
+    to the test.
 
     >>> result_text({"result": "pass", "exercised": 12})
-    'pass (tested 12×)'
+    'pass (tested in 12 runs)'
     >>> result_text({"result": "not-exercised", "exercised": 0})
     'not exercised'
     """
     words = str(rule["result"]).replace("-", " ")
     tested = rule.get("exercised") or 0
-    return f"{words} (tested {tested}×)" if tested and rule["result"] == "pass" else words
+    if not tested or rule["result"] != "pass":
+        return words
+    return f"{words} (tested in {tested} run{'' if tested == 1 else 's'})"
 
 
 def headline(document: dict[str, Any]) -> str:
