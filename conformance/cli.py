@@ -1,10 +1,14 @@
 """The ``jobcheck`` command line: a thin dispatcher over the subcommands.
 
 Each subcommand lives in its own module under
-:mod:`jobcheck.conformance.commands` with three names: ``HELP`` (one line),
-``add_arguments(parser)`` and ``run(args) -> int`` (the exit code).  Errors
-derived from :class:`~jobcheck.conformance.errors.JobcheckError` become one
-line on stderr and their exit code.
+:mod:`jobcheck.conformance.commands` with four names: ``HELP`` (one line),
+``EXAMPLES`` (command lines with a comment each, shown under ``--help``),
+``add_arguments(parser)`` and ``run(args) -> int`` (the exit code).  Options
+every command shares are in :mod:`jobcheck.conformance.commands.options`; a
+bare ``--json`` is read as ``--json=-`` (standard output), so that it never
+takes the next word as its file.  Errors derived from
+:class:`~jobcheck.conformance.errors.JobcheckError` become one line on stderr
+and their exit code.
 
 Ctrl-C (SIGINT), SIGTERM and SIGHUP all unwind the command the same way, so
 that every QEMU it launched is stopped and every temporary file removed; the
@@ -17,15 +21,18 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import importlib.metadata
 import multiprocessing
 import os
 import signal
 import sys
+import textwrap
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
 from types import FrameType, ModuleType
 
+from jobcheck.conformance.commands.options import JSON_TO_STDOUT, drop_pending, say_pending
 from jobcheck.conformance.errors import JobcheckError
 
 #: Subcommand name → module under ``jobcheck.conformance.commands``.
@@ -46,7 +53,12 @@ SUBCOMMANDS: dict[str, str] = {
 class _Parser(argparse.ArgumentParser):
     """argparse, but a usage error is one line and exit 2."""
 
+    json_file: str | None = None
+    """A word that followed a bare ``--json`` (not taken as its file)."""
+
     def error(self, message: str) -> None:  # type: ignore[override]
+        if self.json_file is not None and self.json_file in message.split():
+            message += f" (to write JSON to a file, write --json={self.json_file})"
         self.exit(2, f"{self.prog}: error: {message}\n")
 
 
@@ -59,18 +71,50 @@ def _load(name: str) -> ModuleType | None:
         raise
 
 
+EXAMPLES = """\
+  # Debian's QEMU if installed, else the simulator
+  jobcheck run --out reports/my-run
+  jobcheck run --qemu ~/qemu/build/storage-daemon/qemu-storage-daemon
+  jobcheck replay reports/my-run/traces/d01-RULE.jsonl
+  # a command's options and examples
+  jobcheck COMMAND --help
+"""
+
+
+def examples(text: str) -> str:
+    """The ``--help`` epilog of a command: its examples."""
+    return "examples:\n" + text.rstrip("\n")
+
+
+def version() -> str:
+    """jobcheck's installed version."""
+    try:
+        return importlib.metadata.version("qemu-jobcheck")
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown (not installed)"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="jobcheck",
         description="Check QEMU's background-job lifecycle against its documented model.",
+        epilog=examples(EXAMPLES),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    parser.add_argument("--version", action="version", version=f"jobcheck {version()}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
     for name in SUBCOMMANDS:
         module = _load(name)
         if module is None:
             continue
-        child = sub.add_parser(name, help=module.HELP, description=module.HELP)
+        child = sub.add_parser(
+            name,
+            help=module.HELP,
+            description=textwrap.fill(module.HELP[:1].upper() + module.HELP[1:] + ".", 79),
+            epilog=examples(module.EXAMPLES),
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
         module.add_arguments(child)
         child.set_defaults(_module=module)
     return parser
@@ -119,13 +163,30 @@ def unwind_on_signals() -> Iterator[None]:
             signal.signal(sig, old)
 
 
+def _bare_json(argv: Sequence[str]) -> list[str]:
+    """``--json`` alone becomes ``--json=-``: a file is given only as ``--json=FILE``."""
+    words = list(argv)
+    end = words.index("--") if "--" in words else len(words)
+    return [
+        f"--json={JSON_TO_STDOUT}" if w == "--json" and i < end else w for i, w in enumerate(words)
+    ]
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    words = list(sys.argv[1:] if argv is None else argv)
+    after = [words[i + 1] for i, w in enumerate(words[:-1]) if w == "--json"]
+    if isinstance(parser, _Parser) and after:
+        parser.json_file = after[0]
+    args = parser.parse_args(_bare_json(words))
+    drop_pending()
     try:
         with unwind_on_signals():
-            return int(args._module.run(args))
+            code = int(args._module.run(args))
+        say_pending()
+        return code
     except JobcheckError as exc:
+        drop_pending()
         print(f"jobcheck {args.command}: error: {exc}", file=sys.stderr)
         return exc.exit_code
     except Terminated as exc:

@@ -9,32 +9,39 @@ one of them, the session gets these test items (no test file needed)::
                                   campaign failed without a divergence
     jobcheck::RULE                one per rule of the model version: fails on a new
                                   divergence (or a known one with --jobcheck-strict),
-                                  skipped when only known or baselined ones occurred
+                                  with the minimal failing run's steps; skipped when
+                                  only known or baselined ones occurred, when no
+                                  check enforces the rule, or when the run never
+                                  exercised it
     jobcheck::baseline            fails with --jobcheck-strict when baseline entries
                                   are stale (covered, not reproduced)
 
-The campaign runs once, when the first of these items runs; pytest's own
-output, ``-k``, ``--junitxml`` and exit status work as for any test.  Typical
-use in CI::
+Given no path, pytest collects only these (not the tests of the directory it
+runs in); given paths, it collects those too.  The node ids are always the
+ones above.  The campaign runs once, when the first of these items runs;
+pytest's own output, ``-k``, ``--deselect``, ``--junitxml`` and exit status
+work as for any test.  The reports go to ``--jobcheck-report DIR``, else to
+a ``jobcheck`` directory under pytest's temporary directory (never into the
+current directory unless asked); the summary says where.  Typical use in CI::
 
     pytest --jobcheck-qemu qemu-storage-daemon \\
-        --jobcheck-baseline reports/qemu-7.2.baseline.json \\
-        --jobcheck-report reports/ci --junitxml junit.xml
+        --jobcheck-baseline reports/baselines/qemu-7.2.json \\
+        --jobcheck-report reports/ci --junitxml reports/ci/pytest.xml
 
 Options: ``--jobcheck-target sim|qemu``, ``--jobcheck-qemu BIN``,
 ``--jobcheck-connect SOCK``, ``--jobcheck-model V``, ``--jobcheck-sim-mutant NAME``,
 ``--jobcheck-seed N``, ``--jobcheck-profile ci|thorough``,
 ``--jobcheck-examples N``, ``--jobcheck-steps N``, ``--jobcheck-timeout S``,
-``--jobcheck-baseline FILE``, ``--jobcheck-strict``, ``--jobcheck-report DIR`` (default
-``reports/<run name>``, as for ``jobcheck run``).
+``--jobcheck-baseline FILE``, ``--jobcheck-strict``, ``--jobcheck-report DIR``.
 """
 
 from __future__ import annotations
 
 import argparse
 import shlex
+import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -60,7 +67,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--jobcheck-timeout", type=float, default=10.0, metavar="S")
     group.addoption("--jobcheck-baseline", metavar="FILE", help="known divergences")
     group.addoption("--jobcheck-strict", action="store_true", help="known divergences fail too")
-    group.addoption("--jobcheck-report", metavar="DIR", help="write the reports to DIR")
+    group.addoption(
+        "--jobcheck-report",
+        metavar="DIR",
+        help="write the reports to DIR (default: under pytest's temporary directory)",
+    )
 
 
 def enabled(config: pytest.Config) -> bool:
@@ -82,6 +93,8 @@ class _Campaign:
     """The same, with the model resolved."""
     model: str
     qemu_version: str
+    scratch: Callable[[], Path]
+    """Where the reports go without ``--jobcheck-report``."""
     outcome: Any = None
     error: str | None = None
 
@@ -143,7 +156,15 @@ def _prepare(config: pytest.Config) -> _Campaign:
     chosen = target_from_options(args)
     qemu_version, model = probe(chosen)
     choice = chosen if chosen.model else replace(chosen, model=model.version)
-    return _Campaign(args, chosen, choice, model.version, qemu_version)
+    return _Campaign(args, chosen, choice, model.version, qemu_version, lambda: _scratch(config))
+
+
+def _scratch(config: pytest.Config) -> Path:
+    """``jobcheck/`` under pytest's temporary directory (which pytest prunes in time)."""
+    factory = getattr(config, "_tmp_path_factory", None)  # set by pytest's tmp_path plugin
+    if isinstance(factory, pytest.TempPathFactory):
+        return factory.mktemp("jobcheck", numbered=True)
+    return Path(tempfile.mkdtemp(prefix="jobcheck-reports-"))
 
 
 def _execute(campaign: _Campaign) -> Any:
@@ -151,6 +172,7 @@ def _execute(campaign: _Campaign) -> Any:
     from jobcheck.conformance.campaign.coverage import coverage_summary
     from jobcheck.conformance.campaign.parallel import RunInfo
     from jobcheck.conformance.campaign.run import PROFILES, run_campaign
+    from jobcheck.conformance.commands.options import model_line
     from jobcheck.conformance.report import write as report
     from jobcheck.conformance.report.baseline import Acceptor, load_baseline
     from jobcheck.conformance.targets.qemu_package import debian_package
@@ -185,11 +207,12 @@ def _execute(campaign: _Campaign) -> Any:
         jobs=1,
         command=_command(args),
         package=debian_package(choice.binary),
+        model_choice=model_line(campaign.chosen.model or campaign.qemu_version)[1],
     )
     summary = coverage_summary(result.coverage, model)
-    directory = Path(args.report) if args.report else None
+    directory = Path(args.report) if args.report else campaign.scratch()
     outcome = report.build(info, result, summary, args.baseline, args.strict, directory=directory)
-    report.write_all(outcome, Path(outcome.document["run"]["directory"]))
+    report.write_all(outcome, directory)
     return outcome
 
 
@@ -200,7 +223,18 @@ class JobcheckCollector(pytest.Collector):
         return iter(())
 
 
-class CampaignItem(pytest.Item):
+class _Item(pytest.Item):
+    """An item of the campaign, at no line of any file.
+
+    Its location has no *domain*: pytest would show the dots of a rule id as ``::``
+    (``jobcheck::status::transition-table``), unlike the node id everywhere else.
+    """
+
+    def reportinfo(self) -> tuple[str, int | None, str]:
+        return "jobcheck", None, ""
+
+
+class CampaignItem(_Item):
     """Runs the campaign; fails on a crash or a campaign error."""
 
     def runtest(self) -> None:
@@ -211,11 +245,8 @@ class CampaignItem(pytest.Item):
         if doc["outcome"]["error"]:
             pytest.fail(f"the campaign failed: {doc['outcome']['error']}", pytrace=False)
 
-    def reportinfo(self) -> tuple[str, int | None, str]:
-        return "jobcheck", 0, "jobcheck::campaign"
 
-
-class RuleItem(pytest.Item):
+class RuleItem(_Item):
     """One rule: passes, fails on a failing divergence, skips when only accepted ones."""
 
     def __init__(self, *, rule: str, **kwargs: Any) -> None:
@@ -226,26 +257,27 @@ class RuleItem(pytest.Item):
         from jobcheck.conformance.report.junit import details, undecided  # lazy, as above
 
         outcome = self.config.stash[_KEY].run()
-        mine = [e for e in outcome.document["divergences"] if e["rule"] == self.rule]
+        doc = outcome.document
+        mine = [e for e in doc["divergences"] if e["rule"] == self.rule]
         failing = [e for e in mine if e["fails"]]
         if failing:
-            text = "\n\n".join(details(e) for e in failing)
+            text = "\n\n".join(details(e, doc) for e in failing)
             pytest.fail(f"{len(failing)} divergence(s) from {self.rule}:\n{text}", pytrace=False)
         if mine:
             reasons = "; ".join(f"{e['status']}: {e['reason']}" for e in mine)
-            raise pytest.skip.Exception(reasons, _use_item_location=True)
+            raise pytest.skip.Exception(reasons)
+        from jobcheck.conformance.report.document import NOT_EXERCISED, NOT_EXERCISED_TEXT
+
         verdict = next(r for r in outcome.document["rules"] if r["id"] == self.rule)
         if verdict["result"] == "unchecked":
-            raise pytest.skip.Exception(verdict["unchecked"], _use_item_location=True)
+            raise pytest.skip.Exception(verdict["unchecked"])
         if verdict["result"] == "indeterminate":
-            reason = undecided(outcome.document, verdict)
-            raise pytest.skip.Exception(reason, _use_item_location=True)
-
-    def reportinfo(self) -> tuple[str, int | None, str]:
-        return f"jobcheck::{self.rule}", 0, f"jobcheck::{self.rule}"
+            raise pytest.skip.Exception(undecided(outcome.document, verdict))
+        if verdict["result"] == NOT_EXERCISED:
+            raise pytest.skip.Exception(NOT_EXERCISED_TEXT)
 
 
-class BaselineItem(pytest.Item):
+class BaselineItem(_Item):
     """Stale baseline entries: fail with --jobcheck-strict, warn otherwise."""
 
     def runtest(self) -> None:
@@ -262,8 +294,21 @@ class BaselineItem(pytest.Item):
             pytest.fail(message, pytrace=False)
         self.warn(pytest.PytestWarning(message))
 
-    def reportinfo(self) -> tuple[str, int | None, str]:
-        return "jobcheck", 0, "jobcheck::baseline"
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    """A skipped campaign item is reported at its node id, not at a line of this file."""
+    report = yield
+    if isinstance(item, _Item) and report.skipped and isinstance(report.longrepr, tuple):
+        report.longrepr = (item.nodeid, None, report.longrepr[2])
+    return report
+
+
+def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
+    """Given no path, a jobcheck session collects only the campaign's items."""
+    if enabled(config) and config.args_source is not pytest.Config.ArgsSource.ARGS:
+        return True
+    return None
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -281,10 +326,15 @@ def pytest_collection_modifyitems(
         raise pytest.UsageError(f"jobcheck: {exc}") from None
     config.stash[_KEY] = campaign
     parent = JobcheckCollector.from_parent(session, name="jobcheck", nodeid="jobcheck")
-    items.append(CampaignItem.from_parent(parent, name="campaign"))
-    items += [RuleItem.from_parent(parent, name=r.id, rule=r.id) for r in rules_for(campaign.model)]
+    ours: list[pytest.Item] = [CampaignItem.from_parent(parent, name="campaign")]
+    ours += [RuleItem.from_parent(parent, name=r.id, rule=r.id) for r in rules_for(campaign.model)]
     if campaign.args.baseline:
-        items.append(BaselineItem.from_parent(parent, name="baseline"))
+        ours.append(BaselineItem.from_parent(parent, name="baseline"))
+    # Reported as collected, so that pytest counts them ("collected 43 items").
+    session.ihook.pytest_collectreport(
+        report=pytest.CollectReport(parent.nodeid, "passed", None, list(ours))
+    )
+    items[:0] = ours
 
 
 def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:

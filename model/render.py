@@ -632,6 +632,21 @@ def _mermaid_class(styles: str) -> str:
     return "c_" + styles.replace("-", "_")
 
 
+def _merged_css(keys: list[str]) -> str:
+    """The ``classDef`` body of several node styles: each property once, the first style's
+    value kept (a dashed ``invisible`` end node keeps the end's grey fill).
+
+    >>> _merged_css(["end", "invisible"])
+    'fill:#eeeeee,stroke:#333333,stroke-width:3px,stroke-dasharray:5 5'
+    """
+    merged: dict[str, str] = {}
+    for key in keys:
+        for item in MERMAID_CLASSES[key].split(","):
+            prop, _, value = item.partition(":")
+            merged.setdefault(prop, value)
+    return ",".join(f"{prop}:{value}" for prop, value in merged.items())
+
+
 def to_mermaid(view: LifecycleView) -> str:
     """Mermaid ``stateDiagram-v2`` text of a lifecycle view.
 
@@ -660,8 +675,7 @@ def to_mermaid(view: LifecycleView) -> str:
         if keys:
             classes.setdefault("__".join(keys), []).append(node.status)
     for name in sorted(classes):
-        css = ",".join(MERMAID_CLASSES[k] for k in name.split("__"))
-        body.append(f"    classDef {_mermaid_class(name)} {css}")
+        body.append(f"    classDef {_mermaid_class(name)} {_merged_css(name.split('__'))}")
     for name in sorted(classes):
         members = ",".join(_mermaid_id(s) for s in classes[name])
         body.append(f"    class {members} {_mermaid_class(name)}")

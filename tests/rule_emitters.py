@@ -2,7 +2,9 @@
 
 A function *emits* a rule when its body names ``RuleId.MEMBER``, or looks a rule up in a
 module-level table whose values are rule ids (``BLOCK_EVENTS[name]``,
-``VERB_TABLE_RULE.get(verb, ...)``); testing membership in such a table is not emitting.  The
+``VERB_TABLE_RULE.get(verb, ...)``); testing membership in such a table is not emitting, and
+neither is saying that a rule was put to the test (the arguments of an ``_exercise(...)`` or
+``exercise(...)`` call, and the whole body of a function named ``_exercise…``).  The
 scan covers the modules where checks live (:data:`CHECK_MODULES`); it is what the test of
 :attr:`jobcheck.model.rules.Rule.checks` compares the catalogue with.
 """
@@ -69,6 +71,15 @@ def _looked_up(node: ast.AST) -> str | None:
     return None
 
 
+def _exercises(node: ast.AST) -> bool:
+    """Whether ``node`` is a call ``….exercise(…)`` or ``…._exercise(…)``."""
+    return (
+        isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and node.func.attr in ("exercise", "_exercise")
+    )
+
+
 def emitters() -> dict[RuleId, set[str]]:
     """Rule → the qualified names (without ``jobcheck.``) of the functions that emit it."""
     found: dict[RuleId, set[str]] = defaultdict(set)
@@ -77,8 +88,13 @@ def emitters() -> dict[RuleId, set[str]]:
         tables = _tables(module)
         tree = ast.parse(inspect.getsource(module))
         for qualname, node in _functions(tree):
+            if qualname.rpartition(".")[2].startswith("_exercise"):
+                continue
             where = f"{name.removeprefix('jobcheck.')}.{qualname}"
+            tested = {id(n) for call in ast.walk(node) if _exercises(call) for n in ast.walk(call)}
             for sub in ast.walk(node):
+                if id(sub) in tested:
+                    continue
                 if (
                     isinstance(sub, ast.Attribute)
                     and isinstance(sub.value, ast.Name)

@@ -75,6 +75,8 @@ def test_exploration_alone_catches_a_mutant_and_shrinks_it() -> None:
     # Shrunk: a start and a release (the job skips waiting when its work is done).
     assert 1 <= len(steps) <= 4, steps
     assert steps[0].startswith("start")
+    # the runs spent shrinking are counted apart: examples never exceed the request
+    assert result.shrink_runs > 0 and 1 <= result.examples <= 200
 
 
 def test_same_seed_same_result() -> None:
@@ -117,8 +119,7 @@ def test_cli_run_sim_exits_0_with_full_coverage_in_json(tmp_path: Path) -> None:
         "7.2",
         "--seed",
         "1",
-        "--json",
-        str(out),
+        f"--json={out}",
         "--out",
         str(tmp_path / "report"),
         cwd=tmp_path,

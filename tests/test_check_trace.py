@@ -34,7 +34,10 @@ def test_conforming_trace_exits_0(tmp_path: Path, capsys: pytest.CaptureFixture[
     path = _write(tmp_path / "ok.jsonl", CLEAN[:2])
     assert main(["check-trace", path]) == 0
     out = capsys.readouterr().out
-    assert out.splitlines()[-1].startswith("1 file (model 10.2; wire order): 2 records, 1 job;")
+    assert out.splitlines()[-1].startswith(
+        "1 file (model 10.2: the newest, as no QEMU version is known; wire order): 2 records,"
+        " 1 job;"
+    )
     assert "0 new divergences, 0 known" in out
 
 
@@ -78,7 +81,7 @@ def test_json_document(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> No
     assert main(["check-trace", "--json", path]) == 1
     document = json.loads(capsys.readouterr().out)
     assert document["exit"] == 1
-    assert document["summary"] | {"models": None} == {
+    assert document["summary"] | {"models": None, "model_choices": None} == {
         "files": 1,
         "records": 8,
         "jobs": 2,
@@ -87,6 +90,7 @@ def test_json_document(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> No
         "errors": 0,
         "models": None,
         "orders": ["wire"],
+        "model_choices": None,
     }
     (entry,) = document["files"]
     assert [d["known"] for d in entry["divergences"]] == [False, True, True]

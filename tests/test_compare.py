@@ -22,7 +22,7 @@ def _compare(
     argv: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> tuple[int, dict[str, Any]]:
     out = tmp_path / "cmp.json"
-    code = main(["compare", *argv, "--json", str(out)])
+    code = main(["compare", *argv, f"--json={out}"])
     capsys.readouterr()
     return code, json.loads(out.read_text())
 
@@ -109,9 +109,7 @@ def test_the_offline_form_agrees_with_the_live_one(
     assert json.loads((out / "compare.json").read_text()) == live
     offline_json = tmp_path / "offline.json"
     assert (
-        main(
-            ["compare", str(out / "a" / "report.json"), str(out / "b"), "--json", str(offline_json)]
-        )
+        main(["compare", str(out / "a" / "report.json"), str(out / "b"), f"--json={offline_json}"])
         == 1
     )
     offline = json.loads(offline_json.read_text())

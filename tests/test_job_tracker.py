@@ -187,3 +187,26 @@ def test_a_soft_cancelled_mirror_rests_in_pending_when_auto_finalize_is_off() ->
     assert tracker.moving() == []
     ok(tracker, "job-cancel", id="m")  # a force cancel does move it on
     assert tracker.moving() == ["m"]
+
+
+def test_held_job_is_parking_until_query_block_jobs_shows_it_asleep() -> None:
+    t = JobTracker()
+    mirror(t, "m", speed=1)
+    assert t.parking() == ["m"]  # still on its first chunk, as far as anyone knows
+    t.block_jobs([{"device": "m", "busy": True, "paused": False}])
+    assert t.parking() == ["m"]
+    t.block_jobs([{"device": "m", "busy": False, "paused": False}])
+    assert t.parking() == [] and t.moving() == []
+    ok(t, "block-job-set-speed", device="m", speed=2)  # a higher speed wakes it
+    assert t.parking() == ["m"]
+    t.block_jobs([{"device": "m", "busy": False, "paused": False}])
+    sc(t, "m", "paused", "running")  # each resume runs one more chunk
+    assert t.parking() == ["m"]
+
+
+def test_unthrottled_and_non_block_jobs_are_never_parking() -> None:
+    t = JobTracker()
+    mirror(t, "m")
+    ok(t, "blockdev-create", **{"job-id": "c", "options": {}})
+    sc(t, "c", "created", "running")
+    assert t.parking() == [] and sorted(t.moving()) == ["c", "m"]

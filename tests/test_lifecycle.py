@@ -199,6 +199,12 @@ def test_job_commands_exist_from_3_0() -> None:
         ("2.12.1", "2.12"),
         ("7.2.0+dfsg", "7.2"),
         ("11.0", "10.2"),
+        # development versions (micro >= 50) get the model of the release they follow
+        ("10.1.91", "10.1"),
+        ("9.1.50", "8.2"),
+        ("8.1.50", "7.2"),
+        ("8.0.50", "7.2"),
+        ("7.2.49", "7.2"),
     ],
 )
 def test_model_for(text: str, version: str) -> None:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import select
 import shutil
 import signal
 import socket
@@ -595,13 +596,39 @@ def test_ctrl_c_during_a_blocked_call_still_cleans_up() -> None:
     pid, workdir = target.pid, target.workdir
     assert pid is not None
     os.kill(pid, signal.SIGSTOP)
-    timer = threading.Timer(0.2, lambda: os.kill(os.getpid(), signal.SIGINT))
-    timer.start()
+    session = target._resources.session
+    assert session is not None
+    sent = threading.Event()
+    hook = session._sent
+
+    def sent_then_flag(msg: Any) -> None:
+        hook(msg)
+        if msg.get("execute") == "query-jobs":
+            sent.set()
+
+    session._sent = sent_then_flag  # type: ignore[method-assign]
+
+    main = threading.main_thread().ident
+    assert main is not None
+
+    def interrupt_once_sent() -> None:
+        if sent.wait(30):  # the query is on the socket, to a QEMU that cannot answer
+            # To the main thread itself: a process-wide signal may be taken by another
+            # thread, and then the main thread's wait is not interrupted until it times out.
+            signal.pthread_kill(main, signal.SIGINT)
+
+    interrupter = threading.Thread(target=interrupt_once_sent, daemon=True)
+    # Python's own Ctrl-C handler, whatever this process inherited (a background job of a
+    # shell starts with SIGINT ignored)
+    inherited = signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
+        interrupter.start()
         with pytest.raises(KeyboardInterrupt), target:
             target.query()
+        interrupter.join()
     finally:
-        timer.cancel()
+        signal.signal(signal.SIGINT, inherited)
+    assert sent.is_set() and session.interrupted
     assert gone(pid) and not os.path.exists(workdir)
 
 
@@ -704,13 +731,14 @@ def test_qemu_dies_with_a_jobcheck_killed_outright() -> None:
     assert child.stdout is not None
     pid, workdir = child.stdout.readline().split()
     try:
+        exited = os.pidfd_open(int(pid))  # readable once QEMU has exited
         assert not gone(int(pid))
         child.kill()  # SIGKILL: no finalizer runs; the parent-death signal must end QEMU
         child.wait()
-        for _ in range(200):
-            if gone(int(pid)):
-                break
-            time.sleep(0.05)
-        assert gone(int(pid))
+        try:
+            readable, _, _ = select.select([exited], [], [], 30)
+        finally:
+            os.close(exited)
+        assert readable  # QEMU has exited (init reaps it in its own time)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)  # only a finalizer could have removed it

@@ -117,6 +117,23 @@ def test_dot_has_every_status_and_transition_with_its_causes(model: Model) -> No
 
 
 @BY_VERSION
+def test_mermaid_classes_set_each_property_once(model: Model) -> None:
+    text = to_mermaid(lifecycle_view(model))
+    defs = [line.split()[2] for line in text.splitlines() if line.strip().startswith("classDef")]
+    for body in defs:
+        props = [item.partition(":")[0] for item in body.split(",")]
+        assert len(props) == len(set(props)), body
+    # null (an end, and invisible) keeps the grey fill of an end, with a dashed border
+    (null_class,) = [
+        line.split()[-1]
+        for line in text.splitlines()
+        if line.strip().startswith("class ") and "s_null" in line.split()[1].split(",")
+    ]
+    (body,) = [line for line in text.splitlines() if f"classDef {null_class} " in line]
+    assert "fill:#eeeeee" in body and "fill:#ffffff" not in body and "dasharray" in body
+
+
+@BY_VERSION
 def test_mermaid_has_every_transition(model: Model) -> None:
     text = to_mermaid(lifecycle_view(model))
     assert text.splitlines()[3] == "stateDiagram-v2"

@@ -77,6 +77,7 @@ def test_mutant_run_fails_with_a_new_divergence(mutant_run: Run) -> None:
     assert doc["outcome"]["exit_code"] == 1
     assert doc["counts"]["new"] >= 1
     assert doc["target"]["mutant"] == MUTANT
+    assert doc["run"]["examples"] <= doc["run"]["examples_requested"]
     assert doc["run"]["name"].startswith(f"sim-7.2-{MUTANT}-seed0-")
 
 
@@ -117,8 +118,9 @@ def test_junit_parses_and_its_counts_equal_the_json(mutant_run: Run) -> None:
     skipped = [c for c in cases if c.find("skipped") is not None]
     assert int(suite.get("tests", "-1")) == len(cases) == expected_counts(doc)["tests"]
     assert int(suite.get("failures", "-1")) == len(failures) == doc["counts"]["failing"]
-    accepted, unchecked = doc["counts"]["accepted"], doc["counts"]["rules_unchecked"]
-    assert int(suite.get("skipped", "-1")) == len(skipped) == accepted + unchecked
+    counts = doc["counts"]
+    no_verdict = counts["rules_unchecked"] + counts["rules_not_exercised"]
+    assert int(suite.get("skipped", "-1")) == len(skipped) == counts["accepted"] + no_verdict
     assert int(suite.get("errors", "-1")) == 0
     names = {c.get("name") for c in failures}
     assert names == {f"{e['rule']}[{e['id']}]" for e in doc["divergences"] if e["fails"]}
@@ -130,23 +132,47 @@ def test_html_is_self_contained_and_shows_the_diagram(mutant_run: Run) -> None:
     assert "<svg" in text and "</svg>" in text
     for forbidden in ("<script", "<link", "<img", "<iframe", "@import", "url("):
         assert forbidden not in text
-    assert not re.search(r"\s(?:src|href)\s*=", text)
+    assert not re.search(r"\ssrc\s*=", text)
+    ids = set(re.findall(r'\sid="([^"]+)"', text))
+    for href in re.findall(r'\shref="([^"]+)"', text):
+        if href.startswith("#"):
+            assert href[1:] in ids, href  # every link inside the page lands somewhere
+        else:  # else only the trace files beside it
+            assert href.startswith("traces/") and (mutant_run.directory / href).is_file(), href
     doc = mutant_run.document()
     for entry in doc["divergences"]:
-        assert f"{entry['id']} <code>{entry['rule']}</code>" in text
+        assert f'id="{entry["id"]}"' in text and f'href="#{entry["id"]}"' in text
+        assert f'href="#rule-{entry["rule"]}"' in text
         if entry["repro"]:
             assert entry["repro"].replace('"', "&quot;").replace("'", "&#x27;") in text
-    assert 'class="matrix"' in text
+        if entry["trace"]:
+            assert f'href="{entry["trace"]["file"]}"' in text
+    for rule in doc["rules"]:
+        assert f'id="rule-{rule["id"]}"' in text
+    assert 'class="matrix"' in text and 'nav class="toc"' in text
+    # traces are folded away; a blank column of the matrix says why it is blank
+    assert "<details open" not in text and text.count("<details>") == sum(
+        1 for e in doc["divergences"] if e["trace"]
+    )
+    assert "<b>created</b>: a job is created and started by the same command" in text
+    assert re.search(r'<tr id="edge-running-ready">', text)
 
 
-def test_markdown_has_summary_mermaid_and_rules(mutant_run: Run) -> None:
+def test_markdown_has_summary_and_rules_and_mermaid_only_when_asked(
+    mutant_run: Run, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     text = (mutant_run.directory / "report.md").read_text(encoding="utf-8")
     doc = mutant_run.document()
     assert text.startswith(f"# jobcheck report: {doc['run']['name']}")
-    assert "```mermaid\n---" in text and "stateDiagram-v2" in text
+    assert "```mermaid" not in text and "stateDiagram-v2" not in text
+    if (mutant_run.directory / "overlay.svg").exists():
+        assert "](overlay.svg)" in text
     for entry in doc["divergences"]:
         assert f"#### `{entry['rule']}`" in text
     assert "### New (" in text
+    asked = _run(tmp_path / "mermaid", capsys, "--mermaid")
+    text = (asked.directory / "report.md").read_text(encoding="utf-8")
+    assert text.count("```mermaid\n---") == 1 and "stateDiagram-v2" in text
 
 
 def test_each_trace_file_holds_the_divergent_record_at_its_line(mutant_run: Run) -> None:
@@ -246,10 +272,11 @@ KNOWN = Divergence(
     16,
     0,
     None,
-    "null never visible",
-    "reported null",
+    "the status null is never reported, by event or by query",
+    "reported null (JOB_STATUS_CHANGE)",
     True,
-    "job 'j1': JOB_STATUS_CHANGE null (status.null-never-visible)",
+    "job 'j1': the job was dismissed (concluded -> null): QEMU reported null (JOB_STATUS_CHANGE);"
+    " documented: the status null is never reported, by event or by query",
 )
 NEW = Divergence(
     "job-pause.pauses",
@@ -331,7 +358,13 @@ def test_baselined_divergence_passes_even_when_strict(tmp_path: Path) -> None:
     path = _baseline(
         tmp_path,
         Entry("job-pause.pauses", "backup", VersionRange.parse("==7.2"), "seen on 7.2", **STANDBY),
-        Entry("status.null-never-visible", None, None, "always", outcome="reported null"),
+        Entry(
+            "status.null-never-visible",
+            None,
+            None,
+            "always",
+            outcome="reported null (JOB_STATUS_CHANGE)",
+        ),
     )
     outcome = _outcome([KNOWN, NEW], failing=[NEW], baseline=path, strict=True)
     doc = outcome.document
@@ -548,3 +581,73 @@ def test_markdown_escapes_what_the_trace_and_qemu_said() -> None:
     assert "\\`tick\\` \\| pipe next" in text
     assert "| command | `` jobcheck run `x` \\| y `` |" in text
     assert "QEMU &lt;script&gt;alert(2)&lt;/script&gt;" in text
+
+
+# -- rule results: pass needs a record that put the rule to the test -------------------------
+
+
+def test_a_run_without_steps_passes_no_rule(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    empty = _run(tmp_path / "empty", capsys, "--no-tour", "--examples", "0")
+    doc = empty.document()
+    results = {r["id"]: r["result"] for r in doc["rules"]}
+    assert "pass" not in results.values()
+    checked = {str(r.id) for r in rules_for("7.2") if r.checks}
+    assert {i for i, r in results.items() if r == "not-exercised"} == checked
+    assert doc["counts"]["rules_not_exercised"] == len(checked)
+    assert all(r["exercised"] == 0 for r in doc["rules"])
+    unchecked = sum(1 for r in rules_for("7.2") if not r.checks)
+    said = f"{unchecked} unchecked, " if unchecked else ""
+    assert f"rules: {said}{len(checked)} not exercised (" in empty.output
+    suite = ET.parse(empty.directory / "junit.xml").getroot().find("testsuite")
+    assert suite is not None
+    skipped = [c.find("skipped") for c in suite.findall("testcase")]
+    assert sum(1 for s in skipped if s is not None and s.get("type") == "not-exercised") == len(
+        checked
+    )
+    assert {k: int(suite.get(k, -1)) for k in expected_counts(doc)} == expected_counts(doc)
+    md = (empty.directory / "report.md").read_text(encoding="utf-8")
+    html = (empty.directory / "report.html").read_text(encoding="utf-8")
+    assert "not exercised" in md and "not exercised" in html
+
+
+def test_a_run_that_stopped_early_leaves_rules_not_exercised(mutant_run: Run) -> None:
+    doc = mutant_run.document()
+    results = [r["result"] for r in doc["rules"]]
+    assert "not-exercised" in results
+    for rule in doc["rules"]:
+        assert (rule["result"] == "pass") == (rule["exercised"] > 0 and rule["result"] == "pass")
+        if rule["result"] == "pass":
+            assert rule["exercised"] > 0
+
+
+def test_a_full_simulator_campaign_exercises_every_checked_rule(tmp_path: Path) -> None:
+    argv = ["run", "--target", "sim", "--model", "7.2", "--out", str(tmp_path / "plain")]
+    assert main(argv) == 0
+    doc = json.loads((tmp_path / "plain" / "report.json").read_text(encoding="utf-8"))
+    missed = [r["id"] for r in doc["rules"] if r["result"] == "not-exercised"]
+    assert missed == ["qemu.no-abort"]  # the simulator cannot abort; a live QEMU exercises it
+
+
+# -- wording: one line per divergence, the rule once, documented vs QEMU, why accepted ---------
+
+
+def test_known_divergence_lines_say_what_is_documented_what_qemu_did_where_and_why(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    plain = _run(tmp_path / "plain", capsys)
+    lines = [line for line in plain.output.splitlines() if line.startswith("  known")]
+    assert lines
+    for line in lines:
+        rule = line.split()[1]
+        assert line.count(rule) == 1, line
+        assert "; documented: " in line and ": QEMU " in line, line
+        assert "; accepted (known divergence): " in line and "verified on QEMU" in line, line
+        assert "model 7.2 allows" not in line, line
+    complete = next(line for line in lines if "job-complete.only-ready" in line)
+    assert "job in standby: QEMU accepted; documented: complete is accepted only in ready" in (
+        complete
+    )
+    device = next(line for line in lines if "block-job.device-not-active" in line)
+    assert "to a create job in" in device

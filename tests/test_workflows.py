@@ -103,7 +103,7 @@ def _with(argv: list[str], option: str, value: str) -> list[str]:
 
 
 def _run_json(argv: list[str], out: Path) -> tuple[int, dict[str, Any]]:
-    code = main([*argv, "--json", str(out)])
+    code = main([*argv, f"--json={out}"])
     return code, json.loads(out.read_text())
 
 
@@ -179,7 +179,7 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> tuple[int, Path]:
         argv, {"qemu-storage-daemon": old, ".qemu/10.0/usr/bin/qemu-storage-daemon": new}
     )
     assert argv == ["compare", "--qemu", old, "--qemu", new], argv
-    code = main([*argv, *SHORT, "--out", str(out / "live"), "--json", str(out / "live.json")])
+    code = main([*argv, *SHORT, "--out", str(out / "live"), f"--json={out / 'live.json'}"])
     return code, out
 
 

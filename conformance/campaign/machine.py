@@ -32,6 +32,7 @@ from hypothesis.stateful import (
     rule,
 )
 
+from jobcheck.conformance.campaign.progress import Reporter
 from jobcheck.conformance.campaign.results import Accept, CampaignResult
 from jobcheck.conformance.campaign.session import CrashFound, Session, StepFailed, TargetFactory
 from jobcheck.conformance.errors import TargetError
@@ -80,8 +81,8 @@ class Exploration:
     accept: Accept
     result: CampaignResult
     meta_extra: dict[str, Any]
-    on_progress: Callable[[CampaignResult], None] | None = None
-    """Called after each example (the ``run`` command's progress line)."""
+    progress: Reporter | None = None
+    """Told after each example (the ``run`` command's progress line)."""
     last: Session | None = None
     """The session of the example that ran last (after shrinking: the minimal one)."""
     failed: Session | None = None
@@ -90,6 +91,8 @@ class Exploration:
     """The target failure or crash that ended the exploration (whatever Hypothesis makes of
     it on the way out: it may see the example draw less than an earlier one with the same
     start, and raise its own error instead)."""
+    failing: bool = False
+    """An example has failed: every example after it is Hypothesis shrinking the failure."""
 
 
 class CampaignMachine(RuleBasedStateMachine):
@@ -114,7 +117,10 @@ class CampaignMachine(RuleBasedStateMachine):
     @initialize(target_seed=st.integers(min_value=0, max_value=2**16))
     def open_target(self, target_seed: int) -> None:
         e = self.exploration
-        e.result.examples += 1
+        if e.failing:
+            e.result.shrink_runs += 1
+        else:
+            e.result.examples += 1
         try:
             target = e.make_target(target_seed)
         except TargetError as exc:
@@ -128,15 +134,19 @@ class CampaignMachine(RuleBasedStateMachine):
 
     def _guarded(self, action: Callable[..., None], *args: Any) -> None:
         """Run ``action``: a divergence fails the example (Hypothesis shrinks it); a crash or
-        a target failure ends the exploration (:class:`TargetFailed`)."""
+        a target failure ends the exploration (:class:`TargetFailed`).  Every example after
+        a failure is Hypothesis shrinking it (:attr:`Exploration.failing`)."""
         try:
             action(*args)
         except CrashFound as exc:
+            self.exploration.failing = True
             self._escape(exc.error)
         except StepFailed:
+            self.exploration.failing = True
             self.exploration.failed = self.session
             raise
         except TargetError as exc:
+            self.exploration.failing = True
             self._escape(exc)
 
     def _escape(self, error: TargetError) -> NoReturn:
@@ -231,6 +241,7 @@ class CampaignMachine(RuleBasedStateMachine):
         self._run({"op": "wait"})
 
     def teardown(self) -> None:
+        e = self.exploration
         try:
             if self.session is None:
                 pass
@@ -239,9 +250,8 @@ class CampaignMachine(RuleBasedStateMachine):
             else:
                 self._guarded(self.session.finish)
         finally:
-            e = self.exploration
-            if e.on_progress is not None:
-                e.on_progress(e.result)
+            if e.progress is not None:
+                e.progress.example(e.result, shrinking=e.failing)
 
 
 def machine_factory(exploration: Exploration) -> Callable[[], CampaignMachine]:

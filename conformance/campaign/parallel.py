@@ -2,9 +2,11 @@
 
 :func:`run_campaigns` runs ``jobs`` independent campaigns — one target each,
 in separate processes, seeds ``seed``, ``seed + 1``, … — with the examples
-split between them, and merges their coverage and findings.  :func:`probe`
-learns the target's QEMU version and model first.  :class:`RunInfo` describes
-what was run, for the summary and the reports.
+split between them, and merges their coverage and findings.  Their progress
+(:mod:`.progress`) comes back through a queue, each campaign's snapshots in
+turn, so that one line can show them all.  :func:`probe` learns the target's
+QEMU version and model first.  :class:`RunInfo` describes what was run, for
+the summary and the reports.
 """
 
 from __future__ import annotations
@@ -12,12 +14,14 @@ from __future__ import annotations
 import concurrent.futures
 import multiprocessing
 import os
-import sys
 import time
-from collections.abc import Callable
+from concurrent.futures import Future
 from dataclasses import dataclass
+from queue import Empty
 from typing import Any
 
+from jobcheck.conformance.campaign.coverage import goals
+from jobcheck.conformance.campaign.progress import Reporter, Send
 from jobcheck.conformance.campaign.results import Accept, CampaignResult
 from jobcheck.conformance.campaign.run import run_campaign
 from jobcheck.conformance.targets.select import TargetChoice
@@ -45,6 +49,9 @@ class RunInfo:
     """The target options that reach the same target again (for replay and rerun)."""
     package: dict[str, str] | None = None
     """The distribution package (``name``, ``version``) that ships :attr:`binary`."""
+    model_choice: str | None = None
+    """Why the run took :attr:`model`, in one line (``model 9.2: the newest model at or
+    below QEMU 10.0.2 (…)``; see :func:`jobcheck.model.lifecycle.model_choice`)."""
 
     @classmethod
     def of(cls, choice: TargetChoice, **fields: Any) -> RunInfo:
@@ -70,39 +77,43 @@ class _Work:
     tour: bool
     accept: Accept
     progress: bool
+    index: int = 0
 
 
-def _campaign(work: _Work) -> CampaignResult:
-    return run_campaign(
-        work.choice.make,
-        model_for(work.model),
-        seed=work.seed,
-        profile=work.profile,
-        examples=work.examples,
-        steps=work.steps,
-        accept=work.accept,
-        tour=work.tour,
-        meta_extra={"target": work.choice.describe()},
-        on_progress=_progress_printer(work) if work.progress else None,
-    )
+_QUEUE: Any = None
+"""In a worker process: the queue its progress goes back on (see :func:`_init_worker`)."""
 
 
-def _progress_printer(work: _Work) -> Callable[[CampaignResult], None]:
-    started = time.monotonic()
+def _init_worker(queue: Any) -> None:
+    global _QUEUE
+    _QUEUE = queue
 
-    def show(result: CampaignResult) -> None:
-        new = sum(1 for d in result.divergences if not d.known)
-        known = len(result.divergences) - new
-        line = (
-            f"\rexamples {result.examples}/{work.examples} · steps {result.steps}"
-            f" · transitions {len(result.coverage.all_transitions())}"
-            f" · cells {len(result.coverage.all_cells())}"
-            f" · divergences {new} new, {known} known · {time.monotonic() - started:.1f}s"
+
+def _campaign(work: _Work, send: Send | None = None) -> CampaignResult:
+    """One campaign; its progress goes to ``send`` (in a worker process: the queue)."""
+    model = model_for(work.model)
+    reporter = None
+    if work.progress:
+        sink = send if send is not None else _QUEUE.put
+        reporter = Reporter(sink, goals(model), work.examples, worker=work.index)
+    result = CampaignResult()
+    try:
+        result = run_campaign(
+            work.choice.make,
+            model,
+            seed=work.seed,
+            profile=work.profile,
+            examples=work.examples,
+            steps=work.steps,
+            accept=work.accept,
+            tour=work.tour,
+            meta_extra={"target": work.choice.describe()},
+            progress=reporter,
         )
-        sys.stderr.write(line)
-        sys.stderr.flush()
-
-    return show
+    finally:
+        if reporter is not None:
+            reporter.finished(result)  # also after an error: the reader counts these
+    return result
 
 
 def probe(choice: TargetChoice) -> tuple[str, Model]:
@@ -125,11 +136,12 @@ def run_campaigns(
     jobs: int,
     tour: bool,
     accept: Accept,
-    progress: bool,
+    progress: Send | None = None,
 ) -> CampaignResult:
-    """``jobs`` campaigns (the tour in the first only), merged; ``seconds`` is the wall time.
+    r"""``jobs`` campaigns (the tour in the first only), merged; ``seconds`` is the wall time.
 
     ``accept`` must be picklable when ``jobs`` > 1 (it goes to the worker processes).
+    ``progress`` gets every campaign's :class:`~.progress.Snapshot`\ s, in this process.
     """
     works = [
         _Work(
@@ -141,18 +153,40 @@ def run_campaigns(
             steps,
             tour=tour and index == 0,
             accept=accept,
-            progress=progress,
+            progress=progress is not None,
+            index=index,
         )
         for index in range(jobs)
     ]
     started = time.monotonic()
     if jobs == 1:
-        result = _campaign(works[0])
+        result = _campaign(works[0], progress)
     else:
         result = CampaignResult()
         context = multiprocessing.get_context("fork" if os.name == "posix" else "spawn")
-        with concurrent.futures.ProcessPoolExecutor(jobs, mp_context=context) as pool:
-            for part in pool.map(_campaign, works):
-                result.merge(part)
+        queue = context.Queue()
+        with concurrent.futures.ProcessPoolExecutor(
+            jobs, mp_context=context, initializer=_init_worker, initargs=(queue,)
+        ) as pool:
+            futures = [pool.submit(_campaign, work) for work in works]
+            if progress is not None:
+                _relay(queue, futures, progress)
+            for future in futures:
+                result.merge(future.result())
     result.seconds = time.monotonic() - started
     return result
+
+
+def _relay(queue: Any, futures: list[Future[CampaignResult]], send: Send) -> None:
+    """Pass the workers' snapshots on until each has sent its last one (phase ``done``),
+    or its process has ended without it."""
+    finished: set[int] = set()
+    while len(finished) < len(futures):
+        try:
+            snapshot = queue.get(timeout=1.0)
+        except Empty:
+            finished |= {i for i, f in enumerate(futures) if f.done()}
+            continue
+        send(snapshot)
+        if snapshot.phase == "done":
+            finished.add(snapshot.worker)

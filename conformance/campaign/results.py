@@ -115,6 +115,9 @@ class CampaignResult:
     failure: Failure | None = None
     crash: str | None = None
     examples: int = 0
+    """Hypothesis examples generated (a failing one included)."""
+    shrink_runs: int = 0
+    """Runs Hypothesis made while shrinking a failure down to a minimal one."""
     steps: int = 0
     seconds: float = 0.0
     tour_steps: int = 0
@@ -127,8 +130,16 @@ class CampaignResult:
     """The eventual checks the run could not decide (the job was too slow to tell)."""
     eventual: dict[str, list[int]] = field(default_factory=dict)
     """Eventual checks by rule: [passed, failed, indeterminate]."""
+    exercised: dict[str, int] = field(default_factory=dict)
+    """Per rule, in how many sessions (the tour, each example) a check met a record on
+    which it could have failed (:attr:`jobcheck.conformance.oracle.Oracle.exercised`)."""
+
+    def exercise(self, rule: str, times: int = 1) -> None:
+        self.exercised[rule] = self.exercised.get(rule, 0) + times
 
     def merge(self, other: CampaignResult) -> CampaignResult:
+        for rule, times in other.exercised.items():
+            self.exercise(rule, times)
         for key, sample in other.samples.items():
             self.samples.setdefault(key, sample)
         self.indeterminate.extend(other.indeterminate)
@@ -142,6 +153,7 @@ class CampaignResult:
         self.failure = self.failure or other.failure
         self.crash = self.crash or other.crash
         self.examples += other.examples
+        self.shrink_runs += other.shrink_runs
         self.steps += other.steps
         self.seconds = max(self.seconds, other.seconds)
         self.tour_steps += other.tour_steps

@@ -26,6 +26,7 @@ from hypothesis.errors import Flaky
 from hypothesis.stateful import RuleBasedStateMachine, get_state_machine_test
 
 from jobcheck.conformance.campaign.machine import Exploration, TargetFailed, machine_factory
+from jobcheck.conformance.campaign.progress import Reporter
 from jobcheck.conformance.campaign.results import Accept, CampaignResult, Failure, accept_known
 from jobcheck.conformance.campaign.session import Session, StepFailed, TargetFactory
 from jobcheck.conformance.campaign.shrink import fresh_sessions, shrunk_failure
@@ -70,14 +71,19 @@ def run_campaign(
     accept: Accept = accept_known,
     tour: bool = True,
     meta_extra: dict[str, Any] | None = None,
-    on_progress: Callable[[CampaignResult], None] | None = None,
+    progress: Reporter | None = None,
 ) -> CampaignResult:
-    """The planned tour, then Hypothesis exploration; see the module docstring."""
+    """The planned tour, then Hypothesis exploration; see the module docstring.
+
+    ``progress`` is told what is done as it goes (see :mod:`.progress`).
+    """
     result = CampaignResult()
     extra = {"seed": seed, "profile": profile, **(meta_extra or {})}
     started = time.monotonic()
     if tour:
-        tour_failure = run_tour(make_target, model, accept, result, extra, seed=seed)
+        tour_failure = run_tour(
+            make_target, model, accept, result, extra, seed=seed, progress=progress
+        )
         result.tour_seconds = time.monotonic() - started
         if tour_failure is not None:
             result.failure = tour_failure
@@ -86,7 +92,7 @@ def run_campaign(
     if examples == 0:
         result.seconds = time.monotonic() - started
         return result
-    exploration = Exploration(make_target, model, accept, result, extra, on_progress)
+    exploration = Exploration(make_target, model, accept, result, extra, progress)
     # Hypothesis documents the factory as "anything which returns an instance of
     # RuleBasedStateMachine when called with no arguments"; its annotation says a class.
     factory = cast(type[RuleBasedStateMachine], machine_factory(exploration))

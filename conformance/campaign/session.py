@@ -32,6 +32,7 @@ from jobcheck.conformance.targets.base import Target
 from jobcheck.conformance.trace.records import Event, Note, Record
 from jobcheck.conformance.trace.steps import describe_step, step_jobs
 from jobcheck.model.lifecycle import Model
+from jobcheck.model.rules import RuleId
 
 TargetFactory = Callable[[int], Target]
 """Makes a fresh target; the argument is a seed for the target's own randomness."""
@@ -80,6 +81,8 @@ class Session:
         self.watcher = result.observations.watch(self.meta, commands=commands)
         self._tallied: dict[str, list[int]] = {}
         self._undecided = 0
+        self._exercised: set[RuleId] = set()
+        """The rules this session has exercised (counted once in the result)."""
 
     def step(self, step: dict[str, Any]) -> None:
         """Run one step, settle, check what came back; raise :class:`StepFailed` if needed.
@@ -101,6 +104,8 @@ class Session:
         finally:
             self._absorb()
             self.result.steps += 1
+            if self.target.kind == "qemu":
+                self._exercise({RuleId.QEMU_NO_ABORT})  # QEMU survived a step
         self._raise_if_new()
 
     def settle(self) -> None:
@@ -139,6 +144,7 @@ class Session:
             found = self.oracle.feed(record)
             self._keep(found)
             self._sample(found)
+        self._exercise(self.oracle.exercised)
         undecided = self.oracle.undecided
         if len(undecided) > self._undecided:
             self.result.indeterminate.extend(undecided[self._undecided :])
@@ -149,6 +155,14 @@ class Session:
             for i in range(3):
                 total[i] += counts[i] - seen[i]
                 seen[i] = counts[i]
+
+    def _exercise(self, rules: set[RuleId]) -> None:
+        """Count each rule this session exercises once in the result."""
+        fresh = rules - self._exercised
+        if fresh:
+            self._exercised |= fresh
+            for rule in fresh:
+                self.result.exercise(rule)
 
     def abandon(self) -> None:
         """Close the target after a failure, quietly: the first error is the one to report."""

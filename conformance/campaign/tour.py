@@ -24,6 +24,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from jobcheck.conformance.campaign.coverage import BLOCK_ONLY_VERBS, CAMPAIGN_KINDS
+from jobcheck.conformance.campaign.progress import Reporter
 from jobcheck.conformance.campaign.results import Accept, CampaignResult, Failure
 from jobcheck.conformance.campaign.session import CrashFound, Session, StepFailed, TargetFactory
 from jobcheck.conformance.campaign.shrink import fresh_sessions, shrunk_failure
@@ -49,6 +50,30 @@ class _Ids:
     def __call__(self) -> str:
         self.count += 1
         return f"t{self.count}"
+
+
+_PROBES = 6
+"""Probes of the tour: the aborted transaction, the finalize, two error-field probes and two
+complete-after-cancel probes (see :func:`_probe_tour`)."""
+
+
+def tour_units(model: Model) -> int:
+    """How many units the tour has, for its progress: one per (kind, status) of the cell
+    tour, one per transition the edge tour considers, one per probe."""
+    units = _PROBES
+    for kind in CAMPAIGN_KINDS:
+        if kind.job_type not in model.job_types:
+            continue
+        units += len(executable_statuses(model, kind))
+        units += sum(1 for a, b in lifecycle_graph(model, kind).edges() if a is not b)
+    return units
+
+
+class _Units:
+    """Units of the tour done so far (see :func:`tour_units`)."""
+
+    def __init__(self) -> None:
+        self.done = 0
 
 
 def _spec(setup: JobSetup, job_id: str) -> dict[str, Any]:
@@ -128,11 +153,12 @@ def _cleanup_started(session: Session, steps: list[Step]) -> None:
                 _cleanup(session, str(spec["id"]))
 
 
-def _cell_tour(session: Session, model: Model, ids: _Ids) -> Iterator[None]:
+def _cell_tour(session: Session, model: Model, ids: _Ids, units: _Units) -> Iterator[None]:
     for kind in CAMPAIGN_KINDS:
         if kind.job_type not in model.job_types:
             continue
         for status in sorted(executable_statuses(model, kind), key=list(Status).index):
+            units.done += 1
             plan = plan_status(model, status, kind)
             remaining = tries(model, kind, status)
             for _ in range(_MAX_JOBS_PER_STATUS):
@@ -151,12 +177,15 @@ def _cell_tour(session: Session, model: Model, ids: _Ids) -> Iterator[None]:
                 _cleanup_started(session, steps)
 
 
-def _edge_tour(session: Session, model: Model, ids: _Ids) -> Iterator[None]:
+def _edge_tour(session: Session, model: Model, ids: _Ids, units: _Units) -> Iterator[None]:
     for kind in CAMPAIGN_KINDS:
         if kind.job_type not in model.job_types:
             continue
         for source, target in sorted(lifecycle_graph(model, kind).edges(), key=str):
-            if source is target or (source, target) in session.result.coverage.all_transitions():
+            if source is target:
+                continue
+            units.done += 1
+            if (source, target) in session.result.coverage.all_transitions():
                 continue
             try:
                 plan = plan_edge(model, source, target, kind)
@@ -257,11 +286,14 @@ def _aborted_probe(ids: _Ids) -> list[Step]:
     return [{"op": "start", "jobs": [spec], "grouped": False, "aborted": True}, {"op": "query"}]
 
 
-def _probe_tour(session: Session, model: Model, ids: _Ids) -> Iterator[None]:
+def _probe_tour(session: Session, model: Model, ids: _Ids, units: _Units) -> Iterator[None]:
+    units.done += 1
     yield from _run_probe(session, _finalize_probe(ids))
     for probe in _error_field_probes(ids):
+        units.done += 1
         yield from _run_probe(session, probe)
     for kind in (JobKind.MIRROR, JobKind.ACTIVE_COMMIT):
+        units.done += 1
         for _ in range(_PROBE_TRIES):
             job = ids()
             *until_complete, query = _complete_probe(kind, job)
@@ -284,9 +316,14 @@ def run_tour(
     meta_extra: dict[str, Any],
     *,
     seed: int = 0,
+    progress: Reporter | None = None,
 ) -> Failure | None:
     """Run the tour on one fresh target; a :class:`Failure` if a step diverged (or QEMU
-    crashed, as it started included)."""
+    crashed, as it started included).
+
+    ``progress`` is told after each step how many units of the tour are done
+    (:func:`tour_units`).
+    """
     try:
         target = make_target(seed)
     except TargetCrashed as exc:
@@ -295,16 +332,20 @@ def run_tour(
     session = Session(target, model, accept, result, {**meta_extra, "tour": True})
     ids = _Ids()
     steps_before = result.steps
+    units, total = _Units(), tour_units(model)
     try:
         # First the one transition no plan reaches (it takes a single command).
-        for _ in _run_probe(session, _aborted_probe(ids)):
-            pass
-        for _ in _cell_tour(session, model, ids):
-            pass
-        for _ in _edge_tour(session, model, ids):
-            pass
-        for _ in _probe_tour(session, model, ids):
-            pass
+        units.done += 1
+        parts = (
+            _run_probe(session, _aborted_probe(ids)),
+            _cell_tour(session, model, ids, units),
+            _edge_tour(session, model, ids, units),
+            _probe_tour(session, model, ids, units),
+        )
+        for part in parts:
+            for _ in part:
+                if progress is not None:
+                    progress.tour(result, units.done - 1, total)
         session.finish()
     except StepFailed as exc:
         session.abandon()

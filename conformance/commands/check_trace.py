@@ -10,7 +10,7 @@ lines), streams its records through the oracle
 New divergences come first, as they are found; the known documented-vs-
 implemented divergences that the rule catalogue names follow under their own
 heading; a summary ends the output.  ``--json`` prints one JSON document
-instead.
+instead (``--json=FILE`` writes it to FILE as well).
 
 The model is ``--model`` if given, else the QEMU version the trace names,
 else the newest.  The summary counts QMP records (commands, responses and
@@ -26,21 +26,34 @@ unreadable or malformed file, or one that holds no QMP record at all (one line
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
-from jobcheck.conformance.errors import UsageError, model_for_option
+from jobcheck.conformance.commands.options import (
+    add_json_option,
+    emit_json,
+    json_only,
+    model_line,
+    say_model,
+)
+from jobcheck.conformance.errors import UsageError
 from jobcheck.conformance.oracle import Oracle
 from jobcheck.conformance.oracle.divergence import Divergence
 from jobcheck.conformance.trace.readers import FORMATS, open_trace
 from jobcheck.conformance.trace.records import Note, TraceFormatError
-from jobcheck.model.lifecycle import LATEST, Model, UnknownVersionError, model_for
+from jobcheck.model.lifecycle import LATEST, Model
 
 HELP = (
     "check recorded traces (jobcheck JSON lines, QMP logs, qemu-iotests output) against the model"
 )
+EXAMPLES = """\
+  jobcheck check-trace reports/my-run/traces/*.jsonl
+  jobcheck check-trace --model latest ~/qemu/tests/qemu-iotests/tests/*.out
+  # JSON on standard output
+  jobcheck check-trace qmp-log.txt --format qmp --json
+  jobcheck check-trace --strict --json=result.json trace.jsonl
+"""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -57,7 +70,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default="auto",
         help="trace format (default: auto, decided from the first lines)",
     )
-    parser.add_argument("--json", action="store_true", help="print one JSON document")
+    add_json_option(parser, "the result")
     parser.add_argument(
         "--strict", action="store_true", help="known divergences fail the check too (exit 1)"
     )
@@ -81,6 +94,8 @@ class FileResult:
     known_count: dict[str, int] = field(default_factory=dict)
     """Known divergences per rule, all of them."""
     error: str | None = None
+    chosen: str | None = None
+    """How the model was picked from the trace's QEMU version (``None``: by ``--model``)."""
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -91,6 +106,7 @@ class FileResult:
             "jobs": self.jobs,
             "divergences": [d.to_json() for d in (*self.new, *self.known)],
             "counts": {"new": self.new_count, "known": dict(sorted(self.known_count.items()))},
+            "model_choice": self.chosen,
             "error": self.error,
         }
 
@@ -98,16 +114,15 @@ class FileResult:
 def _model(version: str | None) -> Model | None:
     if version is None:
         return None
-    return model_for_option(version)
+    return say_model("check-trace", version, always=False)
 
 
-def _model_of_trace(version: str | None) -> Model:
-    if version is None:
-        return LATEST
+def _model_of_trace(version: str | None) -> tuple[Model, str]:
+    """The model for a trace's QEMU version, and why (the newest when it names none)."""
     try:
-        return model_for(version)
-    except UnknownVersionError:
-        return LATEST
+        return model_line(version)
+    except UsageError:
+        return LATEST, f"model {LATEST.version}: the trace's QEMU version {version!r} is unknown"
 
 
 def check_file(
@@ -121,7 +136,10 @@ def check_file(
     result = FileResult(path)
     try:
         meta, records = open_trace(path, fmt)
-        chosen = model or _model_of_trace(meta.qemu_version)
+        if model is None:
+            chosen, result.chosen = _model_of_trace(meta.qemu_version)
+        else:
+            chosen = model
         result.model, result.order = chosen.version, meta.order
         oracle = Oracle(chosen, meta, path=path)
         notes = 0
@@ -177,6 +195,7 @@ def _summary(results: list[FileResult]) -> dict[str, Any]:
         "errors": sum(r.error is not None for r in results),
         "models": sorted({r.model for r in results if r.model is not None}),
         "orders": sorted({r.order for r in results if r.order is not None}),
+        "model_choices": sorted({r.chosen for r in results if r.chosen is not None}),
     }
 
 
@@ -193,7 +212,7 @@ def run(args: argparse.Namespace) -> int:
     out: TextIO = sys.stdout
     results: list[FileResult] = []
     for path in args.files:
-        result = check_file(path, args.format, model, None if args.json else out)
+        result = check_file(path, args.format, model, None if json_only(args) else out)
         if result.error is not None:
             print(result.error, file=sys.stderr)
         results.append(result)
@@ -206,9 +225,9 @@ def run(args: argparse.Namespace) -> int:
             "strict": args.strict,
             "exit": code,
         }
-        json.dump(document, out, indent=2)
-        out.write("\n")
-        return code
+        emit_json(args.json, document)
+        if json_only(args):
+            return code
     known = [d for r in results for d in r.known]
     if known:
         if summary["new"]:
@@ -229,10 +248,13 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _summary_line(summary: dict[str, Any], strict: bool) -> str:
-    models = ", ".join(summary["models"]) or "none"
+    # how each model was picked from the traces' QEMU versions, once each
+    models = "; ".join(summary["model_choices"]) or "model " + (
+        ", ".join(summary["models"]) or "none"
+    )
     orders = f"; {' and '.join(summary['orders'])} order" if summary["orders"] else ""
     text = (
-        f"{_count(summary['files'], 'file')} (model {models}{orders}):"
+        f"{_count(summary['files'], 'file')} ({models}{orders}):"
         f" {_count(summary['records'], 'record')}, {_count(summary['jobs'], 'job')};"
         f" {_count(summary['new'], 'new divergence')}, {summary['known']} known"
     )

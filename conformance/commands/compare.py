@@ -17,7 +17,7 @@ stands for the ``report.json`` in it), writing files only with ``--out``.
 What is compared, and why timing never shows as a difference, is in
 :mod:`jobcheck.conformance.campaign.compare`.
 
-``--json`` prints the comparison as JSON instead of text; ``--json FILE``
+``--json`` prints the comparison as JSON instead of text; ``--json=FILE``
 writes it to FILE.  Exit codes: 0 no difference, 1 some difference, 2 usage
 or input error, 3 a target failed.
 """
@@ -36,7 +36,8 @@ from jobcheck.conformance.campaign.paired import exploration_steps, run_side
 from jobcheck.conformance.campaign.parallel import RunInfo, probe
 from jobcheck.conformance.campaign.results import CampaignResult
 from jobcheck.conformance.campaign.run import PROFILES
-from jobcheck.conformance.commands.documents import add_json_argument, emit, load_reports
+from jobcheck.conformance.commands.documents import emit, load_reports
+from jobcheck.conformance.commands.options import add_json_option
 from jobcheck.conformance.errors import UsageError, model_for_option
 from jobcheck.conformance.report import write as report
 from jobcheck.conformance.report.compare_diagram import diff_dot
@@ -51,6 +52,16 @@ from jobcheck.conformance.targets.select import TargetChoice, choose_target
 from jobcheck.model.lifecycle import Model, model_choice
 
 HELP = "compare what two QEMU builds (or two saved runs) did: same steps, differences classified"
+EXAMPLES = """\
+  # Debian's QEMU against QEMU 10.0.2 (from .ci/setup), on the same steps
+  jobcheck compare --qemu qemu-storage-daemon \\
+                   --qemu .qemu/10.0/usr/bin/qemu-storage-daemon
+  # a build tree against master's, reports under cmp/
+  jobcheck compare --qemu-build ~/qemu/build --qemu-build ~/master/build \\
+                   --out cmp
+  # two saved runs, without running anything
+  jobcheck compare reports/reference/qemu-7.2 reports/reference/qemu-10.0
+"""
 
 LABELS = ("A", "B")
 
@@ -105,7 +116,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--out", metavar="DIR", help="where to write (live default: reports/compare-<time>/)"
     )
     out.add_argument("--no-report", action="store_true", help="write no report directory")
-    add_json_argument(out, "the comparison")
+    add_json_option(out, "the comparison")
     parser.set_defaults(sides=[])
 
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from jobcheck.conformance.commands.options import say_model
 from jobcheck.conformance.errors import UsageError, model_for_option
 from jobcheck.conformance.report.diagram_files import (
     DEFAULT_FORMATS,
@@ -28,6 +29,12 @@ from jobcheck.conformance.report.diagram_files import (
 from jobcheck.model.lifecycle import MODELS, Model, Verb
 
 HELP = "draw the lifecycle, permission matrices, per-verb views and version diffs"
+EXAMPLES = """\
+  # the latest model, into ./jobcheck-diagrams/
+  jobcheck diagram
+  jobcheck diagram --model 7.2 --format png --verb complete --out /tmp/d
+  jobcheck diagram --model all --format svg,dot,mermaid --out diagrams
+"""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -46,7 +53,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--verb", metavar="NAME", help="write only this verb's view")
     parser.add_argument(
-        "--out", metavar="DIR", default="diagrams", help="output directory (default: diagrams)"
+        "--out",
+        metavar="DIR",
+        default="jobcheck-diagrams",
+        help="output directory (default: jobcheck-diagrams; the repository's committed set"
+        " is written with --out diagrams, as tox -e diagrams does)",
     )
 
 
@@ -55,9 +66,10 @@ def models_option(text: str) -> list[Model]:
     if text == "all":
         return list(MODELS.values())
     try:
-        return [model_for_option(text)]
+        model_for_option(text)
     except UsageError as exc:
         raise UsageError(f"{exc} (or 'all')") from None
+    return [say_model("diagram", text, always=False)]
 
 
 def _formats(text: str) -> list[str]:

@@ -24,6 +24,12 @@ from jobcheck.conformance.report.diagram_files import write_docs
 from jobcheck.model.doc_pages import DIAGRAM_MODES
 
 HELP = "write a Sphinx page (reStructuredText) of the lifecycle per QEMU release, and an index"
+EXAMPLES = """\
+  # a page per release and an index, into ./docs-out/
+  jobcheck docs --model all --out docs-out
+  # one release, with SVG diagrams beside the pages
+  jobcheck docs --model 7.2 --out docs-out --diagram svg
+"""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

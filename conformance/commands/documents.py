@@ -2,17 +2,17 @@
 
 * :func:`load_reports` reads ``report.json`` files (a directory stands for the
   ``report.json`` in it);
-* :func:`add_json_argument` and :func:`emit`: ``--json`` prints the document
-  instead of the text summary, ``--json FILE`` writes it to FILE beside it.
+* :func:`emit`: ``--json`` prints the document instead of the text summary,
+  ``--json=FILE`` writes it to FILE beside it.
 """
 
 from __future__ import annotations
 
-import argparse
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from jobcheck.conformance.commands.options import JSON_TO_STDOUT, emit_json
 from jobcheck.conformance.errors import UsageError
 from jobcheck.conformance.report import write as report
 
@@ -35,24 +35,12 @@ def load_reports(paths: Sequence[str]) -> list[tuple[str, dict[str, Any]]]:
     return out
 
 
-def add_json_argument(parser: argparse.ArgumentParser | Any, what: str) -> None:
-    """``--json [FILE]``: ``what`` as JSON, on stdout instead of the text, or into FILE."""
-    parser.add_argument(
-        "--json",
-        nargs="?",
-        const="-",
-        metavar="FILE",
-        help=f"{what} as JSON: on stdout instead of text, or into FILE",
-    )
-
-
 def emit(document: dict[str, Any], lines: list[str], json_option: str | None) -> None:
-    """Print ``lines``, and write ``document`` to the ``--json FILE``; with ``--json``
-    alone (``-``), print the document instead of the lines."""
-    if json_option == "-":
-        print(report.document_json(document), end="")
-        return
-    for line in lines:
-        print(line)
+    """Print ``lines``, and write ``document`` to the ``--json=FILE``; with ``--json``
+    alone, print the document instead of the lines (see
+    :mod:`jobcheck.conformance.commands.options`)."""
+    if json_option != JSON_TO_STDOUT:
+        for line in lines:
+            print(line)
     if json_option:
-        report.write_text(Path(json_option), report.document_json(document))
+        emit_json(json_option, document)

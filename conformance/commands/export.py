@@ -28,7 +28,8 @@ import re
 import sys
 from pathlib import Path
 
-from jobcheck.conformance.errors import UsageError, model_for_option
+from jobcheck.conformance.commands.options import say_model
+from jobcheck.conformance.errors import UsageError
 from jobcheck.conformance.export import iotest as export_iotest
 from jobcheck.conformance.export import script as export_script
 from jobcheck.conformance.export.plan import build_plan, check_exportable, choose, divergences
@@ -38,6 +39,10 @@ from jobcheck.conformance.trace.readers import read_trace
 from jobcheck.conformance.trace.records import Record, TraceFormatError
 
 HELP = "export a live trace's divergence as a standalone qemu.qmp script or a qemu-iotests test"
+EXAMPLES = """\
+  jobcheck export live.jsonl --as script --out repro.py
+  jobcheck export live.jsonl --as iotest --out complete-in-standby
+"""
 
 _DIVERGENCE_ID = re.compile(r"d[0-9]{2,4}")
 
@@ -110,7 +115,7 @@ def run(args: argparse.Namespace) -> int:
     wanted = args.model or meta.extra.get("model") or meta.qemu_version
     if not isinstance(wanted, str):
         raise UsageError(f"{args.trace}: the trace does not say its QEMU version; pass --model V")
-    model = model_for_option(wanted)
+    model = say_model("export", wanted, always=args.model is None)
     baseline = load_baseline(args.baseline) if args.baseline else None
     found = divergences(records, meta, model, baseline)
     if args.list:

@@ -25,7 +25,7 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
-from jobcheck.conformance.errors import model_for_option
+from jobcheck.conformance.commands.options import add_json_option, emit_json, json_only, say_model
 from jobcheck.model.doc_pages import release_range
 from jobcheck.model.graph import ModelDiff, diff
 from jobcheck.model.lifecycle import (
@@ -39,6 +39,14 @@ from jobcheck.model.rules import RULES, Rule, documentation_changes, rules_for
 from jobcheck.model.semantics import negative_speed_error
 
 HELP = "print a model version's transition and verb tables (or --diff two versions)"
+EXAMPLES = """\
+  # transitions, verb x status
+  jobcheck model --model 7.2 --format markdown
+  # what changed between versions
+  jobcheck model --model 5.2 --diff 8.2
+  # the latest model as JSON
+  jobcheck model --json
+"""
 
 FORMATS = ("text", "json", "markdown")
 _MARK = "✓"
@@ -57,14 +65,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--diff", metavar="V2", help="show what changed from --model to version V2 instead"
     )
+    add_json_option(parser, "the model (or the diff)")
 
 
 def _model(version: str) -> Model:
-    return model_for_option(version)
+    return say_model("model", version, always=False)
 
 
 def run(args: argparse.Namespace) -> int:
     model = _model(args.model)
+    if args.json:
+        changes = diff(model, _model(args.diff)) if args.diff is not None else None
+        emit_json(args.json, model_json(model) if changes is None else diff_json(changes))
+        if json_only(args):
+            return 0
     if args.diff is not None:
         changes = diff(model, _model(args.diff))
         if args.format == "json":

@@ -48,6 +48,7 @@ from typing import Any
 
 from jobcheck.conformance.campaign.results import CampaignResult
 from jobcheck.conformance.campaign.session import CrashFound, Session
+from jobcheck.conformance.commands.options import say_pending
 from jobcheck.conformance.errors import TargetError, UsageError, model_for_option
 from jobcheck.conformance.report.baseline import load_baseline, outcome_of
 from jobcheck.conformance.targets.base import Target
@@ -69,6 +70,11 @@ from jobcheck.model.lifecycle import Model
 from jobcheck.model.rules import RuleId
 
 HELP = "re-run a saved trace's steps on a target and report FIXED or STILL DIVERGES"
+EXAMPLES = """\
+  jobcheck replay reports/my-run/traces/d01-RULE.jsonl
+  jobcheck replay TRACE --qemu /usr/bin/qemu-storage-daemon --save live.jsonl
+  jobcheck replay tests/data/create-then-quit.jsonl --qemu qemu-storage-daemon
+"""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -243,6 +249,7 @@ def run(args: argparse.Namespace) -> int:
             target.allow_raw_qmp = args.allow_raw_qmp
         model = _model(args, meta, choice, target)
         if attempt == 1:
+            say_pending()
             print(f"replay: {len(steps)} steps of {args.trace} on {target.describe()}")
             print(f"  recorded on {recorded_on(meta)}; checked against model {model.version}")
         extra: dict[str, Any] = {"replay": args.trace, "model": model.version}

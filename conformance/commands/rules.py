@@ -19,17 +19,25 @@ unreadable or malformed schema, a build tree without one, or an unknown
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from typing import Any
 
-from jobcheck.conformance.errors import UsageError, model_for_option
+from jobcheck.conformance.commands.options import add_json_option, emit_json, json_only, say_model
+from jobcheck.conformance.errors import UsageError
 from jobcheck.conformance.targets.qemu_build import find_build
 from jobcheck.conformance.trace.readers import open_input
 from jobcheck.model.rules import CATALOGUE, Rule, rules_for
 from jobcheck.model.schema_doc import Anchor, SchemaSyntaxError, anchors, parse_schema
 
 HELP = "list the documented rules, or check that they cover every item of a QAPI schema"
+EXAMPLES = """\
+  # the catalogue, with known divergences
+  jobcheck rules
+  # the rules of 7.2's documentation, as JSON
+  jobcheck rules --model 7.2 --json
+  # exit 1: a member has no rule
+  jobcheck rules --schema ~/qemu/qapi/job.json
+"""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -48,11 +56,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="V",
         help="only the rules whose documentation applies to this version (default: all rules)",
     )
-    parser.add_argument("--json", action="store_true", help="print JSON instead of text")
+    add_json_option(parser, "the catalogue, or the coverage of the schema,")
 
 
 def _model_version(version: str | None) -> str | None:
-    return None if version is None else model_for_option(version).version
+    if version is None:
+        return None
+    return say_model("rules", version, always=False).version
 
 
 def _selected_rules(version: str | None) -> tuple[Rule, ...]:
@@ -109,7 +119,10 @@ def run(args: argparse.Namespace) -> int:
     version = _model_version(args.model)
     rules = _selected_rules(version)
     if args.schema is None:
-        _print_catalogue(rules, version, as_json=args.json)
+        if args.json:
+            emit_json(args.json, _documents(rules, version))
+        if not json_only(args):
+            _print_catalogue(rules, version)
         return 0
     table = coverage(read_schema(args.schema), rules)
     uncovered = [item for item, ids in table if not ids]
@@ -130,8 +143,8 @@ def run(args: argparse.Namespace) -> int:
             "covered": len(table) - len(uncovered),
             "uncovered": [item.anchor for item in uncovered],
         }
-        print(json.dumps(document, indent=2))
-    else:
+        emit_json(args.json, document)
+    if not json_only(args):
         _print_coverage(args.schema, table)
     return 1 if uncovered else 0
 
@@ -164,14 +177,16 @@ def _quote_lines(rule: Rule, version: str | None) -> list[str]:
     return [f'quote ({q.versions[0]}–{q.versions[1]}): "{q.text}"' for q in rule.quotes]
 
 
-def _print_catalogue(rules: tuple[Rule, ...], version: str | None, *, as_json: bool) -> None:
-    if as_json:
-        documents = [r.to_json() for r in rules]
-        if version is not None:
-            for document, rule in zip(documents, rules, strict=True):
-                document["quote"] = rule.quote_for(version)
-        print(json.dumps(documents, indent=2))
-        return
+def _documents(rules: tuple[Rule, ...], version: str | None) -> list[dict[str, Any]]:
+    """The rules as JSON; with a version, each with its quote as that release words it."""
+    documents = [r.to_json() for r in rules]
+    if version is not None:
+        for document, rule in zip(documents, rules, strict=True):
+            document["quote"] = rule.quote_for(version)
+    return documents
+
+
+def _print_catalogue(rules: tuple[Rule, ...], version: str | None) -> None:
     for r in rules:
         first, last = r.versions
         print(f"{r.id}  [{r.category.value}]  {r.anchor or '(undocumented)'}  {first}–{last}")

@@ -2,10 +2,12 @@
 
 The campaign is the planned coverage tour followed by Hypothesis exploration
 (:mod:`jobcheck.conformance.campaign`), then the reports
-(:mod:`jobcheck.conformance.report`).  On a terminal it shows progress
-(examples run, coverage, divergences so far); otherwise it prints a plain
-summary.  Exit codes: 0 conforms (or only known/baselined divergences), 1 new
-divergences, 2 usage or environment error, 3 the target failed.
+(:mod:`jobcheck.conformance.report`).  On a terminal it shows one progress
+line, redrawn in place (the tour, then the examples, with percentages, the
+time elapsed and left, coverage and divergences so far; with ``--jobs N`` all
+campaigns together); otherwise it prints only the plain summary.  Exit codes:
+0 conforms (or only known/baselined divergences), 1 new divergences, 2 usage
+or environment error, 3 the target failed.
 
 ``--bisect`` is the mode for ``git bisect run``: the ``bisect`` profile (the
 planned tour, which reaches every reachable cell and transition, then a short
@@ -20,14 +22,22 @@ arguments are wrong: no commit can be tested).
 from __future__ import annotations
 
 import argparse
+import shutil
 import sys
 from dataclasses import replace
 from pathlib import Path
 
-from jobcheck.conformance.campaign.coverage import coverage_summary
+from jobcheck.conformance.campaign.coverage import coverage_summary, goals
 from jobcheck.conformance.campaign.parallel import RunInfo, probe, run_campaigns
+from jobcheck.conformance.campaign.progress import TerminalProgress
 from jobcheck.conformance.campaign.results import CampaignResult, iter_failure_lines
 from jobcheck.conformance.campaign.run import PROFILES
+from jobcheck.conformance.commands.options import (
+    add_json_option,
+    emit_json,
+    json_only,
+    model_line,
+)
 from jobcheck.conformance.errors import JobcheckError, TargetCrashed, TargetError, UsageError
 from jobcheck.conformance.report import write as report
 from jobcheck.conformance.report.baseline import Acceptor, load_baseline
@@ -35,9 +45,23 @@ from jobcheck.conformance.targets.qemu_build import BuildUnusable
 from jobcheck.conformance.targets.qemu_package import debian_package
 from jobcheck.conformance.targets.select import TargetChoice, target_from_options
 from jobcheck.conformance.targets.sim_mutants import MUTANTS
-from jobcheck.model.lifecycle import Model, model_choice
+from jobcheck.model.lifecycle import Model
 
 HELP = "run a conformance campaign (planned tour + Hypothesis exploration) against a target"
+EXAMPLES = """\
+  # Debian's QEMU if installed, else the simulator
+  jobcheck run --out reports/my-run
+  jobcheck run --qemu ~/qemu/build/storage-daemon/qemu-storage-daemon
+  # -M none: no guest, no KVM
+  jobcheck run --qemu /usr/bin/qemu-system-x86_64
+  # a running, idle QEMU; left as it was
+  jobcheck run --connect /run/qsd/qmp.sock
+  # exit 1: the bug is caught
+  jobcheck run --target sim --sim-mutant waiting-skipped
+  # a CI gate
+  jobcheck run --baseline reports/baselines/qemu-7.2.json --strict
+  jobcheck run --profile thorough --jobs 2 --json=run.json
+"""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -100,11 +124,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     camp.add_argument("--strict", action="store_true", help="known divergences fail the run too")
     out = parser.add_argument_group("output")
-    out.add_argument("--json", metavar="FILE", help="write the result as JSON to FILE")
+    add_json_option(out, "the report document (report.json)")
     out.add_argument(
         "--out", metavar="DIR", help="write the reports to DIR (default reports/<run name>/)"
     )
     out.add_argument("--no-report", action="store_true", help="write no report directory")
+    out.add_argument(
+        "--mermaid",
+        action="store_true",
+        help="report.md also carries the lifecycle diagram as a Mermaid block",
+    )
     out.add_argument(
         "--baseline", metavar="FILE", help="known divergences that do not fail the run"
     )
@@ -194,17 +223,16 @@ def execute(choice: TargetChoice, args: argparse.Namespace, out_dir: Path | None
     except TargetCrashed as exc:
         raise TargetCrashed(f"qemu.no-abort: QEMU crashed as it started: {exc}") from None
     chosen = choice
-    if choice.model_reason is not None:
-        print(f"jobcheck run: {choice.model_reason}", file=sys.stderr)
-    elif choice.model is None:
-        print(f"jobcheck run: {model_choice(qemu_version)[1]}", file=sys.stderr)
+    # said once, in the summary's QEMU line and the reports
+    said = choice.model_reason or model_line(chosen.model or qemu_version)[1]
+    if choice.model is None:
         choice = replace(choice, model=model.version)
     profile = PROFILES[args.profile]
     examples = args.examples if args.examples is not None else profile["examples"]
     steps = args.steps if args.steps is not None else profile["steps"]
     if examples < 0 or steps < 1:
         raise UsageError("--examples must be ≥ 0 and --steps ≥ 1")
-    interactive = sys.stderr.isatty() and args.jobs == 1
+    progress = terminal_progress(model) if sys.stderr.isatty() else None
     result = run_campaigns(
         choice,
         model,
@@ -215,10 +243,10 @@ def execute(choice: TargetChoice, args: argparse.Namespace, out_dir: Path | None
         jobs=args.jobs,
         tour=not args.no_tour,
         accept=Acceptor(baseline, qemu_version, args.strict),
-        progress=interactive,
+        progress=progress,
     )
-    if interactive:
-        sys.stderr.write("\n")
+    if progress is not None:
+        progress.close()
     info = RunInfo.of(
         chosen,
         qemu_version=qemu_version,
@@ -230,8 +258,20 @@ def execute(choice: TargetChoice, args: argparse.Namespace, out_dir: Path | None
         jobs=args.jobs,
         command=" ".join(["jobcheck", *sys.argv[1:]]) if sys.argv else "jobcheck run",
         package=debian_package(choice.binary),
+        model_choice=said,
     )
     return finish(info, result, model, args, out_dir)
+
+
+def terminal_progress(model: Model) -> TerminalProgress:
+    """The progress line on standard error, as wide as the terminal (see
+    :mod:`jobcheck.conformance.campaign.progress`)."""
+
+    def write(text: str) -> None:
+        sys.stderr.write(text)
+        sys.stderr.flush()
+
+    return TerminalProgress(write, goals(model), lambda: shutil.get_terminal_size().columns)
 
 
 def finish(
@@ -252,23 +292,26 @@ def finish(
         directory=out_dir,
         upgrade=args.update_baseline,
     )
+    # with a bare --json the document alone goes to standard output, the words to stderr
+    words = sys.stderr if json_only(args) else sys.stdout
     for line in report.summary_lines(outcome):
-        print(line)
+        print(line, file=words)
     for line in iter_failure_lines(result, info.seed):
-        print(line)
-    if args.json:
-        report.write_json(outcome, Path(args.json))
+        print(line, file=words)
     if not args.no_report:
         directory = out_dir or Path("reports") / outcome.run_name
-        report.write_all(outcome, directory)
-        print(f"reports: {directory}/")
+        report.write_all(outcome, directory, mermaid=args.mermaid)
+        print(f"reports: {directory}/", file=words)
+    if args.json:
+        emit_json(args.json, outcome.document)
     if args.update_baseline:
         report.update_baseline(outcome, Path(args.baseline))
-        print(f"baseline updated: {args.baseline}")
+        print(f"baseline updated: {args.baseline}", file=words)
         if outcome.baseline is not None and outcome.baseline.upgraded_from is not None:
             print(
                 f"  upgraded from version {outcome.baseline.upgraded_from}: its rule-only entries"
-                " are replaced by one entry per outcome this run saw; review them"
+                " are replaced by one entry per outcome this run saw; review them",
+                file=words,
             )
     if result.crash:
         return 1

@@ -63,6 +63,17 @@ instance, of unknown status.
 A ``Note`` whose text starts with ``reset:`` (a new QEMU instance or test
 case) makes the oracle forget every job.
 
+**Exercise.**  Besides the divergences, the oracle collects the rules whose
+checks met a record on which they could have failed (:attr:`Oracle.exercised`:
+a verb answer judged against outcomes that rule decides, a status event after
+``standby``, a second ``current-progress`` of a job, …).  A report calls a rule
+*passed* only if it was exercised; one never exercised has no verdict.
+
+A known divergence's message says what happened and in which status, what
+QEMU did, and what the documentation says instead; a new one's, what the model
+allows and what QEMU did.  Neither repeats the rule id: every consumer prints
+it beside the message.
+
 Example::
 
     >>> from jobcheck.conformance.trace.records import Event

@@ -28,7 +28,7 @@ from jobcheck.conformance.oracle.job_state import (
 from jobcheck.conformance.trace.job_commands import StartInfo, VerbCall
 from jobcheck.conformance.trace.records import Command, Meta
 from jobcheck.model.lifecycle import BLOCK_JOB_TYPES, JobType, Model, Status
-from jobcheck.model.rules import RuleId
+from jobcheck.model.rules import RULES, RuleId
 from jobcheck.model.semantics import documented, known_for
 
 #: The most commands waiting for a response that the oracle remembers.
@@ -65,6 +65,19 @@ class GoneJob:
     """A job-dismiss for it was sent (it did not go to null on its own)."""
 
 
+def documented_text(rule: RuleId) -> str:
+    """What the documentation says, in the rule catalogue's words, as a clause.
+
+    >>> documented_text(RuleId.JOB_COMPLETE_ONLY_READY)
+    'complete is accepted only in ready (the 10.1+ text says ready or standby)'
+    """
+    entry = RULES.get(rule)
+    if entry is None:
+        return f"what rule {rule} says"
+    text = entry.text.rstrip(".")
+    return f"{text[:1].lower()}{text[1:]}"
+
+
 def names(statuses: Iterable[Status]) -> str:
     """``{running, paused}``, in QAPI order."""
     order = list(Status)
@@ -96,6 +109,10 @@ class OracleCore:
         """The record index of the first command since the last reset (-1: none yet)."""
         self._reach = reach_all(model)
         self._verb_cache: dict[object, dict[tuple[bool, str | None, str | None], Any]] = {}
+        self._outcomes_key: object = None
+        """The cache key of the verb outcomes computed last."""
+        self._stakes: dict[object, frozenset[RuleId]] = {}
+        """Per cache key of verb outcomes, the rules they put to the test."""
         self._out: list[Divergence] = []
         self._index = 0
         self._line = 0
@@ -105,6 +122,11 @@ class OracleCore:
         """The eventual checks a wait could not decide, in trace order."""
         self.tally: dict[RuleId, list[int]] = {}
         """Eventual checks by rule: [passed, failed, indeterminate]."""
+        self.exercised: set[RuleId] = set()
+        """The rules whose checks met a record on which they could have failed (a
+        divergence counts too): a rule never exercised was neither kept nor broken."""
+        self._dismissed_gone = -1
+        """The record index of the last null of a job that job-dismiss removed (-1: none)."""
 
     def reset(self) -> None:
         """Forget every job and every unanswered command (a new QEMU instance)."""
@@ -118,15 +140,27 @@ class OracleCore:
         self._awaited.clear()
 
     def _tally(self, rule: RuleId, verdict: int) -> None:
-        """Count one eventual check of ``rule``: 0 passed, 1 failed, 2 indeterminate."""
+        """Count one eventual check of ``rule``: 0 passed, 1 failed, 2 indeterminate (a
+        decided check exercised the rule; an undecided one did not)."""
         counts = self.tally.setdefault(rule, [0, 0, 0])
         counts[verdict] += 1
+        if verdict != 2:
+            self.exercised.add(rule)
+
+    def _must_leave(self, job: JobState) -> tuple[RuleId, str] | None:
+        """The rule by which ``job`` must leave its status by itself (see
+        :class:`~jobcheck.conformance.oracle.eventually.EventualChecks`, which decides it)."""
+        return None
 
     def _commands_seen_before(self, index: int) -> bool:
         """Whether a command was sent before record ``index`` (since the last reset)."""
         return 0 <= self._first_command < index
 
     # --- reporting --------------------------------------------------------------------
+
+    def _exercise(self, *rules: RuleId) -> None:
+        """The checks of ``rules`` met a record on which they could have failed."""
+        self.exercised.update(rules)
 
     def _divergence(
         self,
@@ -141,10 +175,11 @@ class OracleCore:
         line: int | None = None,
     ) -> Divergence:
         subject = f"job {job!r}: " if job is not None else ""
-        message = (
-            f"{subject}{what}; model {self.model.version} allows {expected}, "
-            f"QEMU {observed} ({rule})"
-        )
+        if known:
+            message = f"{subject}{what}: QEMU {observed}; documented: {expected}"
+        else:
+            allows = f"model {self.model.version} allows {expected}"
+            message = f"{subject}{what}; {allows}, QEMU {observed}"
         return Divergence(
             rule,
             job,
@@ -170,6 +205,7 @@ class OracleCore:
         """Report a divergence (unless the model's documentation does not make the claim)."""
         if not documented(rule, self.model):
             return
+        self._exercise(rule)
         name = job.id if isinstance(job, JobState) else job
         if known and isinstance(job, JobState):
             if rule in job.reported:
@@ -177,12 +213,14 @@ class OracleCore:
             job.reported.add(rule)
         self._out.append(self._divergence(rule, name, what, expected, observed, known=known))
 
-    def _emit_known(
-        self, rule: RuleId, job: JobState, what: str, expected: str, observed: str
-    ) -> None:
-        """Report a known divergence, once per job, if the catalogue names it for the model."""
+    def _emit_known(self, rule: RuleId, job: JobState, what: str, observed: str) -> None:
+        """Report a known divergence, once per job, if the catalogue names it for the model.
+
+        ``what`` says what happened and in which status, ``observed`` what QEMU did; the
+        expected side is what the documentation says (:func:`documented_text`).
+        """
         if known_for(rule, self.model) is not None:
-            self._emit(rule, job, what, expected, observed, known=True)
+            self._emit(rule, job, what, documented_text(rule), observed, known=True)
 
     # --- jobs -------------------------------------------------------------------------
 
@@ -248,6 +286,8 @@ class OracleCore:
         job.obligations.clear()
         del self._jobs[job.id]
         self._gone[job.id] = GoneJob(job.type, self._index, job.dismiss_requested is True)
+        if job.dismiss_requested is True:
+            self._dismissed_gone = self._index
         self._gone.move_to_end(job.id)
         while len(self._gone) > MAX_GONE_JOBS:
             self._gone.popitem(last=False)

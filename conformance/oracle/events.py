@@ -30,6 +30,9 @@ from jobcheck.model.rules import RuleId
 
 _U, _C, _R, _P, _Y, _S, _W, _D, _X, _E, _N = tuple(Status)
 _WORKING = frozenset({_U, _C, _R, _P, _Y, _S})
+_STAKED = frozenset({_Y, _D, _E, _N})
+"""Statuses whose report puts rules to the test beyond the transition (see
+:meth:`EventChecks._exercise_status`)."""
 
 BLOCK_EVENTS: dict[str, RuleId] = {
     "BLOCK_JOB_READY": RuleId.BLOCK_JOB_READY_EVENT_AFTER_READY,
@@ -78,6 +81,11 @@ class EventChecks(OracleCore):
                 "reported undefined",
             )
             return
+        self._exercise(RuleId.QAPI_MEMBERS_KNOWN, RuleId.STATUS_UNDEFINED_NEVER_VISIBLE)
+        if self.wire and self._commands_seen:
+            self._exercise(RuleId.EVENT_STATUS_CHANGE_KNOWN_JOB)
+        if self._gone:
+            self._exercise(RuleId.STATUS_NOTHING_AFTER_NULL)
         job = self._instance(job_id, status in (_C, _E, _N))
         if job is None:
             job = self._unknown_job_event(job_id, status)
@@ -102,6 +110,7 @@ class EventChecks(OracleCore):
         if previous is None:
             previous = status
         elif previous is _U:
+            self._exercise(RuleId.STATUS_CREATED_FIRST)
             if status is not _C:
                 self._emit(
                     RuleId.STATUS_CREATED_FIRST,
@@ -111,28 +120,31 @@ class EventChecks(OracleCore):
                     f"reported {status.value}",
                 )
             self._begin_instance(job)
-        elif status is previous:
-            self._emit(
-                RuleId.EVENT_STATUS_CHANGE_IS_A_CHANGE,
-                job,
-                f"JOB_STATUS_CHANGE repeats the current status {status.value!r}",
-                "an event only when the status changes",
-                f"reported {status.value} again",
-            )
-            return
-        elif not self.model.allows(previous, status):
+        else:
             rule = RuleId.STATUS_TRANSITION_TABLE
             if previous is _X:
                 rule = RuleId.STATUS_ABORTING_ENDS_CONCLUDED
             elif previous is _S:
                 rule = RuleId.STATUS_STANDBY_RETURNS_TO_READY
-            self._emit(
-                rule,
-                job,
-                f"{previous.value} -> {status.value}",
-                f"{previous.value} -> " + names(self.model.successors(previous)),
-                f"reported {status.value}",
-            )
+            self._exercise(RuleId.EVENT_STATUS_CHANGE_IS_A_CHANGE, RuleId.STATUS_TRANSITION_TABLE)
+            self._exercise(rule)
+            if status is previous:
+                self._emit(
+                    RuleId.EVENT_STATUS_CHANGE_IS_A_CHANGE,
+                    job,
+                    f"JOB_STATUS_CHANGE repeats the current status {status.value!r}",
+                    "an event only when the status changes",
+                    f"reported {status.value} again",
+                )
+                return
+            if not self.model.allows(previous, status):
+                self._emit(
+                    rule,
+                    job,
+                    f"{previous.value} -> {status.value}",
+                    f"{previous.value} -> " + names(self.model.successors(previous)),
+                    f"reported {status.value}",
+                )
         self._after_status(job, previous, status)
 
     def _instance(self, job_id: str, may_continue: bool) -> JobState | None:
@@ -187,7 +199,13 @@ class EventChecks(OracleCore):
         awaited = self._awaited.pop(job.id, None)
         if awaited is not None and awaited[0] is not status:
             self._tally(awaited[1], 0)
+        elif awaited is None and status is not previous:
+            must = self._must_leave(job)  # left by itself before anyone waited: kept
+            if must is not None:
+                self.exercised.add(must[0])
         job.set_status(status, self._index)
+        if status in _STAKED or previous is _R:
+            self._exercise_status(job, previous, status)
         if status is _R:
             job.started = True
         elif status is _Y:
@@ -214,17 +232,39 @@ class EventChecks(OracleCore):
         if job.obligations:
             self._discharge(job, status)
 
+    def _exercise_status(self, job: JobState, previous: Status, status: Status) -> None:
+        """The rules at stake when ``job`` reports ``status`` after ``previous`` (besides
+        those of the transition itself)."""
+        if status is _Y or (previous is _R and job.ready_phase is False):
+            self.exercised.add(RuleId.STATUS_READY_ONLY_FOR_READY_PHASE_JOBS)
+        if status is _D and previous is not _W:
+            self.exercised.add(RuleId.STATUS_WAITING_NOT_VISIBLE_FOR_LAST)  # no waiting: fine
+        if status is _D and job.block_job and job.auto_finalize is True:
+            self.exercised.add(RuleId.BLOCK_JOB_PENDING_EVENT)  # none may follow
+        if status is _E:
+            if self.wire and job.auto_finalize is False and previous is _D and not job.wild:
+                self.exercised.add(RuleId.STATUS_PENDING_WAITS_FOR_FINALIZE)
+            if job.force_cancel is True:
+                self.exercised.add(RuleId.JOB_CANCEL_ABORTS)
+            if self.wire and job.block_job and job.started and not job.lossy:
+                self.exercised.add(RuleId.BLOCK_JOB_COMPLETION_EVENT)
+            if job.block_job is False:
+                self.exercised.add(RuleId.BLOCK_JOB_NO_EVENTS_FOR_NON_BLOCK_JOBS)
+            if job.auto_dismiss is True:
+                self.exercised.add(RuleId.STATUS_NULL_NEVER_VISIBLE)
+        if status is _N and previous is _E and job.auto_dismiss is not None and self.wire:
+            self.exercised.add(RuleId.STATUS_CONCLUDED_WAITS_FOR_DISMISS)
+
     def _waiting(self, job: JobState) -> None:
         others = self._partners(job)
         if all(o.status is not None and o.status not in _WORKING for o in others):
+            self._exercise(RuleId.STATUS_WAITING_NOT_VISIBLE_FOR_LAST)
             self._emit_known(
                 RuleId.STATUS_WAITING_NOT_VISIBLE_FOR_LAST,
                 job,
-                "JOB_STATUS_CHANGE waiting for "
-                + ("the last job of its transaction" if job.grouped else "a job on its own"),
-                "no waiting event for the last job of a transaction (documented as likely"
-                " not visible)",
-                "reported waiting",
+                ("the last job of its transaction" if job.grouped else "a job on its own")
+                + " finished its work",
+                "reported waiting (JOB_STATUS_CHANGE)",
             )
 
     def _partner_aborting(self, job: JobState) -> bool:
@@ -293,9 +333,8 @@ class EventChecks(OracleCore):
         self._emit_known(
             RuleId.STATUS_NULL_NEVER_VISIBLE,
             job,
-            "JOB_STATUS_CHANGE null",
-            "no event with status null (documented as never visible)",
-            "reported null",
+            f"the job was dismissed ({previous.value} -> null)",
+            "reported null (JOB_STATUS_CHANGE)",
         )
         self._gone_job(job)
 
@@ -303,6 +342,9 @@ class EventChecks(OracleCore):
 
     def _on_block_event(self, name: str, data: dict[str, Any]) -> None:
         rule = BLOCK_EVENTS[name]
+        self._exercise(rule)
+        if self._gone:
+            self._exercise(RuleId.STATUS_NOTHING_AFTER_NULL)
         key = "id" if name == "BLOCK_JOB_PENDING" else "device"
         job_id = data.get(key)
         if not isinstance(job_id, str):
@@ -330,6 +372,9 @@ class EventChecks(OracleCore):
                 )
             job = self._adopt(job_id, None)
         if event_type is not None:
+            self._exercise(RuleId.BLOCK_JOB_NO_EVENTS_FOR_NON_BLOCK_JOBS)
+            if job.type is not None:
+                self._exercise(RuleId.JOB_INFO_TYPE_MATCHES)
             if event_type not in BLOCK_JOB_TYPES:
                 self._emit(
                     RuleId.BLOCK_JOB_NO_EVENTS_FOR_NON_BLOCK_JOBS,
@@ -376,6 +421,7 @@ class EventChecks(OracleCore):
         if not isinstance(type_name, str):
             self._emit(BLOCK_EVENTS[name], job, f"{name} without a type", "a type member", "none")
             return None
+        self._exercise(RuleId.QAPI_MEMBERS_KNOWN)
         try:
             return JobType(type_name)
         except ValueError:
@@ -472,6 +518,8 @@ class EventChecks(OracleCore):
                 f"emitted {name}",
             )
             return
+        if not cancelled:
+            self._exercise(RuleId.JOB_INFO_ERROR_IFF_FAILED)
         if not cancelled and (job.status is _X) != has_error:
             self._emit(
                 RuleId.JOB_INFO_ERROR_IFF_FAILED,

@@ -43,6 +43,10 @@ class QueryChecks(OracleCore):
         """Check a snapshot; ``since``: the index of its command; ``complete``: it is known to
         be the full query-jobs answer (so absent jobs count)."""
         listed: set[str] = set()
+        if self.wire and complete:
+            self._exercise(RuleId.QUERY_JOBS_LISTS_LIVE_JOBS)
+            if 0 <= self._dismissed_gone < since:
+                self._exercise(RuleId.JOB_DISMISS_REMOVES_JOB)
         for info in value:
             if isinstance(info, dict) and isinstance(info.get("id"), str):
                 listed.add(info["id"])
@@ -78,6 +82,11 @@ class QueryChecks(OracleCore):
 
     def _check_job_info(self, job_id: str, info: dict[str, Any], since: int) -> None:
         status_name = info.get("status")
+        self._exercise(
+            RuleId.QAPI_MEMBERS_KNOWN,
+            RuleId.STATUS_UNDEFINED_NEVER_VISIBLE,
+            RuleId.STATUS_NULL_NEVER_VISIBLE,
+        )
         try:
             status = Status(str(status_name))
         except ValueError:
@@ -119,6 +128,8 @@ class QueryChecks(OracleCore):
                 "the job gone from query-jobs",
                 f"listed it as {status.value}",
             )
+        if job.finalized_at is not None and since > job.finalized_at:
+            self._exercise(RuleId.JOB_FINALIZE_WHOLE_TRANSACTION)
         if status is _D and job.finalized_at is not None and since > job.finalized_at:
             self._emit(
                 RuleId.JOB_FINALIZE_WHOLE_TRANSACTION,
@@ -128,6 +139,8 @@ class QueryChecks(OracleCore):
                 "the whole transaction finalized (concluded or aborting)",
                 "listed it as pending",
             )
+        if status is _E and job.auto_dismiss is not None and job.started:
+            self._exercise(RuleId.STATUS_CONCLUDED_WAITS_FOR_DISMISS)
         if status is _E and job.auto_dismiss is True and job.started:
             self._emit(
                 RuleId.STATUS_CONCLUDED_AUTO_DISMISSES,
@@ -168,6 +181,7 @@ class QueryChecks(OracleCore):
         return self._adopt(job_id, status)
 
     def _check_listed_status(self, job: JobState, status: Status, since: int) -> None:
+        self._exercise(RuleId.QUERY_JOBS_STATUS_CONSISTENT)
         if self.wire and job.obligations:
             self._observe(job, status)
         window = self._window(job, since)
@@ -203,6 +217,8 @@ class QueryChecks(OracleCore):
             job_type: JobType | None = JobType(type_name)
         except ValueError:
             job_type = None
+        if job.type is not None:
+            self._exercise(RuleId.JOB_INFO_TYPE_MATCHES)
         if job_type is None or job_type not in self.model.job_types:
             self._emit(
                 RuleId.QAPI_MEMBERS_KNOWN,
@@ -226,6 +242,8 @@ class QueryChecks(OracleCore):
     def _check_progress(self, job: JobState, info: dict[str, Any]) -> None:
         current = info.get("current-progress")
         if isinstance(current, int) and not isinstance(current, bool):
+            if job.progress is not None:
+                self._exercise(RuleId.JOB_INFO_CURRENT_PROGRESS_MONOTONIC)
             if current < 0:
                 self._emit(
                     RuleId.JOB_INFO_CURRENT_PROGRESS_MONOTONIC,
@@ -245,6 +263,8 @@ class QueryChecks(OracleCore):
             else:
                 job.progress = current
         total = info.get("total-progress")
+        if isinstance(total, int) and not isinstance(total, bool):
+            self._exercise(RuleId.JOB_INFO_TOTAL_PROGRESS_FREE)
         if isinstance(total, int) and not isinstance(total, bool) and total < 0:
             self._emit(
                 RuleId.JOB_INFO_TOTAL_PROGRESS_FREE,
@@ -266,7 +286,10 @@ class QueryChecks(OracleCore):
                 expected = True
             elif job.status is _E:
                 expected = job.failed
-        if expected is None or expected == present:
+        if expected is None:
+            return
+        self._exercise(RuleId.JOB_INFO_ERROR_IFF_FAILED)
+        if expected == present:
             return
         self._emit(
             RuleId.JOB_INFO_ERROR_IFF_FAILED,

@@ -33,7 +33,7 @@ from jobcheck.conformance.oracle.job_state import JobState, Obligation, abstract
 from jobcheck.conformance.trace.job_commands import StartInfo, VerbCall, classify
 from jobcheck.conformance.trace.records import Command, QmpError, Response
 from jobcheck.model.lifecycle import Status, Verb
-from jobcheck.model.rules import RULES, RuleId
+from jobcheck.model.rules import RuleId
 from jobcheck.model.semantics import (
     REFUSAL_RULE,
     VERB_TABLE_RULE,
@@ -56,19 +56,24 @@ OutcomeKey = tuple[bool, str | None, str | None]
 Outcomes = dict[OutcomeKey, list[tuple[Status, Outcome]]]
 
 
+_EFFECTS: dict[Verb, tuple[RuleId, frozenset[Status]]] = {
+    Verb.PAUSE: (RuleId.JOB_PAUSE_PAUSES, frozenset({Status.PAUSED, Status.STANDBY})),
+    Verb.RESUME: (RuleId.JOB_RESUME_RESUMES, frozenset({Status.RUNNING, Status.READY})),
+    Verb.COMPLETE: (
+        RuleId.JOB_COMPLETE_COMPLETES,
+        frozenset({Status.WAITING, Status.PENDING, Status.CONCLUDED, Status.NULL}),
+    ),
+    Verb.FINALIZE: (RuleId.JOB_FINALIZE_CONCLUDES, frozenset({Status.CONCLUDED, Status.NULL})),
+}
+"""Per verb, the eventual rule about its effect and the statuses that show the effect: an
+accepted verb whose job is in one of them when the answer comes put the rule to the test
+(and kept it) without a wait."""
+
+
 def command_text(call: VerbCall) -> str:
     """``job-pause j0``, ``block-job-cancel j0 force=false``."""
     extra = f" force={str(call.force).lower()}" if call.force is not None else ""
     return f"{command_name(call.verb, call.family)} {call.job_id}{extra}"
-
-
-def documented_text(rule: RuleId) -> str:
-    """What the documentation says, from the rule catalogue: ``the documented behaviour (…)``."""
-    entry = RULES.get(rule)
-    if entry is None:
-        return f"the documented behaviour ({rule})"
-    text = entry.text.rstrip(".")
-    return f"the documented behaviour ({text[:1].lower()}{text[1:]})"
 
 
 def describe_key(key: OutcomeKey) -> str:
@@ -260,16 +265,18 @@ class VerbChecks(OracleCore):
             if _U in statuses:
                 statuses |= {_N}
         outcomes = self._outcomes(job, job_id, statuses, call)
+        self._exercise_verb(call, outcomes)
         matched = outcomes.get(key)
+        gone = self._gone.get(job_id) if job is None else None
+        if gone is not None and gone.index < since:
+            # A job that reached null before the command: QEMU must answer as for no job.
+            after_null = RuleId.STATUS_NOTHING_AFTER_NULL
+            if gone.dismissed:
+                after_null = RuleId.JOB_DISMISS_REMOVES_JOB
+            self._exercise(after_null)
         if not matched:
-            gone = self._gone.get(job_id) if job is None else None
             if gone is not None and gone.index < since:
-                # QEMU answers as if a job that reached null before the command still existed.
-                rule = (
-                    RuleId.JOB_DISMISS_REMOVES_JOB
-                    if gone.dismissed
-                    else RuleId.STATUS_NOTHING_AFTER_NULL
-                )
+                rule = after_null
                 self._emit(
                     rule,
                     job_id,
@@ -291,9 +298,9 @@ class VerbChecks(OracleCore):
         if len(knowns) == 1:
             known = knowns.pop()
             if known is not None:
-                self._emit_known(
-                    known, job, f"{command} {observed}", documented_text(known), observed
-                )
+                where = " or ".join(sorted({s.value for s, _ in matched}))
+                kind = f"{job.type.value} " if job.type is not None else ""
+                self._emit_known(known, job, f"{command} to a {kind}job in {where}", observed)
         self._after_verb(job, call, [outcome for _, outcome in matched])
         if job.error_stop_at > since:
             # An I/O error paused the job (a user pause) while the command was on its way:
@@ -302,6 +309,23 @@ class VerbChecks(OracleCore):
         ok = frozenset(status for status, _ in matched)
         if job.status is not None and not (ok & job.statuses_since(since)):
             self._oblige(job, ok, call, command, observed, outcomes)
+
+    def _exercise_verb(self, call: VerbCall, outcomes: Outcomes) -> None:
+        """The rules a verb's answer is judged by: the verb table, and the rule of every
+        outcome (or known divergence) the model allows for some status the job may be in
+        (kept with the cached outcomes they come from)."""
+        rules = self._stakes.get(self._outcomes_key)
+        if rules is None:
+            found = {RuleId.VERB_PERMISSION_TABLE}
+            found.add(VERB_TABLE_RULE.get(call.verb, RuleId.VERB_PERMISSION_TABLE))
+            for pairs in outcomes.values():
+                for _, outcome in pairs:
+                    if outcome.rule is not None:
+                        found.add(outcome.rule)
+                    if outcome.known is not None:
+                        found.add(outcome.known)
+            rules = self._stakes[self._outcomes_key] = frozenset(found)
+        self.exercised |= rules
 
     def _outcomes(
         self, job: JobState | None, job_id: str, statuses: frozenset[Status], call: VerbCall
@@ -324,11 +348,12 @@ class VerbChecks(OracleCore):
                 None if busy else job.cancel_requested,
                 job.auto_finalize,
             )
-        key = (statuses, knowledge, anonymous)
+        key = self._outcomes_key = (statuses, knowledge, anonymous)
         cached = self._verb_cache.get(key)
         if cached is None:
             if len(self._verb_cache) >= _MAX_CACHED:
                 self._verb_cache.clear()
+                self._stakes.clear()
             cached = self._verb_cache[key] = self._compute_outcomes(job, statuses, anonymous)
         found: Outcomes = {}
         for (accepted, error_class, error), pairs in cached.items():
@@ -372,6 +397,7 @@ class VerbChecks(OracleCore):
         since: int,
     ) -> Status | None:
         """The state a verb-table refusal names, checked; ``None`` if that is a divergence."""
+        self._exercise(RuleId.QAPI_MEMBERS_KNOWN, RuleId.VERB_PERMISSION_TABLE)
         try:
             stated = Status(str(status_name))
             verb = Verb(str(verb_name))
@@ -403,6 +429,7 @@ class VerbChecks(OracleCore):
             )
             return None
         if job is not None and job.status is not None:
+            self._exercise(RuleId.STATUS_TRANSITION_TABLE)
             window = self._window(job, since)
             if stated not in window:
                 self._emit(
@@ -491,6 +518,10 @@ class VerbChecks(OracleCore):
             job.user_paused = users.pop()
         elif accepted and verb in (Verb.PAUSE, Verb.RESUME, Verb.CANCEL):
             job.user_paused = None
+        if accepted:
+            effect = _EFFECTS.get(verb)
+            if effect is not None and job.status in effect[1]:
+                self.exercised.add(effect[0])  # its effect came before its answer: kept
         if not accepted:
             if verb is Verb.COMPLETE and job.pending == 0:
                 cancels = {a.cancel_requested for a in states}
@@ -516,6 +547,7 @@ class VerbChecks(OracleCore):
         elif verb is Verb.DISMISS:
             job.dismissed_at = self._index
             job.dismiss_requested = True
+            self._exercise(RuleId.STATUS_NULL_NEVER_VISIBLE)
         elif verb is Verb.FINALIZE:
             job.finalize_requested = True
             job.finalize_accepted = True
@@ -537,6 +569,7 @@ class VerbChecks(OracleCore):
             return
         job = self._jobs.get(parsed.job_id)
         observed = f"refused ({error.error_class}: {error.desc})"
+        self._exercise(REFUSAL_RULE[parsed.refusal])
         if parsed.refusal is Refusal.VERB:
             command = f"verb {parsed.verb!r} for {parsed.job_id!r}"
             stated = self._stated_status(parsed.status, parsed.verb, job, command, observed, since)
@@ -576,8 +609,7 @@ class VerbChecks(OracleCore):
             self._emit_known(
                 RuleId.JOB_PAUSE_CANCEL_RESUMES,
                 job,
-                "block-job-cancel without force of a user-paused job",
-                "accepted (cancelling a paused job resumes it)",
+                f"block-job-cancel without force of a user-paused job (last status {job.status})",
                 observed,
             )
 
@@ -598,8 +630,8 @@ class VerbChecks(OracleCore):
             self._emit_known(
                 RuleId.BLOCK_JOB_DEVICE_NOT_ACTIVE,
                 job,
-                f"a block-job command for the existing {job.type or 'non-block'} job",
-                "'Job not found' only for ids with no job",
+                f"a block-job command for the existing {job.type or 'non-block'} job"
+                f" (last status {job.status})",
                 observed,
             )
         elif self.wire and job.block_job and _N not in self._window(job, since):

@@ -26,7 +26,7 @@ The file is JSON::
       "entries": [
         {
           "rule": "status.null-never-visible",
-          "outcome": "reported null",
+          "outcome": "reported null (JOB_STATUS_CHANGE)",
           "job_type": null,
           "qemu": ">=7.2, <8.0",
           "reason": "QEMU emits JOB_STATUS_CHANGE null on every dismiss",

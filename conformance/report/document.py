@@ -27,6 +27,13 @@ such verdict is counted and listed (``indeterminate``), and a rule with one and
 no divergence has the result ``indeterminate``, never ``pass``.  It does not
 fail the run.
 
+Each rule of the model version gets one result: ``fail`` (a divergence fails
+the run), ``known`` or ``baselined`` (only accepted divergences), ``unchecked``
+(no check enforces it yet), ``not-exercised`` (no record of the run put its
+checks to the test: see :attr:`jobcheck.conformance.oracle.Oracle.exercised`)
+or ``pass`` (exercised, and kept).  So a run that stopped early never shows a
+rule it did not reach as passed.
+
 Traces.  A campaign keeps the records of its failing session (the minimal
 run Hypothesis shrank to).  Every divergence that occurred in that session —
 the new ones, and the known ones the oracle finds when it checks the session
@@ -63,6 +70,12 @@ SCHEMA_VERSION = 2
 """2 added ``observations`` (per-cell outcomes, plans, query-jobs members: what
 ``jobcheck compare`` compares); version 1 documents are still read by ``compare`` and
 ``merge``."""
+
+NOT_EXERCISED = "not-exercised"
+"""The result of a checked rule that no record of the run put to the test: neither kept
+nor broken (a run too short, or a target that never reached the situation)."""
+NOT_EXERCISED_TEXT = "not exercised: no step of this run reached a situation the rule is about"
+"""Why a rule has no verdict, in words, for JUnit and pytest."""
 
 MAX_TRACE_RECORDS = 5000
 """A saved trace longer than this is cut after the step that holds the divergence."""
@@ -407,7 +420,9 @@ def build_document(
             known = rule.known_divergence if rule else None
             status = "known"
             reason = (
-                known.observed if known else "a catalogued documented-vs-implemented divergence"
+                f"{known.observed.rstrip('.')} ({known.evidence})"
+                if known
+                else "a catalogued documented-vs-implemented divergence"
             )
         else:
             status, reason = "new", None
@@ -514,6 +529,8 @@ def build_document(
             verdict = "unchecked"
         elif waits and waits[2]:
             verdict = "indeterminate"  # some of its checks could not be decided: not a pass
+        elif not result.exercised.get(rule_id):
+            verdict = NOT_EXERCISED
         else:
             verdict = "pass"
         rules.append(
@@ -521,6 +538,7 @@ def build_document(
                 **_rule_json(rule_id, model.version),
                 "result": verdict,
                 "unchecked": RULES[rule_id].unchecked if rule_id in RULES else None,
+                "exercised": result.exercised.get(rule_id, 0),
                 "divergences": [e["id"] for e in mine],
                 "eventual": None
                 if not waits
@@ -552,6 +570,7 @@ def build_document(
         "rules_unchecked": sum(1 for r in rules if r["result"] == "unchecked"),
         "rules_indeterminate": sum(1 for r in rules if r["result"] == "indeterminate"),
         "indeterminate": len(result.indeterminate),
+        "rules_not_exercised": sum(1 for r in rules if r["result"] == NOT_EXERCISED),
         "errors": 1 if error else 0,
     }
     document: dict[str, Any] = {
@@ -566,6 +585,7 @@ def build_document(
             "steps_per_example": info.steps,
             "jobs": info.jobs,
             "examples": result.examples,
+            "shrink_runs": result.shrink_runs,
             "steps": result.steps,
             "seconds": round(result.seconds, 3),
             "tour_steps": result.tour_steps,
@@ -582,7 +602,7 @@ def build_document(
             "package": info.package,
             "options": options,
         },
-        "model": {"version": model.version},
+        "model": {"version": model.version, "choice": info.model_choice},
         "counts": counts,
         "outcome": {
             "exit_code": exit_code,

@@ -1,13 +1,17 @@
-"""The HTML report: one self-contained page (inline CSS and SVG, no script, no links out).
+"""The HTML report: one self-contained page (inline CSS and SVG, no script, no links out
+but to the trace files beside it).
 
 Written from the report document (:mod:`jobcheck.conformance.report.document`) and
-the saved traces.  It shows the verdict and the run, the lifecycle diagram
-with the coverage overlay (Graphviz SVG inline: covered transitions solid,
-reachable ones never covered grey and dashed, divergent ones red), the
-verb × status coverage matrix per command family, every divergence with the
-documented sentence, its minimal trace (the divergent record highlighted) and
-the exact command that reproduces it, the stale baseline entries and the
-result of every rule.
+the saved traces.  A table of contents leads to the verdict and the run, the
+lifecycle diagram with the coverage overlay (Graphviz SVG inline: covered
+transitions solid, reachable ones never covered grey and dashed, divergent
+ones red), the verb × status coverage matrix per command family (with why a
+cell is blank), every transition of the model and whether it was covered,
+every divergence (anchored by its id: ``#d01``) with the documented sentence,
+its minimal trace folded away (the divergent record highlighted; the whole
+``.jsonl`` linked) and the exact command that reproduces it, the stale baseline
+entries, and the result of every rule (``#rule-RULE``), each linked to its
+divergences and back.
 """
 
 from __future__ import annotations
@@ -18,7 +22,15 @@ from collections.abc import Mapping, Sequence
 from html import escape
 from typing import Any
 
-from jobcheck.conformance.report.views import coverage_view, headline
+from jobcheck.conformance.report.views import (
+    blank_columns,
+    coverage_view,
+    edge_rows,
+    headline,
+    result_text,
+    run_text,
+    transitions_in,
+)
 from jobcheck.conformance.trace.records import Command, Event, Note, Record, Response
 from jobcheck.model.render import to_dot, to_mermaid
 
@@ -60,6 +72,15 @@ blockquote{margin:6px 0;padding:2px 10px;border-left:3px solid #bbb;color:#444}
 .trace .hit{background:#ffcdd2;font-weight:600}
 .trace .note{color:#1f5fbf}.trace .event{color:#6a1b9a}.trace .error{color:#c62828}
 .muted{color:#666}
+nav.toc{background:#fff;border:1px solid #d0d4da;padding:8px 16px;margin:16px 0}
+nav.toc h2{border:0;margin:4px 0;font-size:15px}nav.toc ol{margin:4px 0;padding-left:22px}
+nav.toc li{margin:2px 0}a{color:#1f5fbf;text-decoration:none}a:hover{text-decoration:underline}
+details{margin:6px 0}details>summary{cursor:pointer;color:#1f5fbf}
+.card h3{margin:2px 0 8px}.card .what{margin:4px 0 8px}
+.r-fail{color:#c62828;font-weight:600}.r-pass{color:#2e7d32}.r-known{color:#a36d00}
+.r-not-exercised,.r-unchecked{color:#666;font-style:italic}
+.e-divergent{color:#c62828;font-weight:600}.e-uncovered{color:#666}
+section:target,tr:target{outline:2px solid #1f5fbf}
 """
 
 
@@ -99,6 +120,21 @@ def trace_lines(records: Sequence[Record]) -> list[tuple[str, str]]:
     return out
 
 
+def _anchor(name: str) -> str:
+    """An element id (rule ids and statuses are already safe; spaces are not)."""
+    return re.sub(r"[^A-Za-z0-9._-]", "_", name)
+
+
+def rule_anchor(rule: str) -> str:
+    """``rule-status.transition-table``."""
+    return "rule-" + _anchor(rule)
+
+
+def edge_anchor(source: str, target: str) -> str:
+    """``edge-running-paused``."""
+    return f"edge-{_anchor(source)}-{_anchor(target)}"
+
+
 def _trace_html(records: Sequence[Record], index: int | None) -> str:
     lines = trace_lines(records)
     start, end = 0, len(lines)
@@ -122,22 +158,34 @@ def _kv(rows: Sequence[tuple[str, str]]) -> str:
 
 
 MATRIX_MARK = {"accepted": "✓", "refused": "✗", "both": "✓✗", "missing": "?", "none": ""}
+MATRIX_WORDS = {
+    "accepted": "accepted",
+    "refused": "refused",
+    "both": "accepted and refused",
+    "missing": "reachable, never reached",
+    "none": "not a goal",
+}
 
 
 def _matrix(document: dict[str, Any]) -> str:
     cov = document["coverage"]
     permitted = {v: set(s) for v, s in cov["permitted"].items()}
+    blank = blank_columns(document)
     parts = []
     for family, rows in cov["matrix"].items():
         statuses = list(next(iter(rows.values())).keys()) if rows else []
-        head = "".join(f"<th>{escape(s)}</th>" for s in statuses)
+        head = "".join(
+            f"<th{' class=muted' if s in blank else ''}>{escape(s)}</th>" for s in statuses
+        )
         body = []
         for verb, row in rows.items():
             cells = []
             for status in statuses:
                 mark = row[status]
                 css = f"m-{mark}" + (" permitted" if status in permitted.get(verb, set()) else "")
-                cells.append(f'<td class="{css}" title="{escape(mark)}">{MATRIX_MARK[mark]}</td>')
+                why = blank.get(status, "no job kind the campaign drives can be sent it here")
+                title = MATRIX_WORDS[mark] + (f": {why}" if mark == "none" else "")
+                cells.append(f'<td class="{css}" title="{escape(title)}">{MATRIX_MARK[mark]}</td>')
             body.append(f"<tr><th>{escape(verb)}</th>{''.join(cells)}</tr>")
         parts.append(
             f"<h3><code>{escape(family)}-*</code> commands</h3>"
@@ -149,50 +197,120 @@ def _matrix(document: dict[str, Any]) -> str:
         '<span><i class="m-refused"></i>refused</span>'
         '<span><i class="m-both"></i>both seen</span>'
         '<span><i class="m-missing"></i>reachable, never reached</span>'
-        '<span><i class="m-none"></i>not a goal</span>'
+        '<span><i class="m-none"></i>not a goal (blank)</span>'
         '<span><i class="m-none permitted"></i>the model permits the verb here</span></p>'
     )
-    return legend + "".join(parts)
+    notes = "".join(
+        f"<li><b>{escape(status)}</b>: {escape(why)}</li>" for status, why in blank.items()
+    )
+    explained = (
+        f"<p>Blank columns: no verb can be sent to a job in these statuses.</p><ul>{notes}</ul>"
+        if notes
+        else ""
+    )
+    return legend + "".join(parts) + explained
+
+
+def _edges(document: dict[str, Any]) -> str:
+    words = {
+        "covered": "covered",
+        "uncovered": "not covered (reachable)",
+        "divergent": "divergent: seen, not allowed",
+        "unreachable": "not covered (no driver step causes it)",
+    }
+    rows = "".join(
+        f'<tr id="{edge_anchor(a, b)}"><td>{escape(a)} → {escape(b)}</td>'
+        f'<td class="e-{state}">{escape(words[state])}</td><td>'
+        + ", ".join(f'<a href="#{d}">{escape(d)}</a>' for d in ids)
+        + "</td></tr>"
+        for a, b, state, ids in edge_rows(document)
+    )
+    return (
+        '<table class="edges"><tr><th>transition</th><th>this run</th><th>divergences</th></tr>'
+        f"{rows}</table>"
+    )
 
 
 def _divergence(e: dict[str, Any], traces: Mapping[str, Sequence[Record]]) -> str:
+    job = f"{e['job_type']} job · " if e["job_type"] else ""
     head = (
-        f"<h3>{escape(e['id'])} <code>{escape(e['rule'])}</code> "
-        f'<span class="badge {e["status"]}">{escape(e["status"])}</span></h3>'
+        f'<h3><a href="#{escape(e["id"])}">{escape(e["id"])}</a> '
+        f'<a href="#{rule_anchor(e["rule"])}"><code>{escape(e["rule"])}</code></a> '
+        f'<span class="badge {e["status"]}">{escape(e["status"])}</span> '
+        f'<span class="muted">{escape(job)}seen {e["occurrences"]}×</span></h3>'
     )
-    parts = [head]
-    if e["anchor"]:
-        parts.append(f"<p>Documented at <code>{escape(e['anchor'])}</code>:</p>")
-    if e["quote"]:
-        parts.append(f"<blockquote>{escape(e['quote'])}</blockquote>")
-    if e["paraphrase"]:
-        parts.append(f"<p>Rule: {escape(e['paraphrase'])}</p>")
-    rows = [
-        ("job type", escape(e["job_type"] or "unknown")),
-        ("expected", escape(e["expected"])),
-        ("observed", escape(e["observed"])),
-        ("occurrences", str(e["occurrences"])),
-    ]
+    parts = [head, f'<p class="what">{escape(e["message"])}</p>']
+    rows = []
+    if e["anchor"] or e["quote"]:
+        quote = f"<blockquote>{escape(e['quote'])}</blockquote>" if e["quote"] else ""
+        where = f"<code>{escape(e['anchor'])}</code>" if e["anchor"] else ""
+        rows.append(("documented", where + quote))
+    if e["paraphrase"] and e["paraphrase"].rstrip(".").lower() != e["expected"].lower():
+        rows.append(("rule", escape(e["paraphrase"])))
+    rows += [("expected", escape(e["expected"])), ("observed", escape(e["observed"]))]
+    edges = transitions_in(e)
+    if edges:
+        links = ", ".join(
+            f'<a href="#{edge_anchor(a, b)}">{escape(a)} → {escape(b)}</a>' for a, b in edges
+        )
+        rows.append(("transition", links))
     if e["reason"]:
         rows.append(("why accepted", escape(e["reason"])))
     parts.append(_kv(rows))
     if e["trace"]:
         trace = e["trace"]
-        parts.append(
-            f"<p>Minimal trace <code>{escape(trace['file'])}</code>"
-            + (f", record {trace['index']} (line {trace['line']})" if trace["line"] else "")
-            + ":</p>"
+        where = (
+            (f", record {trace['index']} (line {trace['line']})" if trace["line"] else "")
+            + f" of {trace['records']}"
+            + (", an excerpt" if trace["excerpt"] else "")
         )
+        link = f'<a href="{escape(trace["file"])}"><code>{escape(trace["file"])}</code></a>'
         records = traces.get(trace["file"])
-        if records is not None:
-            parts.append(_trace_html(records, trace["index"]))
+        shown = _trace_html(records, trace["index"]) if records is not None else ""
+        parts.append(
+            f"<details><summary>Minimal trace{escape(where)}</summary>"
+            f"<p>The whole trace: {link}</p>{shown}</details>"
+        )
         parts.append(f"<p>Reproduce:</p><pre>{escape(e['repro'])}</pre>")
     else:
         parts.append(
             "<p>No trace was kept (the divergence occurred only in sessions that passed)."
             f" Reproduce with:</p><pre>{escape(e['rerun'])}</pre>"
         )
-    return f'<div class="card {e["status"]}">' + "".join(parts) + "</div>"
+    return (
+        f'<section class="card {e["status"]}" id="{escape(e["id"])}">'
+        + "".join(parts)
+        + "</section>"
+    )
+
+
+def _toc(document: dict[str, Any]) -> str:
+    entries = document["divergences"]
+    items = "".join(
+        f'<li><a href="#{escape(e["id"])}">{escape(e["id"])}</a> '
+        f'<code>{escape(e["rule"])}</code> <span class="badge {e["status"]}">'
+        f"{escape(e['status'])}</span></li>"
+        for e in _ordered(entries)
+    )
+    divergences = f"<ol>{items}</ol>" if items else ""
+    baseline = '<li><a href="#baseline">Baseline</a></li>' if document["baseline"] else ""
+    total = document["counts"].get("indeterminate", 0) if document.get("indeterminate") else 0
+    undecided = f'<li><a href="#indeterminate">Indeterminate ({total})</a></li>' if total else ""
+    return (
+        '<nav class="toc"><h2>Contents</h2><ol>'
+        '<li><a href="#run">Run</a></li>'
+        '<li><a href="#coverage">Coverage</a>: <a href="#diagram">lifecycle</a>,'
+        ' <a href="#matrix">verb × status matrix</a>, <a href="#transitions">transitions</a></li>'
+        f"{undecided}"
+        f'<li><a href="#divergences">Divergences ({len(entries)})</a>{divergences}</li>'
+        f"{baseline}"
+        f'<li><a href="#rules">Rules ({len(document["rules"])})</a></li>'
+        "</ol></nav>"
+    )
+
+
+def _ordered(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return sorted(entries, key=lambda e: (e["status"] != "new", e["rule"], e["id"]))
 
 
 def render(
@@ -203,6 +321,7 @@ def render(
     cov = document["coverage"]
     verdict = "pass" if outcome["exit_code"] == 0 else "fail"
     package = target["package"]
+    model = document["model"]
     out = [
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8">',
@@ -219,7 +338,8 @@ def render(
         out.append(
             f"<p><b>The campaign failed without a divergence:</b> {escape(outcome['error'])}</p>"
         )
-    out.append("<h2>Run</h2>")
+    out.append(_toc(document))
+    out.append('<section id="run"><h2>Run</h2>')
     out.append(
         _kv(
             [
@@ -229,30 +349,26 @@ def render(
                     "package",
                     escape(f"{package['name']} {package['version']}") if package else "—",
                 ),
-                ("model", escape(document["model"]["version"])),
+                ("model", escape(model.get("choice") or model["version"])),
                 ("seed / profile", escape(f"{run['seed']} / {run['profile']}")),
-                (
-                    "run",
-                    escape(
-                        f"{run['examples']} examples, {run['steps']} steps, {run['seconds']:.1f} s"
-                        f" (tour {run['tour_steps']} steps, {run['tour_seconds']:.1f} s)"
-                    ),
-                ),
+                ("run", escape(run_text(run))),
                 ("finished", escape(run["finished"])),
                 ("command", f"<code>{escape(run['command'])}</code>"),
             ]
         )
     )
+    out.append("</section>")
     t, c = cov["transitions"], cov["cells"]
-    out.append("<h2>Coverage</h2>")
+    out.append('<section id="coverage"><h2>Coverage</h2>')
     out.append(
         f"<p>Reachable transitions: <b>{t['reached']}/{t['goal']}</b> ({t['percent']}%) · "
         f"verb × status cells: <b>{c['reached']}/{c['goal']}</b> ({c['percent']}%)</p>"
     )
+    out.append('<h3 id="diagram">Lifecycle</h3>')
     out.append(
         "<p>The model's lifecycle with this run's coverage: solid dark edges were covered, grey"
-        " dashed edges are reachable but were never covered, red edges are divergent"
-        " (observed, not allowed by the model).</p>"
+        " dashed edges were not, red edges are divergent (observed, not allowed by the model);"
+        ' each is listed under <a href="#transitions">transitions</a>.</p>'
     )
     if svg:
         out.append(f'<div class="diagram">{clean_svg(svg)}</div>')
@@ -261,11 +377,15 @@ def render(
             "<p>Graphviz's <code>dot</code> was not available, so here is the diagram as"
             " Mermaid text:</p><pre>" + escape(to_mermaid(_view(document))) + "</pre>"
         )
+    out.append('<h3 id="matrix">Verb × status matrix</h3>')
     out.append(_matrix(document))
+    out.append('<h3 id="transitions">Transitions</h3>')
+    out.append(_edges(document))
+    out.append("</section>")
     undecided = document.get("indeterminate") or []
     if undecided:
         total = document["counts"].get("indeterminate", len(undecided))
-        out.append(f"<h2>Indeterminate ({total})</h2>")
+        out.append(f'<section id="indeterminate"><h2>Indeterminate ({total})</h2>')
         out.append(
             "<p>Eventual checks the run could not decide: the job was still working when the"
             " wait's bound ran out. Neither a pass nor a failure.</p>"
@@ -273,16 +393,17 @@ def render(
         items = "".join(
             f"<li><code>{escape(u['rule'])}</code>: {escape(u['message'])}</li>" for u in undecided
         )
-        out.append(f"<ul>{items}</ul>")
-    out.append("<h2>Divergences</h2>")
+        out.append(f"<ul>{items}</ul></section>")
+    out.append('<section id="divergences"><h2>Divergences</h2>')
     entries = document["divergences"]
     if not entries:
         out.append("<p>None: every rule held.</p>")
-    for e in sorted(entries, key=lambda e: (e["status"] != "new", e["rule"], e["id"])):
+    for e in _ordered(entries):
         out.append(_divergence(e, traces))
+    out.append("</section>")
     baseline = document["baseline"]
     if baseline is not None:
-        out.append("<h2>Baseline</h2>")
+        out.append('<section id="baseline"><h2>Baseline</h2>')
         out.append(
             f"<p><code>{escape(baseline['path'] or '?')}</code>: {baseline['entries']} entries,"
             f" {baseline['matched']} matched, {len(baseline['stale'])} stale.</p>"
@@ -294,7 +415,7 @@ def render(
             )
         if baseline["stale"]:
             items = "".join(
-                f"<li><code>{escape(s['rule'])}</code>"
+                f'<li><a href="#{rule_anchor(s["rule"])}"><code>{escape(s["rule"])}</code></a>'
                 + (f" ({escape(s['job_type'])})" if s["job_type"] else "")
                 + ": covered but not reproduced — fixed? remove it from the baseline"
                 + (" <b>(fails with --strict)</b>" if s["fails"] else "")
@@ -302,16 +423,26 @@ def render(
                 for s in baseline["stale"]
             )
             out.append(f"<ul>{items}</ul>")
-    out.append("<h2>Rules</h2>")
+        out.append("</section>")
+    out.append('<section id="rules"><h2>Rules</h2>')
+    out.append(
+        "<p>A rule passes only when a record of this run put it to the test (<i>tested in N"
+        " runs</i>: the tour and each example are runs);"
+        " <i>not exercised</i>: no step reached a situation it is about; <i>unchecked</i>:"
+        " no check enforces it yet.</p>"
+    )
     rows = "".join(
-        f"<tr><td><code>{escape(r['id'])}</code></td>"
-        f"<td>{escape(r['anchor'] or '—')}</td><td>{escape(r['result'])}</td>"
-        f"<td>{escape(', '.join(r['divergences']))}</td></tr>"
+        f'<tr id="{rule_anchor(r["id"])}"><td><code>{escape(r["id"])}</code></td>'
+        f"<td>{escape(r['anchor'] or '—')}</td>"
+        f'<td class="r-{escape(r["result"])}">{escape(result_text(r))}</td><td>'
+        + ", ".join(f'<a href="#{escape(d)}">{escape(d)}</a>' for d in r["divergences"])
+        + "</td></tr>"
         for r in document["rules"]
     )
     out.append(
         "<table><tr><th>rule</th><th>anchor</th><th>result</th><th>divergences</th></tr>"
         f"{rows}</table>"
     )
+    out.append("</section>")
     out.append("</main></body></html>")
     return "\n".join(out) + "\n"

@@ -1,7 +1,9 @@
 """The JUnit XML report (the xunit2 flavour pytest writes), for CI test dashboards.
 
 One ``<testcase>`` per rule of the model version, and per divergence: a rule
-with no divergence is a passing test case; each divergence is a test case
+with no divergence is a passing test case if the run exercised it, and a
+skipped one if it did not (``not-exercised``) or if no check enforces it
+(``unchecked``); each divergence is a test case
 named ``RULE[dNN]`` that *fails* when the divergence fails the run (a new one,
 or a known one under ``--strict``) and is *skipped* with its reason when it is
 accepted (known or baselined).  A stale baseline entry is a test case
@@ -11,15 +13,18 @@ QEMU crash without one, is an ``<error>``.  A rule whose eventual checks were
 not all decided (result ``indeterminate``) is *skipped*, with why.
 
 So ``tests``, ``failures`` and ``skipped`` follow from the document's counts:
-tests = rules passed, unchecked or indeterminate + divergences + stale entries
-(+ 1 error), failures = failing divergences (+ stale entries under ``--strict``),
-skipped = accepted divergences + unchecked and indeterminate rules.
+tests = rules passed, unchecked, indeterminate or not exercised + divergences +
+stale entries (+ 1 error), failures = failing divergences (+ stale entries under
+``--strict``), skipped = accepted divergences + rules unchecked, indeterminate
+or not exercised.
 """
 
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 from typing import Any
+
+from jobcheck.conformance.report.document import NOT_EXERCISED, NOT_EXERCISED_TEXT
 
 
 def expected_counts(document: dict[str, Any]) -> dict[str, int]:
@@ -32,16 +37,22 @@ def expected_counts(document: dict[str, Any]) -> dict[str, int]:
         "tests": counts["rules_passed"]
         + counts["rules_unchecked"]
         + undecided
+        + counts["rules_not_exercised"]
         + counts["divergences"]
         + len(stale)
         + counts["errors"],
         "failures": counts["failing"] + stale_failing,
         "errors": counts["errors"],
-        "skipped": counts["accepted"] + counts["rules_unchecked"] + undecided,
+        "skipped": counts["accepted"]
+        + counts["rules_unchecked"]
+        + undecided
+        + counts["rules_not_exercised"],
     }
 
 
-def details(e: dict[str, Any]) -> str:
+def details(e: dict[str, Any], document: dict[str, Any] | None = None) -> str:
+    """A divergence of the report document in readable lines; a failing one with the steps
+    of the minimal failing run (from ``document``)."""
     lines = [
         f"rule: {e['rule']} ({e['anchor'] or 'undocumented'})",
         f"documented: {e['quote'] or e['paraphrase'] or '-'}",
@@ -50,6 +61,12 @@ def details(e: dict[str, Any]) -> str:
         f"observed: {e['observed']}",
         f"occurrences: {e['occurrences']}",
     ]
+    failure = document["outcome"]["failure"] if document is not None else None
+    if e["fails"] and failure and failure["steps"]:
+        steps = failure["steps"]
+        seed = document["run"]["seed"] if document is not None else "?"
+        lines.append(f"minimal failing run ({len(steps)} steps, seed {seed}):")
+        lines += [f"  {number:3d}. {step}" for number, step in enumerate(steps, start=1)]
     if e["trace"]:
         lines.append(f"trace: {e['trace']['file']} line {e['trace']['line']}")
         lines.append(f"reproduce: {e['repro']}")
@@ -109,6 +126,9 @@ def render(document: dict[str, Any]) -> str:
                 ET.SubElement(
                     case, "skipped", {"message": undecided(document, rule), "type": "indeterminate"}
                 )
+            elif rule["result"] == NOT_EXERCISED:
+                attrs = {"message": NOT_EXERCISED_TEXT, "type": NOT_EXERCISED}
+                ET.SubElement(case, "skipped", attrs)
             continue
         for did in rule["divergences"]:
             e = by_id[did]
@@ -121,7 +141,7 @@ def render(document: dict[str, Any]) -> str:
                 failure = ET.SubElement(
                     case, "failure", {"message": e["message"], "type": f"divergence.{e['status']}"}
                 )
-                failure.text = details(e)
+                failure.text = details(e, document)
             else:
                 reason = f"{e['status']}: {e['reason']}"
                 ET.SubElement(case, "skipped", {"message": reason, "type": e["status"]})

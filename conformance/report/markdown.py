@@ -1,9 +1,12 @@
-"""The Markdown report: summary, coverage with a Mermaid diagram, divergences by rule.
+"""The Markdown report: summary, coverage, divergences by rule, the result of every rule.
 
 Written from the report document alone (:mod:`jobcheck.conformance.report.document`),
-so it says exactly what the JSON says.  The Mermaid diagram is the model's
-lifecycle with the coverage overlay of :func:`jobcheck.model.render.overlay`:
-``✓`` covered transitions, ``○`` reachable transitions never covered, ``✗``
+so it says exactly what the JSON says.  The lifecycle diagram with the coverage
+overlay is an image beside the report (``overlay.svg``, when Graphviz is
+installed); with ``mermaid=True`` (``jobcheck run --mermaid``) it is also
+given as a fenced Mermaid block, for viewers that draw one: the model's
+lifecycle with the overlay of :func:`jobcheck.model.render.overlay`, ``✓``
+covered transitions, ``○`` reachable transitions never covered, ``✗``
 divergent transitions (Mermaid state diagrams cannot colour an edge, so the
 marker is in the label).
 """
@@ -13,13 +16,13 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from jobcheck.conformance.report.views import coverage_view, headline
+from jobcheck.conformance.report.views import coverage_view, headline, result_text, run_text
 from jobcheck.model.render import to_mermaid
 
 STATUS_WORD = {"new": "**NEW**", "known": "known", "baselined": "baselined"}
 
 
-def mermaid(document: dict[str, Any]) -> str:
+def mermaid_text(document: dict[str, Any]) -> str:
     """The Mermaid ``stateDiagram-v2`` of the model with the run's coverage overlay."""
     return to_mermaid(coverage_view(document))
 
@@ -61,8 +64,8 @@ def _code(text: Any, in_table: bool = False) -> str:
     return f"{fence}{pad}{line}{pad}{fence}"
 
 
-def render(document: dict[str, Any]) -> str:
-    """The whole Markdown report."""
+def render(document: dict[str, Any], *, mermaid: bool = False, image: str | None = None) -> str:
+    """The whole Markdown report; ``image`` is the overlay diagram's file, relative to it."""
     run, target = document["run"], document["target"]
     cov = document["coverage"]
     package = target["package"]
@@ -74,11 +77,7 @@ def render(document: dict[str, Any]) -> str:
         ("package", f"{package['name']} {package['version']}" if package else "—"),
         ("model", document["model"]["version"]),
         ("seed / profile", f"{run['seed']} / {run['profile']}"),
-        (
-            "run",
-            f"{run['examples']} examples, {run['steps']} steps, {run['seconds']:.1f} s"
-            f" (tour: {run['tour_steps']} steps, {run['tour_seconds']:.1f} s)",
-        ),
+        ("run", run_text(run)),
         ("finished", run["finished"]),
         ("command", _code(run["command"], in_table=True)),
     ]
@@ -104,16 +103,26 @@ def render(document: dict[str, Any]) -> str:
         shown = ", ".join(f"{f}-{v} in {s}" for f, v, s in missing_cells[:30])
         more = f" and {len(missing_cells) - 30} more" if len(missing_cells) > 30 else ""
         out.append(f"- cells never reached: {shown}{more}")
-    out += [
-        "",
-        "Lifecycle of the model with this run's coverage: ✓ covered, ○ reachable but never"
-        " covered, ✗ divergent (observed, not allowed by the model).",
-        "",
-        "```mermaid",
-        mermaid(document).rstrip("\n"),
-        "```",
-        "",
-    ]
+    out.append("")
+    if image:
+        out += [
+            f"![The model's lifecycle with this run's coverage]({image})",
+            "",
+            "Solid edges were covered, grey dashed ones were not, red ones are divergent"
+            " (observed, not allowed by the model); `report.html` has the same diagram with"
+            " the coverage matrix.",
+            "",
+        ]
+    if mermaid:
+        out += [
+            "Lifecycle of the model with this run's coverage: ✓ covered, ○ reachable but never"
+            " covered, ✗ divergent (observed, not allowed by the model).",
+            "",
+            "```mermaid",
+            mermaid_text(document).rstrip("\n"),
+            "```",
+            "",
+        ]
 
     undecided = document.get("indeterminate") or []
     if undecided:
@@ -174,7 +183,8 @@ def render(document: dict[str, Any]) -> str:
     for rule in document["rules"]:
         anchor = _code(rule["anchor"]) if rule["anchor"] else "—"
         out.append(
-            f"| `{rule['id']}` | {anchor} | {rule['result']} | {', '.join(rule['divergences'])} |"
+            f"| `{rule['id']}` | {anchor} | {result_text(rule)} |"
+            f" {', '.join(rule['divergences'])} |"
         )
     return "\n".join(out) + "\n"
 

@@ -42,11 +42,13 @@ from jobcheck.conformance.report.baseline import (
 )
 from jobcheck.conformance.report.diagram_files import dot_program, render_image
 from jobcheck.conformance.report.document import (
+    NOT_EXERCISED,
     Built,
     TraceFile,
     build_document,
     run_name,
 )
+from jobcheck.conformance.report.views import run_text
 from jobcheck.conformance.trace.records import Record, write_jsonl
 from jobcheck.model.lifecycle import Model, model_for
 
@@ -129,10 +131,9 @@ def summary_lines(outcome: Outcome) -> list[str]:
     )
     lines = [
         f"target: {target['description']}",
-        f"QEMU: {qemu} · model {doc['model']['version']} · seed {run['seed']}"
-        f" · profile {run['profile']}",
-        f"run: {run['examples']} examples, {run['steps']} steps, {run['seconds']:.1f} s"
-        f" (tour {run['tour_steps']} steps, {run['tour_seconds']:.1f} s)",
+        f"QEMU: {qemu} · {doc['model'].get('choice') or 'model ' + doc['model']['version']}",
+        f"seed {run['seed']} · profile {run['profile']}",
+        f"run: {run_text(run)}",
         f"coverage: transitions {t['reached']}/{t['goal']} ({t['percent']}%)"
         f" · verb×status cells {c['reached']}/{c['goal']} ({c['percent']}%)"
         + (f" [{per_family}]" if per_family else ""),
@@ -149,9 +150,8 @@ def summary_lines(outcome: Outcome) -> list[str]:
     for u in doc.get("indeterminate") or []:
         lines.append(f"  indeterminate {u['rule']}: {u['message']}")
     for e in doc["divergences"]:
-        tag = {"new": "NEW      ", "known": "known    ", "baselined": "baselined"}[e["status"]]
-        job = f" [{e['job_type']}]" if e["job_type"] else ""
-        lines.append(f"  {tag} {e['rule']}{job}: {e['message']}")
+        lines.append(divergence_line(e))
+    lines.append(rules_line(doc["rules"]))
     if doc["baseline"] is not None:
         stale = doc["baseline"]["stale"]
         lines.append(
@@ -173,6 +173,46 @@ def summary_lines(outcome: Outcome) -> list[str]:
     verdict = "PASS" if outcome.exit_code == 0 else "FAIL"
     lines.append(f"verdict: {verdict} (exit {outcome.exit_code})")
     return lines
+
+
+def rules_line(rules: list[dict[str, Any]]) -> str:
+    """How many rules got each result, and which were not exercised.
+
+    >>> print(rules_line([{"id": "a.b", "result": "pass"}, {"id": "c.d", "result": "pass"},
+    ...     {"id": "e.f", "result": "not-exercised"}]))
+    rules: 2 pass, 1 not exercised (e.f)
+    """
+    tally: dict[str, list[str]] = {}
+    for rule in rules:
+        tally.setdefault(rule["result"], []).append(rule["id"])
+    order = ["fail", "pass", "known", "baselined", "indeterminate", "unchecked", NOT_EXERCISED]
+    parts = []
+    for result in sorted(tally, key=lambda r: order.index(r) if r in order else len(order)):
+        ids = tally[result]
+        parts.append(f"{len(ids)} {result.replace('-', ' ')}")
+        if result == NOT_EXERCISED:
+            parts[-1] += f" ({', '.join(ids)})"
+    return "rules: " + ", ".join(parts)
+
+
+def divergence_line(e: dict[str, Any]) -> str:
+    """One divergence of the report document in one line: status, rule, what happened, what
+    the documentation says and, for an accepted one, why it is accepted.
+
+    >>> print(divergence_line({"status": "known", "rule": "job-complete.only-ready",
+    ...     "job_type": "mirror", "message": "job 'j': job-complete j to a mirror job in"
+    ...     " standby: QEMU accepted; documented: complete is accepted only in ready",
+    ...     "reason": "complete is also accepted in standby (verified on QEMU 7.2.22)"}))
+    ... # doctest: +NORMALIZE_WHITESPACE
+      known     job-complete.only-ready [mirror]: job 'j': job-complete j to a mirror job in
+      standby: QEMU accepted; documented: complete is accepted only in ready; accepted (known
+      divergence): complete is also accepted in standby (verified on QEMU 7.2.22)
+    """
+    tag = {"new": "NEW      ", "known": "known    ", "baselined": "baselined"}[e["status"]]
+    job = f" [{e['job_type']}]" if e["job_type"] else ""
+    why = {"known": "known divergence", "baselined": "in the baseline"}.get(e["status"])
+    accepted = f"; accepted ({why}): {e['reason']}" if why and e["reason"] else ""
+    return f"  {tag} {e['rule']}{job}: {e['message']}{accepted}"
 
 
 def write_text(path: Path, text: str) -> None:
@@ -213,8 +253,14 @@ def overlay_svg(document: dict[str, Any]) -> str | None:
     return render_image(report_html.overlay_dot(document), "svg").decode("utf-8")
 
 
-def write_all(outcome: Outcome, directory: Path) -> list[Path]:
-    """Write the four reports and the traces into ``directory``; return the paths."""
+OVERLAY_FILE = "overlay.svg"
+"""The lifecycle diagram with the coverage overlay, beside the reports (Markdown shows it)."""
+
+
+def write_all(outcome: Outcome, directory: Path, *, mermaid: bool = False) -> list[Path]:
+    """Write the four reports, the overlay diagram (with Graphviz) and the traces into
+    ``directory``; return the paths.  ``mermaid``: the Markdown report also carries the
+    diagram as a Mermaid block."""
     directory = Path(directory)
     _relocate(outcome, directory)
     doc = outcome.document
@@ -228,12 +274,17 @@ def write_all(outcome: Outcome, directory: Path) -> list[Path]:
         except OSError as exc:
             raise UsageError(f"cannot write {path}: {exc.strerror or exc}") from None
         written.append(path)
+    svg = overlay_svg(doc)
     texts = {
         "report.json": document_json(doc),
-        "report.md": report_markdown.render(doc),
-        "report.html": report_html.render(doc, outcome.trace_records(), overlay_svg(doc)),
+        "report.md": report_markdown.render(
+            doc, mermaid=mermaid, image=OVERLAY_FILE if svg else None
+        ),
+        "report.html": report_html.render(doc, outcome.trace_records(), svg),
         "junit.xml": report_junit.render(doc),
     }
+    if svg:
+        texts[OVERLAY_FILE] = svg
     for name, text in texts.items():
         write_text(directory / name, text)
         written.append(directory / name)

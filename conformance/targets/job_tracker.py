@@ -20,6 +20,12 @@ itself*, without a further command:
 * ``concluded`` moves on for an auto-dismiss job;
 * ``paused``, ``standby`` and ``null`` stay.
 
+A *held* block job (a speed limit) stays in ``running`` but still works until
+its first chunk is done and it sleeps at its rate limit; no event tells when.
+:meth:`JobTracker.parking` lists those not yet seen asleep, and
+:meth:`JobTracker.block_jobs` learns from a ``query-block-jobs`` answer which
+are (``busy: false``), so that a settle can wait for them too.
+
 Only jobs that this client started (its own start commands, recognised by
 :func:`jobcheck.conformance.trace.job_commands.classify`) count: on a shared QEMU,
 another client's long job must not hold every settle up.
@@ -67,6 +73,9 @@ class TrackedJob:
     or active commit it completes the job (waiting, pending) rather than aborting it, and
     once the job is pending it is spent (QEMU 6.2+ ignores a soft cancel after the job's
     work is done)."""
+    parked: bool = False
+    """A held job seen asleep at its rate limit (``query-block-jobs``: running, not busy)
+    since its status or speed last changed."""
 
     @property
     def unthrottled(self) -> bool:
@@ -97,6 +106,7 @@ class JobTracker:
                 fresh = job
             self.jobs[job_id] = job = fresh
         job.status = status
+        job.parked = False
         if status in ("paused", "standby") or status not in WORKING:
             job.pause_requested = False
         if status not in WORKING:
@@ -124,6 +134,7 @@ class JobTracker:
                 job.pause_requested = job.pause_requested or status in ("running", "ready")
             elif verb is Verb.RESUME:
                 job.pause_requested = False  # withdraws a pause that has not landed yet
+                job.parked = False
             elif verb is Verb.COMPLETE:
                 job.complete_requested = status in ("ready", "standby")
             elif verb is Verb.CANCEL:
@@ -131,6 +142,26 @@ class JobTracker:
                 job.soft_cancel = meaning.verb.family == "block-job" and not meaning.verb.force
             elif verb is Verb.SET_SPEED:
                 job.released = meaning.verb.speed == 0
+                job.parked = False
+
+    def block_jobs(self, answer: Any) -> None:
+        """Take in a ``query-block-jobs`` answer: which held jobs sleep at their rate limit.
+
+        >>> t = JobTracker()
+        >>> t.command("blockdev-backup", {"job-id": "b", "device": "s", "speed": 1}, True)
+        >>> t.event("JOB_STATUS_CHANGE", {"id": "b", "status": "running"})
+        >>> t.parking()
+        ['b']
+        >>> t.block_jobs([{"device": "b", "busy": False, "paused": False}])
+        >>> t.parking()
+        []
+        """
+        for info in answer if isinstance(answer, list) else []:
+            if not isinstance(info, dict):
+                continue
+            job = self.jobs.get(str(info.get("device")))
+            if job is not None and job.status == "running":
+                job.parked = info.get("busy") is False and info.get("paused") is False
 
     def _started(self, info: StartInfo, args: Mapping[str, Any]) -> None:
         job = self.jobs.get(info.id)
@@ -152,6 +183,19 @@ class JobTracker:
     def moving(self) -> list[str]:
         """Ids of our jobs whose status will change without a further command."""
         return [job.id for job in self.ours() if self._moves(job)]
+
+    def parking(self) -> list[str]:
+        """Ids of our held block jobs in ``running`` not yet seen asleep at their rate limit
+        (and with no status change on its way): still working on their first chunk."""
+        return [
+            job.id
+            for job in self.ours()
+            if job.status == "running"
+            and job.type in BLOCK_JOB_TYPES
+            and not job.unthrottled
+            and not job.parked
+            and not self._moves(job)
+        ]
 
     def running_alone(self) -> list[str]:
         """Ids of our jobs without pause points (create, amend, …) that have not concluded.

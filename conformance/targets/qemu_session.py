@@ -157,15 +157,19 @@ class QemuSession:
     # -- the bridge from the calling thread to the loop ------------------
 
     def _call(self, coro: Coroutine[Any, Any, T], timeout: float) -> T:
-        future = asyncio.run_coroutine_threadsafe(coro, self._loop)
+        future: concurrent.futures.Future[T] | None = None
         try:
+            future = asyncio.run_coroutine_threadsafe(coro, self._loop)
             return future.result(timeout + 1.0)
         except concurrent.futures.TimeoutError:
+            assert future is not None
             future.cancel()
             self._broken = f"no answer within {timeout:g} s to {self.last_command}"
             raise SessionTimeout(self._broken) from None
         except BaseException as exc:
-            future.cancel()
+            # Ctrl-C may land on either line above: the coroutine may be on its way anyway.
+            if future is not None:
+                future.cancel()
             if isinstance(exc, KeyboardInterrupt):
                 self.interrupted = True
             raise
@@ -302,6 +306,8 @@ class QemuSession:
             response = self._responses.pop(self._last_id)
             with self._lock:
                 self.tracker.command(command, arguments, response.ok)
+                if command == "query-block-jobs":
+                    self.tracker.block_jobs(response.value)
             return response
 
     # -- waiting ---------------------------------------------------------
@@ -329,8 +335,12 @@ class QemuSession:
         """Wait until no job of ours moves by itself and no event came for ``quiet`` seconds.
 
         Ends with a ``query-jobs`` (recorded: a snapshot, and a barrier that
-        every event QEMU sent before it has arrived).  Returns the ids still
-        moving when the timeout ran out (empty when settled).
+        every event QEMU sent before it has arrived).  While a held job is still
+        on its first chunk (:meth:`JobTracker.parking`), ``query-block-jobs`` is
+        asked before it, again after each quiet period, until the job sleeps at
+        its rate limit.
+        Returns the ids still moving (or parking) when the timeout ran out (empty
+        when settled).
         """
         self.last_command = "waiting for the jobs to settle"
         self._usable()
@@ -344,9 +354,15 @@ class QemuSession:
             await self._quiet(quiet, deadline)
             if self.tracker.moving():
                 continue
+            if self.tracker.parking():
+                # Held jobs still on their first chunk: no event says when they are done.
+                self.last_command = "query-block-jobs"
+                await self._execute("query-block-jobs", None, self.timeout)
+                if self.tracker.parking() and time.monotonic() < deadline:
+                    continue
             self.last_command = "query-jobs"
             await self._execute("query-jobs", None, self.timeout)
-            moving = self.tracker.moving()
+            moving = self.tracker.moving() + self.tracker.parking()
             if not moving or time.monotonic() >= deadline:
                 return moving
 

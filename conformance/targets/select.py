@@ -23,6 +23,7 @@ from jobcheck.conformance.targets.base import Target
 from jobcheck.conformance.targets.qemu_build import find_build
 from jobcheck.conformance.targets.qemu_process import resolve_binary
 from jobcheck.conformance.targets.sim_mutants import MUTANTS
+from jobcheck.model.lifecycle import model_for
 
 
 @dataclass(frozen=True)
@@ -45,7 +46,7 @@ class TargetChoice:
 
     def describe(self) -> str:
         if self.kind == "sim":
-            version = self.model or "latest"
+            version = model_for(self.model or "latest").version
             return f"simulator of QEMU {version}" + (
                 f", mutant {self.mutant}" if self.mutant else ""
             )
