@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from jobcheck.conformance.trace.job_commands import verb_call
+from jobcheck.conformance.trace.qmp_messages import JOB_STATUS_CHANGE
 from jobcheck.conformance.trace.records import Command, Event, Note, Record, Response
 from jobcheck.conformance.trace.steps import kind_of
 from jobcheck.model.graph import executable_statuses, lifecycle_graph, plan_edge
@@ -86,7 +87,7 @@ class Coverage:
         return self
 
     def _event(self, event: Event) -> None:
-        if event.event != "JOB_STATUS_CHANGE":
+        if event.event != JOB_STATUS_CHANGE:
             return
         job = str(event.data.get("id"))
         try:

@@ -29,6 +29,7 @@ from jobcheck.conformance.campaign.results import (
 from jobcheck.conformance.errors import TargetCrashed, TargetError
 from jobcheck.conformance.oracle import Divergence, Oracle
 from jobcheck.conformance.targets.base import Target
+from jobcheck.conformance.trace.qmp_messages import JOB_STATUS_CHANGE
 from jobcheck.conformance.trace.records import Event, Note, Record
 from jobcheck.conformance.trace.steps import describe_step, step_jobs
 from jobcheck.model.lifecycle import Model
@@ -137,7 +138,7 @@ class Session:
     def _absorb(self) -> None:
         for record in self.target.take_records():
             self.records.append(record)
-            if isinstance(record, Event) and record.event == "JOB_STATUS_CHANGE":
+            if isinstance(record, Event) and record.event == JOB_STATUS_CHANGE:
                 self.status[str(record.data.get("id"))] = str(record.data.get("status"))
             self.result.coverage.feed(record)
             self.watcher.feed(record)

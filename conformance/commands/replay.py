@@ -55,6 +55,7 @@ from jobcheck.conformance.targets.base import Target
 from jobcheck.conformance.targets.raw_qmp import check_raw_command
 from jobcheck.conformance.targets.select import TargetChoice, choose_target
 from jobcheck.conformance.targets.sim_mutants import MUTANTS
+from jobcheck.conformance.trace.qmp_messages import JOB_STATUS_CHANGE
 from jobcheck.conformance.trace.readers import read_trace
 from jobcheck.conformance.trace.records import (
     Command,
@@ -295,7 +296,7 @@ def _working_at_last_step(records: list[Record], steps: list[dict[str, Any]]) ->
     )
     status: dict[str, str] = {}
     for record in records[:sent]:
-        if isinstance(record, Event) and record.event == "JOB_STATUS_CHANGE":
+        if isinstance(record, Event) and record.event == JOB_STATUS_CHANGE:
             status[str(record.data.get("id"))] = str(record.data.get("status"))
     return {j: s for j, s in status.items() if j in ours and s not in _DONE}
 

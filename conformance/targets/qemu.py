@@ -89,6 +89,7 @@ from jobcheck.conformance.targets.qemu_session import (
 )
 from jobcheck.conformance.targets.qemu_setup import JobPlan, NodeSetup, Sizes
 from jobcheck.conformance.targets.raw_qmp import check_raw_command
+from jobcheck.conformance.trace.qmp_messages import JOB_STATUS_CHANGE
 from jobcheck.conformance.trace.records import (
     Command,
     Event,
@@ -642,7 +643,7 @@ class QemuTarget(Target):
                     self._queries[record.id] = record.execute
                 record = replace(record, arguments=_unprefixed(record.arguments, prefix))
             elif isinstance(record, Event):
-                key = "id" if record.event == "JOB_STATUS_CHANGE" else "device"
+                key = "id" if record.event == JOB_STATUS_CHANGE else "device"
                 named = record.data.get(key)
                 if record.event.startswith(("JOB_", "BLOCK_JOB_")) and not (
                     isinstance(named, str) and named.startswith(prefix)

@@ -45,6 +45,7 @@ from jobcheck.conformance.targets.base import Target
 from jobcheck.conformance.targets.sim_engine import Engine, QmpFailure
 from jobcheck.conformance.targets.sim_mutants import MUTANTS
 from jobcheck.conformance.targets.sim_qmp import Qmp
+from jobcheck.conformance.trace.qmp_messages import JOB_STATUS_CHANGE
 from jobcheck.conformance.trace.records import Command, Event, Meta, QmpError, Record, Response
 from jobcheck.conformance.trace.steps import ErrorPolicy, JobSpec
 from jobcheck.model.lifecycle import JobType, Model
@@ -148,7 +149,7 @@ class Simulator(Target):
         self._records.append(record)
 
     def _emit(self, name: str, data: dict[str, Any]) -> None:
-        if name == "JOB_STATUS_CHANGE":
+        if name == JOB_STATUS_CHANGE:
             self._reported[str(data.get("id"))] = str(data.get("status"))
         self._clock += 3
         seconds, micro = divmod(self._clock, 1_000_000)
