@@ -80,7 +80,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from jobcheck.conformance.trace.job_commands import START_COMMANDS, classify
-from jobcheck.conformance.trace.qmp_messages import JOB_STATUS_CHANGE
+from jobcheck.conformance.trace.qmp_messages import JOB_STATUS_CHANGE, status_change
 from jobcheck.conformance.trace.records import (
     Command,
     Event,
@@ -469,10 +469,10 @@ class Watcher:
         return True
 
     def _event(self, event: Event) -> None:
-        if event.event != JOB_STATUS_CHANGE:
+        change = status_change(event)
+        if change is None:
             return
-        job = str(event.data.get("id"))
-        new = str(event.data.get("status"))
+        job, new = change
         old = "undefined" if new == "created" else self.status.get(job)
         kind = self.kind.get(job, "?")
         if old is not None and old != new and self.tour:
