@@ -30,8 +30,8 @@ The steps of :mod:`.base` map onto QMP as a live QEMU would do them:
 * ``wait``: run the virtual main loop until nothing is pending.
 
 Versions: ``7.2`` (QEMU 7.2.22) and anything newer that
-:func:`~jobcheck.model.lifecycle.model_for` knows (``8.2``, ``9.2``, ``10.2``
-= ``latest``).  A mutant from :mod:`.sim_mutants` changes one behaviour.
+:func:`~jobcheck.model.lifecycle.model_for` knows (``8.2``, ``9.2``, ``10.1``,
+``10.2`` = ``latest``).  A mutant from :mod:`.sim_mutants` changes one behaviour.
 """
 
 from __future__ import annotations
