@@ -807,7 +807,10 @@ CATALOGUE: tuple[Rule, ...] = (
         "A job's status in query-jobs matches its event history, allowing for events not yet"
         " received and silent drain flips.",
         quote="Current job state/status",
-        checks=("conformance.oracle.queries.QueryChecks._check_listed_status",),
+        checks=(
+            "conformance.oracle.queries.QueryChecks._check_listed_status",
+            "conformance.oracle.eventually.EventualChecks._waited",
+        ),
     ),
     _r(
         RuleId.JOB_INFO_TYPE_MATCHES,

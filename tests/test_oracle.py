@@ -1079,3 +1079,27 @@ def test_completed_rather_than_cancelled_after_a_force_cancel() -> None:
     soft.jsc("j", "waiting", "pending").block("BLOCK_JOB_COMPLETED", "j")
     soft.jsc("j", "concluded", "null")
     assert new(soft.run()) == []
+
+
+# --- a wait's verdicts, as a live target records them in a note ---------------------------
+
+
+def _paused_without_word(verdict: str) -> list[Divergence]:
+    """A mirror whose accepted job-pause the wait then judged ``verdict``."""
+    t = Trace().mirror().call("job-pause", id="j")
+    entry = {"status": "running", "verdict": verdict, "seconds": 1.0, "evidence": "listed paused"}
+    t.add(Note("settle: gave up waiting: j", None, wait={"j": entry}))
+    return t.run()
+
+
+def test_a_job_that_moved_without_its_event_breaks_query_consistency() -> None:
+    # query-jobs listed the paused job twice and no JOB_STATUS_CHANGE came: the pause was
+    # carried out (job-pause.pauses holds), its event is what is missing.
+    found = _paused_without_word("unreported")
+    assert new(found) == ["query-jobs.status-consistent"]
+    assert "no JOB_STATUS_CHANGE reported it" in found[0].message
+
+
+def test_a_job_that_stayed_breaks_the_pause_rule_and_a_slow_one_is_undecided() -> None:
+    assert new(_paused_without_word("stalled")) == ["job-pause.pauses"]
+    assert new(_paused_without_word("slow")) == []

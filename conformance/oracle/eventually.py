@@ -21,7 +21,11 @@ prove a negative by itself, so it ends in one of three ways:
   the rule — the transition that should have come did not;
 * the job was still working when the wait's bound ran out: **slow**, an
   *indeterminate* verdict — neither a pass nor a divergence, counted and
-  listed in the report.
+  listed in the report;
+* ``query-jobs`` listed the job in another status twice and no event said so:
+  **unreported**, a divergence of ``query-jobs.status-consistent`` (QEMU sends
+  ``JOB_STATUS_CHANGE`` under the job lock that ``query-jobs`` also takes, so
+  the event is on the wire before the query's answer).
 
 The driver records a stalled or slow wait as a :class:`~jobcheck.conformance.trace.records.Note`
 with a ``wait`` member, so the verdict is part of the trace: checking the
@@ -50,6 +54,9 @@ STALLED = "stalled"
 """The verdict of a wait in which the job showed no sign of life."""
 SLOW = "slow"
 """The verdict of a wait whose bound ran out while the job was still working."""
+UNREPORTED = "unreported"
+"""The verdict of a wait in which ``query-jobs`` listed the job in another status, twice,
+and no ``JOB_STATUS_CHANGE`` said so."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,6 +174,17 @@ class EventualChecks(OracleCore):
             seconds = entry.get("seconds")
             waited = f" for {seconds:.3g} s" if isinstance(seconds, (int, float)) else ""
             evidence = str(entry.get("evidence") or "no sign of life")
+            if entry.get("verdict") == UNREPORTED:
+                self._tally(rule, 0)  # it did leave; what is wrong is the missing event
+                self._emit(
+                    RuleId.QUERY_JOBS_STATUS_CONSISTENT,
+                    job,
+                    f"{reason}; query-jobs shows the job left {status.value}, but no"
+                    f" JOB_STATUS_CHANGE reported it{waited} ({evidence})",
+                    "a JOB_STATUS_CHANGE event for every status query-jobs lists",
+                    f"{evidence}",
+                )
+                continue
             if entry.get("verdict") == SLOW:
                 if documented(rule, self.model):
                     self._tally(rule, 2)
