@@ -149,7 +149,7 @@ class QueryChecks(OracleCore):
                 "an auto-dismiss job goes from concluded to null at once",
                 "listed it as concluded",
             )
-        self._check_progress(job, info)
+        self._check_progress(job, status, info)
         self._check_error_field(job, status, info)
 
     def _listed_unknown(
@@ -239,7 +239,7 @@ class QueryChecks(OracleCore):
             return
         self._learn_type(job, job_type)
 
-    def _check_progress(self, job: JobState, info: dict[str, Any]) -> None:
+    def _check_progress(self, job: JobState, status: Status, info: dict[str, Any]) -> None:
         current = info.get("current-progress")
         if isinstance(current, int) and not isinstance(current, bool):
             if job.progress is not None:
@@ -273,6 +273,17 @@ class QueryChecks(OracleCore):
                 "an integer >= 0",
                 f"listed {total}",
             )
+        numbers = isinstance(current, int) and isinstance(total, int)
+        if status is E and "error" not in info and numbers:
+            self._exercise(RuleId.JOB_INFO_PROGRESS_COMPLETE_AT_END)
+            if current != total:
+                self._emit(
+                    RuleId.JOB_INFO_PROGRESS_COMPLETE_AT_END,
+                    job,
+                    "query-jobs lists a job concluded without an error short of its total-progress",
+                    f"current-progress = total-progress ({total})",
+                    f"listed current-progress {current} of {total}",
+                )
 
     def _check_error_field(self, job: JobState, status: Status, info: dict[str, Any]) -> None:
         present = "error" in info
