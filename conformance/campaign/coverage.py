@@ -27,7 +27,7 @@ from jobcheck.conformance.trace.records import Command, Event, Note, Record, Res
 from jobcheck.conformance.trace.steps import kind_of
 from jobcheck.model.graph import executable_statuses, lifecycle_graph, plan_edge
 from jobcheck.model.kinds import JobKind
-from jobcheck.model.lifecycle import Model, Status, Verb
+from jobcheck.model.lifecycle import STATUS_NAMED, Model, Status, Verb
 from jobcheck.model.semantics import Refusal, parse_error
 
 Cell = tuple[str, Verb, Status]
@@ -89,9 +89,8 @@ class Coverage:
         if event.event != "JOB_STATUS_CHANGE":
             return
         job = str(event.data.get("id"))
-        try:
-            new = Status(str(event.data.get("status")))
-        except ValueError:
+        new = STATUS_NAMED.get(str(event.data.get("status")))
+        if new is None:
             return
         kind = self._kind.get(job, "?")
         old = self._status.get(job)

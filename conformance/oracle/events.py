@@ -25,7 +25,7 @@ from typing import Any
 
 from jobcheck.conformance.oracle.core import OracleCore, names
 from jobcheck.conformance.oracle.job_state import JobState
-from jobcheck.model.lifecycle import BLOCK_JOB_TYPES, JobType, Status
+from jobcheck.model.lifecycle import BLOCK_JOB_TYPES, STATUS_NAMED, JobType, Status
 from jobcheck.model.rules import RuleId
 
 _U, _C, _R, _P, _Y, _S, _W, _D, _X, _E, _N = tuple(Status)
@@ -61,9 +61,8 @@ class EventChecks(OracleCore):
                 f"data {data!r}"[:200],
             )
             return
-        try:
-            status = Status(name)
-        except ValueError:
+        status = STATUS_NAMED.get(name)
+        if status is None:
             self._emit(
                 RuleId.QAPI_MEMBERS_KNOWN,
                 job_id,
