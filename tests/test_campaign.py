@@ -13,6 +13,7 @@ from jobcheck.conformance.campaign.coverage import Coverage, coverage_summary, g
 from jobcheck.conformance.campaign.machine import Exploration, machine_factory
 from jobcheck.conformance.campaign.results import CampaignResult, accept_known
 from jobcheck.conformance.campaign.run import run_campaign
+from jobcheck.conformance.targets.base import Target
 from jobcheck.conformance.targets.select import TargetChoice
 from jobcheck.conformance.targets.sim_mutants import MUTANTS
 from jobcheck.conformance.trace.records import read_jsonl
@@ -227,9 +228,24 @@ def test_the_verb_rule_draws_only_the_models_verbs() -> None:
 
 
 def test_campaigns_share_no_state() -> None:
-    first = _campaign("7.2", seed=2, examples=3, steps=5, tour=False)
-    second = _campaign("latest", seed=2, examples=2, steps=5, tour=False)
-    again = _campaign("7.2", seed=2, examples=3, steps=5, tour=False)
+    first = _campaign("7.2", seed=1, examples=3, steps=5, tour=False)
+    second = _campaign("latest", seed=1, examples=2, steps=5, tour=False)
+    again = _campaign("7.2", seed=1, examples=3, steps=5, tour=False)
     assert second.examples == 2
     assert (first.examples, first.steps) == (again.examples, again.steps)
     assert [d.message for d in first.divergences] == [d.message for d in again.divergences]
+
+
+def test_every_example_runs_on_a_fresh_target_of_the_campaign_seed() -> None:
+    """A target per example that runs a step, seeded with the campaign's seed: an example's
+    trace depends on its steps alone, so the printed steps replay it."""
+    seeds: list[int] = []
+    choice = TargetChoice("sim", model="7.2")
+
+    def make(seed: int) -> Target:
+        seeds.append(seed)
+        return choice.make(seed)
+
+    result = run_campaign(make, model_for("7.2"), seed=7, examples=6, steps=5, tour=False)
+    assert seeds and set(seeds) == {7}
+    assert result.examples + result.shrink_runs == len(seeds)
