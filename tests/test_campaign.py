@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -249,3 +250,56 @@ def test_every_example_runs_on_a_fresh_target_of_the_campaign_seed() -> None:
     result = run_campaign(make, model_for("7.2"), seed=7, examples=6, steps=5, tour=False)
     assert seeds and set(seeds) == {7}
     assert result.examples + result.shrink_runs == len(seeds)
+
+
+def test_the_tour_runs_on_the_target_handed_over_and_it_is_closed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """``jobcheck run`` hands the target it read the version from to the campaigns: the
+    tour runs on it (no other target made), and it is closed afterwards whatever ran."""
+    from jobcheck.conformance.campaign.parallel import run_campaigns
+    from jobcheck.conformance.targets.sim import Simulator
+
+    made: list[int] = []
+    make = TargetChoice.make
+
+    def counting(self: TargetChoice, seed: int = 0) -> Target:
+        made.append(seed)
+        return make(self, seed)
+
+    monkeypatch.setattr(TargetChoice, "make", counting)
+    choice = TargetChoice("sim", model="7.2")
+    common = {"seed": 3, "profile": "ci", "steps": 5, "tour": True, "accept": accept_known}
+    first = Simulator("7.2", seed=3)
+    result = run_campaigns(choice, model_for("7.2"), examples=0, jobs=1, first=first, **common)
+    assert result.tour_steps > 0 and made == [] and first._closed
+    first = Simulator("7.2", seed=3)
+    result = run_campaigns(choice, model_for("7.2"), examples=2, jobs=1, first=first, **common)
+    assert result.examples == len(made) and set(made) == {3} and first._closed
+    first = Simulator("7.2", seed=3)  # several jobs: the workers make their own
+    run_campaigns(choice, model_for("7.2"), examples=2, jobs=2, first=first, **common)
+    assert first._closed
+
+
+@pytest.mark.live
+def test_jobcheck_run_starts_one_qemu_for_the_version_and_the_tour(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    import shutil
+
+    from jobcheck.conformance.cli import main
+    from jobcheck.conformance.targets.qemu import QemuTarget
+
+    binary = shutil.which("qemu-storage-daemon")
+    assert binary is not None
+    started: list[QemuTarget] = []
+    init = QemuTarget.__init__
+
+    def counting(self: QemuTarget, *args: Any, **kwargs: Any) -> None:
+        started.append(self)
+        init(self, *args, **kwargs)
+
+    monkeypatch.setattr(QemuTarget, "__init__", counting)
+    monkeypatch.chdir(tmp_path)
+    assert main(["run", "--qemu", binary, "--examples", "0", "--no-report"]) == 0
+    assert len(started) == 1
