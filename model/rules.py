@@ -127,6 +127,7 @@ class RuleId(StrEnum):
     JOB_INFO_TYPE_MATCHES = "job-info.type-matches"
     JOB_INFO_CURRENT_PROGRESS_MONOTONIC = "job-info.current-progress-monotonic"
     JOB_INFO_TOTAL_PROGRESS_FREE = "job-info.total-progress-free"
+    JOB_INFO_PROGRESS_COMPLETE_AT_END = "job-info.progress-complete-at-end"
     JOB_INFO_ERROR_IFF_FAILED = "job-info.error-iff-failed"
     BLOCK_JOB_READY_EVENT_AFTER_READY = "block-job.ready-event-after-ready"
     BLOCK_JOB_PENDING_EVENT = "block-job.pending-event"
@@ -807,7 +808,10 @@ CATALOGUE: tuple[Rule, ...] = (
         "A job's status in query-jobs matches its event history, allowing for events not yet"
         " received and silent drain flips.",
         quote="Current job state/status",
-        checks=("conformance.oracle.queries.QueryChecks._check_listed_status",),
+        checks=(
+            "conformance.oracle.queries.QueryChecks._check_listed_status",
+            "conformance.oracle.eventually.EventualChecks._waited",
+        ),
     ),
     _r(
         RuleId.JOB_INFO_TYPE_MATCHES,
@@ -835,6 +839,16 @@ CATALOGUE: tuple[Rule, ...] = (
         "@JobInfo.total-progress",
         "total-progress may move in both directions; it is only checked to be an integer >= 0.",
         quote="This value can arbitrarily change while the job is running, in both directions.",
+        checks=("conformance.oracle.queries.QueryChecks._check_progress",),
+    ),
+    _r(
+        RuleId.JOB_INFO_PROGRESS_COMPLETE_AT_END,
+        Category.PROGRESS,
+        "@JobInfo.total-progress",
+        "A job that concluded without an error lists current-progress equal to"
+        " total-progress: the estimate of the value at completion is the value at"
+        " completion.",
+        quote="Estimated @current-progress value at the completion of the job.",
         checks=("conformance.oracle.queries.QueryChecks._check_progress",),
     ),
     _r(

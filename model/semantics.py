@@ -50,6 +50,7 @@ from typing import Any, Literal
 from jobcheck.model import rules as _rules
 from jobcheck.model.lifecycle import BLOCK_JOB_TYPES, MODELS, JobType, Model, Status, Verb
 from jobcheck.model.rules import RuleId
+from jobcheck.model.status_letters import C, D, E, N, P, R, S, U, W, X, Y
 
 Family = Literal["job", "block-job"]
 
@@ -65,19 +66,6 @@ VERB_TABLE_RULE: dict[Verb, RuleId] = {
     Verb.FINALIZE: RuleId.JOB_FINALIZE_ONLY_PENDING,
 }
 
-_U, _C, _R, _P, _Y, _S, _W, _D, _X, _E, _N = (
-    Status.UNDEFINED,
-    Status.CREATED,
-    Status.RUNNING,
-    Status.PAUSED,
-    Status.READY,
-    Status.STANDBY,
-    Status.WAITING,
-    Status.PENDING,
-    Status.ABORTING,
-    Status.CONCLUDED,
-    Status.NULL,
-)
 
 #: Job types whose run loop has pause points (a pause or a drain can park them).
 PAUSE_POINT_TYPES: frozenset[JobType] = BLOCK_JOB_TYPES
@@ -407,45 +395,45 @@ def silent_successors(model: Model, job: AbstractJob) -> frozenset[Status]:
     """
     s = job.status
     out: set[Status]
-    if s is _U:
-        out = {_C}
-    elif s is _C:
-        out = {_R, _X, _N}
-    elif s is _R:
+    if s is U:
+        out = {C}
+    elif s is C:
+        out = {R, X, N}
+    elif s is R:
         if job.force_cancel:
-            out = {_X}
+            out = {X}
         else:
-            out = {_W, _X}
+            out = {W, X}
             if job.pause_points:
-                out.add(_P)
+                out.add(P)
             if job.ready_phase and not job.cancel_requested:
-                out.add(_Y)
-    elif s is _P:
-        out = set() if job.user_paused and not job.force_cancel else {_R}
-    elif s is _Y:
+                out.add(Y)
+    elif s is P:
+        out = set() if job.user_paused and not job.force_cancel else {R}
+    elif s is Y:
         if job.force_cancel:
-            out = {_X}
+            out = {X}
         else:
-            out = {_X}
+            out = {X}
             if job.pause_points:
-                out.add(_S)
+                out.add(S)
             if job.should_complete or job.cancel_requested:
-                out.add(_W)
-    elif s is _S:
-        out = set() if job.user_paused and not job.force_cancel else {_Y}
-    elif s is _W:
-        out = {_X} if job.force_cancel else {_D, _X}
-    elif s is _D:
+                out.add(W)
+    elif s is S:
+        out = set() if job.user_paused and not job.force_cancel else {Y}
+    elif s is W:
+        out = {X} if job.force_cancel else {D, X}
+    elif s is D:
         if job.force_cancel:
-            out = {_X}
+            out = {X}
         elif job.finalize_requested or (job.auto_finalize and not job.txn_held):
-            out = {_E, _X}
+            out = {E, X}
         else:
             out = set()
-    elif s is _X:
-        out = {_E}
-    elif s is _E:
-        out = {_N} if job.auto_dismiss or not job.started else set()
+    elif s is X:
+        out = {E}
+    elif s is E:
+        out = {N} if job.auto_dismiss or not job.started else set()
     else:
         out = set()
     return frozenset(t for t in out if model.allows(s, t))
@@ -501,7 +489,7 @@ def apply_verb(
             Refusal.COMMAND_NOT_FOUND, COMMAND_NOT_FOUND, command_not_found_error(command)
         )
     name = job.id if job is not None else (job_id or "")
-    if job is None or job.status in (_U, _N):
+    if job is None or job.status in (U, N):
         if family == "job":
             return _refuse(Refusal.NOT_FOUND, GENERIC_ERROR, JOB_NOT_FOUND)
         return _refuse(Refusal.BLOCK_NOT_FOUND, DEVICE_NOT_ACTIVE, block_not_found_error(name))
@@ -583,12 +571,12 @@ def _cancel(
     if refused is not None:
         return refused
     status = job.status
-    if status is _C:
+    if status is C:
         after = replace(job, cancel_requested=True, force_cancel=True, user_paused=False)
-        return Outcome(True, job=after, then=frozenset({_X, _E, _N}) if then else frozenset())
+        return Outcome(True, job=after, then=frozenset({X, E, N}) if then else frozenset())
     # The driver may turn a soft cancel into a force cancel: only a mirror (or active
     # commit) in ready/standby is soft-cancelled; every other job is force-cancelled.
-    effective = forced or not (job.ready_phase and status in (_Y, _S))
+    effective = forced or not (job.ready_phase and status in (Y, S))
     ignored = not effective and job.deferred and model.release >= (6, 2)
     after = replace(job, user_paused=False)
     if not ignored:
@@ -599,10 +587,10 @@ def _cancel(
             should_complete=job.should_complete or not effective,
         )
     first: list[Status] = []
-    if status is _P and not job.drain_paused:
-        first.append(_R)
-    elif status is _S and not job.drain_paused:
-        first.append(_Y)
+    if status is P and not job.drain_paused:
+        first.append(R)
+    elif status is S and not job.drain_paused:
+        first.append(Y)
     return _accept(model, after, first, then=then)
 
 
@@ -623,16 +611,14 @@ def _pause(
         # a user-paused job that has not reached its pause point (still running) errors too.
         known = (
             known_for(RuleId.JOB_PAUSE_ALREADY_PAUSED_IS_ERROR, model)
-            if job.status in (_C, _R, _Y)
+            if job.status in (C, R, Y)
             else None
         )
         return _refuse(Refusal.ALREADY_PAUSED, GENERIC_ERROR, ALREADY_PAUSED, known=known, job=job)
     # A job paused only by a drained section accepts a user pause (the documentation says
     # pausing an already paused job is an error).
     known = (
-        known_for(RuleId.JOB_PAUSE_ALREADY_PAUSED_IS_ERROR, model)
-        if job.status in (_P, _S)
-        else None
+        known_for(RuleId.JOB_PAUSE_ALREADY_PAUSED_IS_ERROR, model) if job.status in (P, S) else None
     )
     after = replace(job, user_paused=True)
     return _accept(model, after, known=known, then=then)
@@ -652,7 +638,7 @@ def _resume(
         # an error; a drain-paused job *is* paused, and waiting/pending/concluded should
         # get the verb error.
         known = None
-        if job.status in (_P, _S, _W, _D, _X, _E):
+        if job.status in (P, S, W, D, X, E):
             known = known_for(RuleId.JOB_RESUME_NOT_PAUSED_IS_ERROR, model)
         return _refuse(Refusal.NOT_PAUSED, GENERIC_ERROR, NOT_PAUSED, known=known, job=job)
     refused = _table_refusal(model, job, Verb.RESUME)
@@ -662,16 +648,14 @@ def _resume(
     # Accepted for a user-paused job still running (the pause has not landed): the
     # documentation says resuming a running job is an error.
     known = (
-        known_for(RuleId.JOB_RESUME_NOT_PAUSED_IS_ERROR, model)
-        if job.status in (_C, _R, _Y)
-        else None
+        known_for(RuleId.JOB_RESUME_NOT_PAUSED_IS_ERROR, model) if job.status in (C, R, Y) else None
     )
     first: list[Status] = []
     if not job.drain_paused:
-        if job.status is _P:
-            first.append(_R)
-        elif job.status is _S:
-            first.append(_Y)
+        if job.status is P:
+            first.append(R)
+        elif job.status is S:
+            first.append(Y)
     return _accept(model, after, first, known=known, then=then)
 
 
@@ -692,7 +676,7 @@ def _complete(
         return _refuse(
             Refusal.CANNOT_COMPLETE, GENERIC_ERROR, cannot_complete_error(job.id), job=job
         )
-    known = known_for(RuleId.JOB_COMPLETE_ONLY_READY, model) if job.status is _S else None
+    known = known_for(RuleId.JOB_COMPLETE_ONLY_READY, model) if job.status is S else None
     return _accept(model, replace(job, should_complete=True), known=known, then=then)
 
 
@@ -724,7 +708,7 @@ def _dismiss(
     refused = _table_refusal(model, job, Verb.DISMISS)
     if refused is not None:
         return refused
-    return Outcome(True, job=job, then=frozenset({_N}) if then else frozenset())
+    return Outcome(True, job=job, then=frozenset({N}) if then else frozenset())
 
 
 def _set_speed(

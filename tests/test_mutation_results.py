@@ -85,6 +85,20 @@ def test_table_and_json(tmp_path: Path) -> None:
     assert data["run"]["limit_seconds"] == 66.0
 
 
+def test_every_mutant_not_caught_is_listed_with_the_argument_for_it() -> None:
+    info = RunInfo("10.0.2", "qemu-10.0.2/build/qsd", 1, None, 22.0, 66.0)
+    rows = [
+        _row("verb-table-pause-in-waiting", CAUGHT, ["verb.permission-table"], 1),
+        _row("verb-error-text-changed", "missed", [], 0),
+        _row("no-such-mutant", "missed", [], 0),
+    ]
+    md = markdown(info, rows)
+    section = md.split("## Not caught by a campaign", 1)[1].split("\n## ", 1)[0]
+    assert "verb-table-pause-in-waiting" not in section
+    assert "- `verb-error-text-changed` (missed): qapi/job.json documents" in section
+    assert "- `no-such-mutant` (missed): not argued yet" in section
+
+
 def test_limit_stops_the_whole_process_group(tmp_path: Path) -> None:
     pid_file = tmp_path / "grandchild.pid"
     script = (

@@ -120,7 +120,8 @@ def info(job: str, status: str, job_type: str = "mirror", **extra: Any) -> dict[
         "id": job,
         "type": job_type,
         "status": status,
-        "current-progress": 0,
+        # a job that concluded without an error has done all its work
+        "current-progress": 100 if status == "concluded" and "error" not in extra else 0,
         "total-progress": 100,
     }
     out.update(extra)
@@ -779,7 +780,8 @@ def test_error_iff_failed() -> None:
     ok.block("BLOCK_JOB_COMPLETED", "j", "backup").jsc("j", "concluded")
     ok.query(info("j", "concluded", "backup"))
     assert new(ok.run()) == []
-    bad = Trace().add(*ok.records).query(info("j", "concluded", "backup", error="x"))
+    bad = Trace().add(*ok.records)
+    bad.query(info("j", "concluded", "backup", error="x", **{"current-progress": 100}))
     assert new(bad.run()) == ["job-info.error-iff-failed"]
     cancelled = Trace().backup(**{"auto-dismiss": False}).call("job-cancel", id="j")
     cancelled.jsc("j", "aborting").block("BLOCK_JOB_CANCELLED", "j", "backup")
@@ -1100,3 +1102,42 @@ def test_completed_rather_than_cancelled_after_a_force_cancel() -> None:
     soft.jsc("j", "waiting", "pending").block("BLOCK_JOB_COMPLETED", "j")
     soft.jsc("j", "concluded", "null")
     assert new(soft.run()) == []
+
+
+# --- a wait's verdicts, as a live target records them in a note ---------------------------
+
+
+def _paused_without_word(verdict: str) -> list[Divergence]:
+    """A mirror whose accepted job-pause the wait then judged ``verdict``."""
+    t = Trace().mirror().call("job-pause", id="j")
+    entry = {"status": "running", "verdict": verdict, "seconds": 1.0, "evidence": "listed paused"}
+    t.add(Note("settle: gave up waiting: j", None, wait={"j": entry}))
+    return t.run()
+
+
+def test_a_job_that_moved_without_its_event_breaks_query_consistency() -> None:
+    # query-jobs listed the paused job twice and no JOB_STATUS_CHANGE came: the pause was
+    # carried out (job-pause.pauses holds), its event is what is missing.
+    found = _paused_without_word("unreported")
+    assert new(found) == ["query-jobs.status-consistent"]
+    assert "no JOB_STATUS_CHANGE reported it" in found[0].message
+
+
+def test_a_job_that_stayed_breaks_the_pause_rule_and_a_slow_one_is_undecided() -> None:
+    assert new(_paused_without_word("stalled")) == ["job-pause.pauses"]
+    assert new(_paused_without_word("slow")) == []
+
+
+def test_a_job_concluded_without_error_has_done_all_its_work() -> None:
+    t = Trace().backup(**{"auto-dismiss": False}).jsc("j", "waiting", "pending")
+    t.block("BLOCK_JOB_COMPLETED", "j", "backup").jsc("j", "concluded")
+    short = (
+        Trace().add(*t.records).query(info("j", "concluded", "backup", **{"current-progress": 0}))
+    )
+    assert new(short.run()) == ["job-info.progress-complete-at-end"]
+    done = Trace().add(*t.records).query(info("j", "concluded", "backup"))
+    assert new(done.run()) == []
+    failed = {"current-progress": 0, "error": "Input/output error"}
+    assert "job-info.progress-complete-at-end" not in new(
+        Trace().add(*t.records).query(info("j", "concluded", "backup", **failed)).run()
+    )

@@ -54,17 +54,22 @@ class FaultySim(Simulator):
         crash: bool = False,
         crashes_on: Callable[[Simulator, str, dict[str, Any]], bool] | None = None,
         ghost_at: int | None = None,
+        ghosts: list[int] | None = None,
     ) -> None:
         super().__init__("7.2", seed=seed)
         self.at = at
         self.crash = crash
         self.crashes_on = crashes_on
         self.ghost_at = ghost_at
+        self.ghosts = ghosts
+        """Shared by targets: a ghost event is sent only while it holds a count left."""
         self.sent = 0
 
     def execute(self, command: str, arguments: dict[str, Any] | None = None) -> Response:
         self.sent += 1
-        if self.sent == self.ghost_at:
+        if self.sent == self.ghost_at and (self.ghosts is None or self.ghosts[0] > 0):
+            if self.ghosts is not None:
+                self.ghosts[0] -= 1
             self._record(Event("JOB_STATUS_CHANGE", {"id": "ghost", "status": "running"}))
         if self.crashes_on is not None and self.crashes_on(self, command, arguments or {}):
             raise _SimCrash(f"the simulated QEMU aborted at {command}")
@@ -260,15 +265,14 @@ def test_a_signal_to_qemu_during_the_exploration(
 
 
 def test_a_divergence_hypothesis_cannot_reproduce_is_reported_from_the_run_that_had_it() -> None:
-    # Only the 3rd example's QEMU misbehaves (an event for a job nobody started, at its 4th
-    # command): Hypothesis finds the divergence, replays the example on a sound QEMU, and
-    # calls it flaky.  The report must show the run that failed — not the replay that
-    # passed, not a fake one-step minimal run — and say that it did not recur.
-    made = [0]
+    # Only the first example that sends a 4th command meets a misbehaving QEMU (an event for
+    # a job nobody started): Hypothesis finds the divergence, replays the example on a sound
+    # QEMU, and calls it flaky.  The report must show the run that failed — not the replay
+    # that passed, not a fake one-step minimal run — and say that it did not recur.
+    ghosts = [1]
 
     def make(seed: int) -> Simulator:
-        made[0] += 1
-        return FaultySim(seed, ghost_at=4) if made[0] == 3 else Simulator("7.2", seed=seed)
+        return FaultySim(seed, ghost_at=4, ghosts=ghosts)
 
     result = run_campaign(make, model_for("7.2"), seed=5, examples=10, tour=False)
     failure = result.failure

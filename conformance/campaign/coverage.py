@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from jobcheck.conformance.trace.job_commands import verb_call
+from jobcheck.conformance.trace.qmp_messages import status_change
 from jobcheck.conformance.trace.records import Command, Event, Note, Record, Response
 from jobcheck.conformance.trace.steps import kind_of
 from jobcheck.model.graph import executable_statuses, lifecycle_graph, plan_edge
@@ -86,10 +87,11 @@ class Coverage:
         return self
 
     def _event(self, event: Event) -> None:
-        if event.event != "JOB_STATUS_CHANGE":
+        change = status_change(event)
+        if change is None:
             return
-        job = str(event.data.get("id"))
-        new = STATUS_NAMED.get(str(event.data.get("status")))
+        job = change[0]
+        new = STATUS_NAMED.get(change[1])
         if new is None:
             return
         kind = self._kind.get(job, "?")

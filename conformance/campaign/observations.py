@@ -80,6 +80,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from jobcheck.conformance.trace.job_commands import START_COMMANDS, classify
+from jobcheck.conformance.trace.qmp_messages import JOB_STATUS_CHANGE, status_change
 from jobcheck.conformance.trace.records import (
     Command,
     Event,
@@ -468,10 +469,10 @@ class Watcher:
         return True
 
     def _event(self, event: Event) -> None:
-        if event.event != "JOB_STATUS_CHANGE":
+        change = status_change(event)
+        if change is None:
             return
-        job = str(event.data.get("id"))
-        new = str(event.data.get("status"))
+        job, new = change
         old = "undefined" if new == "created" else self.status.get(job)
         kind = self.kind.get(job, "?")
         if old is not None and old != new and self.tour:
@@ -544,7 +545,7 @@ class Watcher:
         for event in step.events[since:]:
             owner = _event_job(event)
             if owner == job:
-                if event.event == "JOB_STATUS_CHANGE":
+                if event.event == JOB_STATUS_CHANGE:
                     statuses.append(str(event.data.get("status")))
                 else:
                     events.append(_event_name(event))
@@ -591,7 +592,7 @@ def _event_job(event: Event) -> str | None:
 def _event_name(event: Event) -> str:
     """An event as a plan step shows it: the status of a JOB_STATUS_CHANGE, else its name
     (with the action of a BLOCK_JOB_ERROR, and ``error`` when a completion carries one)."""
-    if event.event == "JOB_STATUS_CHANGE":
+    if event.event == JOB_STATUS_CHANGE:
         return str(event.data.get("status"))
     if event.event == "BLOCK_JOB_ERROR":
         return f"{event.event}({event.data.get('action')})"

@@ -29,7 +29,8 @@ from jobcheck.conformance.campaign.results import (
 from jobcheck.conformance.errors import TargetCrashed, TargetError
 from jobcheck.conformance.oracle import Divergence, Oracle
 from jobcheck.conformance.targets.base import Target
-from jobcheck.conformance.trace.records import Event, Note, Record
+from jobcheck.conformance.trace.qmp_messages import status_change
+from jobcheck.conformance.trace.records import Note, Record
 from jobcheck.conformance.trace.steps import describe_step, step_jobs
 from jobcheck.model.lifecycle import Model
 from jobcheck.model.rules import RuleId
@@ -144,8 +145,9 @@ class Session:
             return False
         for record in records:
             self.records.append(record)
-            if isinstance(record, Event) and record.event == "JOB_STATUS_CHANGE":
-                self.status[str(record.data.get("id"))] = str(record.data.get("status"))
+            change = status_change(record)
+            if change is not None:
+                self.status[change[0]] = change[1]
             self.result.coverage.feed(record)
             self.watcher.feed(record)
             found = self.oracle.feed(record)

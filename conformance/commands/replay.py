@@ -55,10 +55,10 @@ from jobcheck.conformance.targets.base import Target
 from jobcheck.conformance.targets.raw_qmp import check_raw_command
 from jobcheck.conformance.targets.select import TargetChoice, choose_target
 from jobcheck.conformance.targets.sim_mutants import MUTANTS
+from jobcheck.conformance.trace.qmp_messages import last_statuses
 from jobcheck.conformance.trace.readers import read_trace
 from jobcheck.conformance.trace.records import (
     Command,
-    Event,
     Meta,
     Note,
     Record,
@@ -293,10 +293,7 @@ def _working_at_last_step(records: list[Record], steps: list[dict[str, Any]]) ->
         (i for i in range(notes[-1], len(records)) if isinstance(records[i], Command)),
         len(records),
     )
-    status: dict[str, str] = {}
-    for record in records[:sent]:
-        if isinstance(record, Event) and record.event == "JOB_STATUS_CHANGE":
-            status[str(record.data.get("id"))] = str(record.data.get("status"))
+    status = last_statuses(records[:sent])
     return {j: s for j, s in status.items() if j in ours and s not in _DONE}
 
 

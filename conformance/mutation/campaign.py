@@ -1,7 +1,7 @@
 """One jobcheck campaign against a build, as a child process, and what its end means for a mutant.
 
 The campaign is ``python -m jobcheck.conformance.cli run --qemu BINARY --seed
-N --no-report --json FILE`` (plus ``--strict --baseline FILE`` when a
+N --no-report --json=FILE`` (plus ``--strict --baseline FILE`` when a
 baseline is given), stopped at a wall-clock limit.  Its exit code and JSON
 give the verdict:
 
@@ -40,7 +40,7 @@ VERDICTS = (CAUGHT, TARGET_FAILURE, MISSED, TIMEOUT, BUILD_FAILURE, ERROR)
 def campaign_argv(binary: Path, *, seed: int, json_path: Path, baseline: Path | None) -> list[str]:
     """The command line of one campaign."""
     argv = [sys.executable, "-m", "jobcheck.conformance.cli", "run", "--qemu", str(binary)]
-    argv += ["--seed", str(seed), "--no-report", "--json", str(json_path)]
+    argv += ["--seed", str(seed), "--no-report", f"--json={json_path}"]
     if baseline is not None:
         argv += ["--strict", "--baseline", str(baseline)]
     return argv

@@ -65,6 +65,9 @@ class Mutant:
     mistake: str
     """One line: what the developer got wrong."""
     edits: tuple[Edit, ...]
+    survives: str = ""
+    """Why a campaign is not expected to fail on it (exit 1), and what shows it instead:
+    said for every mutant that changes no documented behaviour."""
 
 
 def _row(name: str, old: str, new: str) -> Edit:
@@ -409,6 +412,11 @@ CATALOGUE: tuple[Mutant, ...] = (
                 ),
             ),
         ),
+        survives=(
+            "qapi/job.json documents that the verb is refused (a GenericError), not the"
+            " words of the error, so no rule can fail; `jobcheck compare` against the"
+            " pristine build reports it (exit 1, 203 changed error texts, seed 1)"
+        ),
     ),
     # --- job-qmp.c ---------------------------------------------------------------------
     Mutant(
@@ -435,6 +443,11 @@ CATALOGUE: tuple[Mutant, ...] = (
                 lines('        error_setg(errp, "Job not found");'),
                 lines("        error_setg(errp, \"Job '%s' not found\", id);"),
             ),
+        ),
+        survives=(
+            "qapi/job.json documents no text for an unknown job id, so no rule can fail;"
+            " `jobcheck compare` against the pristine build reports it (exit 1, 36 changed"
+            " error texts, seed 1)"
         ),
     ),
     Mutant(
@@ -669,6 +682,11 @@ CATALOGUE: tuple[Mutant, ...] = (
                 ),
                 lines("        while (!block_copy_call_finished(s))"),
             ),
+        ),
+        survives=(
+            "QEMU stops answering its monitor once job-cancel is sent to a held backup (no"
+            " reply within the 10 s timeout): a target failure (exit 3) that names that"
+            " command, not a conformance verdict"
         ),
     ),
     # --- block/stream.c, block/commit.c ------------------------------------------------

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from jobcheck.conformance.mutation.campaign import VERDICTS
+from jobcheck.conformance.mutation.catalogue import CATALOGUE
 from jobcheck.conformance.mutation.planting import write_fresh
 
 FORMAT = "jobcheck-mutants"
@@ -113,6 +114,14 @@ def markdown(info: RunInfo, results: Sequence[MutantResult]) -> str:
             f"| `{r.id}` | {r.file} | `{r.function}` | {_cell(r.mistake)} | {verdict} | "
             f"{rules} | {r.build_seconds:.1f} | {r.campaign_seconds:.1f} |"
         )
+    argued = {m.id: m.survives for m in CATALOGUE}
+    uncaught = [r for r in results if r.verdict != "caught"]
+    if uncaught:
+        out += ["", "## Not caught by a campaign", ""]
+        out += [
+            f"- `{r.id}` ({r.verdict}): {_cell(argued.get(r.id) or 'not argued yet')}"
+            for r in uncaught
+        ]
     notes = [r for r in results if r.note]
     if notes:
         out += ["", "## Notes", ""]

@@ -95,6 +95,7 @@ from jobcheck.conformance.oracle.events import BLOCK_EVENTS, EventChecks
 from jobcheck.conformance.oracle.eventually import Awaited, EventualChecks
 from jobcheck.conformance.oracle.queries import QueryChecks, is_job_info
 from jobcheck.conformance.oracle.verbs import VerbChecks
+from jobcheck.conformance.trace.qmp_messages import JOB_STATUS_CHANGE
 from jobcheck.conformance.trace.records import Command, Event, Meta, Note, Record, Response
 from jobcheck.model.lifecycle import Model
 from jobcheck.model.rules import RuleId
@@ -117,7 +118,7 @@ class Oracle(EventualChecks, VerbChecks, QueryChecks, EventChecks):
         self.records += 1
         self._line = record.line
         if isinstance(record, Event):
-            if record.event == "JOB_STATUS_CHANGE":
+            if record.event == JOB_STATUS_CHANGE:
                 self._on_status_change(record.data)
             elif record.event in BLOCK_EVENTS:
                 self._on_block_event(record.event, record.data)

@@ -27,10 +27,9 @@ from jobcheck.conformance.oracle.core import OracleCore, names
 from jobcheck.conformance.oracle.job_state import JobState
 from jobcheck.model.lifecycle import BLOCK_JOB_TYPES, STATUS_NAMED, JobType, Status
 from jobcheck.model.rules import RuleId
+from jobcheck.model.status_letters import WORKING, C, D, E, N, R, S, U, W, X, Y
 
-_U, _C, _R, _P, _Y, _S, _W, _D, _X, _E, _N = tuple(Status)
-_WORKING = frozenset({_U, _C, _R, _P, _Y, _S})
-_STAKED = frozenset({_Y, _D, _E, _N})
+_STAKED = frozenset({Y, D, E, N})
 """Statuses whose report puts rules to the test beyond the transition (see
 :meth:`EventChecks._exercise_status`)."""
 
@@ -71,7 +70,7 @@ class EventChecks(OracleCore):
                 f"reported {name!r}",
             )
             return
-        if status is _U:
+        if status is U:
             self._emit(
                 RuleId.STATUS_UNDEFINED_NEVER_VISIBLE,
                 job_id,
@@ -85,13 +84,13 @@ class EventChecks(OracleCore):
             self._exercise(RuleId.EVENT_STATUS_CHANGE_KNOWN_JOB)
         if self._gone:
             self._exercise(RuleId.STATUS_NOTHING_AFTER_NULL)
-        job = self._instance(job_id, status in (_C, _E, _N))
+        job = self._instance(job_id, status in (C, E, N))
         if job is None:
             job = self._unknown_job_event(job_id, status)
             if job is None:
                 return
         previous = job.status
-        if status is _C and previous not in (_U, None):
+        if status is C and previous not in (U, None):
             # In a per-job log, a job whose history is partly missing, or that ended, or
             # whose id a start command names again, may be followed by a new instance.
             if self.wire or not (
@@ -105,12 +104,12 @@ class EventChecks(OracleCore):
                     "reported created",
                 )
             job = self._restart(job)
-            previous = _U
+            previous = U
         if previous is None:
             previous = status
-        elif previous is _U:
+        elif previous is U:
             self._exercise(RuleId.STATUS_CREATED_FIRST)
-            if status is not _C:
+            if status is not C:
                 self._emit(
                     RuleId.STATUS_CREATED_FIRST,
                     job,
@@ -121,9 +120,9 @@ class EventChecks(OracleCore):
             self._begin_instance(job)
         else:
             rule = RuleId.STATUS_TRANSITION_TABLE
-            if previous is _X:
+            if previous is X:
                 rule = RuleId.STATUS_ABORTING_ENDS_CONCLUDED
-            elif previous is _S:
+            elif previous is S:
                 rule = RuleId.STATUS_STANDBY_RETURNS_TO_READY
             self._exercise(RuleId.EVENT_STATUS_CHANGE_IS_A_CHANGE, RuleId.STATUS_TRANSITION_TABLE)
             self._exercise(rule)
@@ -162,8 +161,8 @@ class EventChecks(OracleCore):
     def _unknown_job_event(self, job_id: str, status: Status) -> JobState | None:
         """A status event for an id with no live job: a new job, or a divergence."""
         if job_id in self._failed_starts:
-            return self._new_job(job_id, self._failed_starts.pop(job_id), _U)
-        if status is _C:
+            return self._new_job(job_id, self._failed_starts.pop(job_id), U)
+        if status is C:
             if self.wire and self._commands_seen:
                 self._emit(
                     RuleId.EVENT_STATUS_CHANGE_KNOWN_JOB,
@@ -172,7 +171,7 @@ class EventChecks(OracleCore):
                     "events only for started jobs",
                     "reported created",
                 )
-            return self._new_job(job_id, None, _U)
+            return self._new_job(job_id, None, U)
         if job_id in self._gone:
             self._emit(
                 RuleId.STATUS_NOTHING_AFTER_NULL,
@@ -203,11 +202,11 @@ class EventChecks(OracleCore):
             if must is not None:
                 self.exercised.add(must[0])
         job.set_status(status, self._index)
-        if status in _STAKED or previous is _R:
+        if status in _STAKED or previous is R:
             self._exercise_status(job, previous, status)
-        if status is _R:
+        if status is R:
             job.started = True
-        elif status is _Y:
+        elif status is Y:
             job.started = True
             job.reached_ready = True
             if job.ready_phase is False:
@@ -218,14 +217,14 @@ class EventChecks(OracleCore):
                     "ready only for mirror and active commit jobs",
                     "reported ready",
                 )
-        elif status is _W:
+        elif status is W:
             self._waiting(job)
-        elif status is _X:
+        elif status is X:
             job.failed = True
             self._partners_may_abort(job)
-        elif status is _E:
+        elif status is E:
             self._concluded(job, previous)
-        elif status is _N:
+        elif status is N:
             self._null(job, previous)
             return
         if job.obligations:
@@ -234,14 +233,14 @@ class EventChecks(OracleCore):
     def _exercise_status(self, job: JobState, previous: Status, status: Status) -> None:
         """The rules at stake when ``job`` reports ``status`` after ``previous`` (besides
         those of the transition itself)."""
-        if status is _Y or (previous is _R and job.ready_phase is False):
+        if status is Y or (previous is R and job.ready_phase is False):
             self.exercised.add(RuleId.STATUS_READY_ONLY_FOR_READY_PHASE_JOBS)
-        if status is _D and previous is not _W:
+        if status is D and previous is not W:
             self.exercised.add(RuleId.STATUS_WAITING_NOT_VISIBLE_FOR_LAST)  # no waiting: fine
-        if status is _D and job.block_job and job.auto_finalize is True:
+        if status is D and job.block_job and job.auto_finalize is True:
             self.exercised.add(RuleId.BLOCK_JOB_PENDING_EVENT)  # none may follow
-        if status is _E:
-            if self.wire and job.auto_finalize is False and previous is _D and not job.wild:
+        if status is E:
+            if self.wire and job.auto_finalize is False and previous is D and not job.wild:
                 self.exercised.add(RuleId.STATUS_PENDING_WAITS_FOR_FINALIZE)
             if job.force_cancel is True:
                 self.exercised.add(RuleId.JOB_CANCEL_ABORTS)
@@ -251,12 +250,12 @@ class EventChecks(OracleCore):
                 self.exercised.add(RuleId.BLOCK_JOB_NO_EVENTS_FOR_NON_BLOCK_JOBS)
             if job.auto_dismiss is True:
                 self.exercised.add(RuleId.STATUS_NULL_NEVER_VISIBLE)
-        if status is _N and previous is _E and job.auto_dismiss is not None and self.wire:
+        if status is N and previous is E and job.auto_dismiss is not None and self.wire:
             self.exercised.add(RuleId.STATUS_CONCLUDED_WAITS_FOR_DISMISS)
 
     def _waiting(self, job: JobState) -> None:
         others = self._partners(job)
-        if all(o.status is not None and o.status not in _WORKING for o in others):
+        if all(o.status is not None and o.status not in WORKING for o in others):
             self._exercise(RuleId.STATUS_WAITING_NOT_VISIBLE_FOR_LAST)
             self._emit_known(
                 RuleId.STATUS_WAITING_NOT_VISIBLE_FOR_LAST,
@@ -269,7 +268,7 @@ class EventChecks(OracleCore):
     def _partner_aborting(self, job: JobState) -> bool:
         """A transaction partner is being cancelled or aborts (taking ``job`` with it)."""
         return any(
-            p.cancels or p.status is _X or p.force_cancel is not False for p in self._partners(job)
+            p.cancels or p.status is X or p.force_cancel is not False for p in self._partners(job)
         )
 
     def _partners_may_abort(self, job: JobState) -> None:
@@ -279,7 +278,7 @@ class EventChecks(OracleCore):
                 other.force_cancel = None
 
     def _concluded(self, job: JobState, previous: Status) -> None:
-        if previous is _D:
+        if previous is D:
             job.failed = False
             if job.cancels:
                 job.concluded_after_cancel = True
@@ -316,7 +315,7 @@ class EventChecks(OracleCore):
     def _null(self, job: JobState, previous: Status) -> None:
         if (
             self.wire
-            and previous is _E
+            and previous is E
             and job.auto_dismiss is False
             and job.dismiss_requested is False
             and job.started
@@ -438,7 +437,7 @@ class EventChecks(OracleCore):
         if self.wire:
             return False
         if job.status is None or status in self._reach[job.status]:
-            if job.status is _U:
+            if job.status is U:
                 self._begin_instance(job)
             job.set_status(status, self._index)
             job.started = True
@@ -457,9 +456,9 @@ class EventChecks(OracleCore):
                 "emitted BLOCK_JOB_READY again",
             )
             return
-        if job.status is _Y or (job.reached_ready and job.status is _S):
+        if job.status is Y or (job.reached_ready and job.status is S):
             return
-        if self._infer(job, _Y):
+        if self._infer(job, Y):
             job.reached_ready = True
             return
         self._emit(
@@ -480,7 +479,7 @@ class EventChecks(OracleCore):
                 "BLOCK_JOB_PENDING only for auto-finalize=false jobs",
                 "emitted BLOCK_JOB_PENDING",
             )
-        if job.status is _D or self._infer(job, _D):
+        if job.status is D or self._infer(job, D):
             return
         self._emit(
             RuleId.BLOCK_JOB_PENDING_EVENT,
@@ -506,8 +505,8 @@ class EventChecks(OracleCore):
         job.completions += 1
         # CANCELLED (a force cancel) and COMPLETED with an error come from aborting;
         # COMPLETED without an error from pending (success, or a soft-cancelled mirror).
-        allowed = (_X,) if cancelled else (_D, _X)
-        implied = _X if cancelled or has_error else _D
+        allowed = (X,) if cancelled else (D, X)
+        implied = X if cancelled or has_error else D
         if job.status not in allowed and not self._infer(job, implied):
             self._emit(
                 RuleId.BLOCK_JOB_COMPLETION_EVENT,
@@ -519,7 +518,7 @@ class EventChecks(OracleCore):
             return
         if not cancelled:
             self._exercise(RuleId.JOB_INFO_ERROR_IFF_FAILED)
-        if not cancelled and (job.status is _X) != has_error:
+        if not cancelled and (job.status is X) != has_error:
             self._emit(
                 RuleId.JOB_INFO_ERROR_IFF_FAILED,
                 job,

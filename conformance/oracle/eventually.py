@@ -21,7 +21,11 @@ prove a negative by itself, so it ends in one of three ways:
   the rule — the transition that should have come did not;
 * the job was still working when the wait's bound ran out: **slow**, an
   *indeterminate* verdict — neither a pass nor a divergence, counted and
-  listed in the report.
+  listed in the report;
+* ``query-jobs`` listed the job in another status twice and no event said so:
+  **unreported**, a divergence of ``query-jobs.status-consistent`` (QEMU sends
+  ``JOB_STATUS_CHANGE`` under the job lock that ``query-jobs`` also takes, so
+  the event is on the wire before the query's answer).
 
 The driver records a stalled or slow wait as a :class:`~jobcheck.conformance.trace.records.Note`
 with a ``wait`` member, so the verdict is part of the trace: checking the
@@ -44,14 +48,15 @@ from jobcheck.conformance.oracle.job_state import JobState
 from jobcheck.model.lifecycle import Status
 from jobcheck.model.rules import RuleId
 from jobcheck.model.semantics import PAUSE_POINT_TYPES, documented
-
-_U, _C, _R, _P, _Y, _S, _W, _D, _X, _E, _N = tuple(Status)
-_WORKING = frozenset({_U, _C, _R, _P, _Y, _S})
+from jobcheck.model.status_letters import WORKING, C, D, E, P, R, S, U, W, X, Y
 
 STALLED = "stalled"
 """The verdict of a wait in which the job showed no sign of life."""
 SLOW = "slow"
 """The verdict of a wait whose bound ran out while the job was still working."""
+UNREPORTED = "unreported"
+"""The verdict of a wait in which ``query-jobs`` listed the job in another status, twice,
+and no ``JOB_STATUS_CHANGE`` said so."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,7 +85,7 @@ class EventualChecks(OracleCore):
             return out
         for job in self._jobs.values():
             status = job.status
-            if status is None or status in (_U, _C) or job.gave_up is status:
+            if status is None or status in (U, C) or job.gave_up is status:
                 continue
             found = self._must_leave(job)
             if found is not None:
@@ -95,7 +100,7 @@ class EventualChecks(OracleCore):
             return None
         s = job.status
         cancel = job.cancel_requested is True or job.force_cancel is True
-        if s is _R:
+        if s is R:
             pauses = job.type is not None and job.type in PAUSE_POINT_TYPES
             if cancel:
                 return RuleId.JOB_CANCEL_ABORTS, "a cancel was accepted"
@@ -106,13 +111,13 @@ class EventualChecks(OracleCore):
                     return None
                 return RuleId.STATUS_RELEASED_JOB_FINISHES, "it runs unthrottled and unpaused"
             return None
-        if s is _P or s is _S:
+        if s is P or s is S:
             if job.user_paused is not False:
                 return None
             if cancel:
                 return RuleId.JOB_CANCEL_ABORTS, "a cancel was accepted"
             return RuleId.JOB_RESUME_RESUMES, "no pause request holds it"
-        if s is _Y:
+        if s is Y:
             if cancel:
                 return RuleId.JOB_CANCEL_ABORTS, "a cancel was accepted"
             if job.should_complete is True:
@@ -120,10 +125,10 @@ class EventualChecks(OracleCore):
             if job.user_paused is True:
                 return RuleId.JOB_PAUSE_PAUSES, "a pause was accepted (or its error policy stop)"
             return None
-        if s is _W:
+        if s is W:
             if job.grouped is None:
                 return None
-            if any(p.status is None or p.status in _WORKING for p in self._partners(job)):
+            if any(p.status is None or p.status in WORKING for p in self._partners(job)):
                 return None
             if job.force_cancel is True:
                 return RuleId.JOB_CANCEL_ABORTS, "a cancel was accepted"
@@ -131,7 +136,7 @@ class EventualChecks(OracleCore):
                 RuleId.STATUS_RELEASED_JOB_FINISHES,
                 "its work is done, and so is that of its transaction",
             )
-        if s is _D:
+        if s is D:
             if job.force_cancel is True:
                 return RuleId.JOB_CANCEL_ABORTS, "a cancel was accepted"
             if job.finalize_accepted:
@@ -139,9 +144,9 @@ class EventualChecks(OracleCore):
             if job.auto_finalize is True and self._txn_held(job) is False:
                 return RuleId.STATUS_PENDING_AUTO_FINALIZES, "its auto-finalize is on"
             return None
-        if s is _X:
+        if s is X:
             return RuleId.STATUS_ABORTING_ENDS_CONCLUDED, "it is aborting"
-        if s is _E:
+        if s is E:
             if job.dismissed_at is not None:
                 return RuleId.JOB_DISMISS_REMOVES_JOB, "job-dismiss was accepted"
             if job.auto_dismiss is True or not job.started:
@@ -169,6 +174,17 @@ class EventualChecks(OracleCore):
             seconds = entry.get("seconds")
             waited = f" for {seconds:.3g} s" if isinstance(seconds, (int, float)) else ""
             evidence = str(entry.get("evidence") or "no sign of life")
+            if entry.get("verdict") == UNREPORTED:
+                self._tally(rule, 0)  # it did leave; what is wrong is the missing event
+                self._emit(
+                    RuleId.QUERY_JOBS_STATUS_CONSISTENT,
+                    job,
+                    f"{reason}; query-jobs shows the job left {status.value}, but no"
+                    f" JOB_STATUS_CHANGE reported it{waited} ({evidence})",
+                    "a JOB_STATUS_CHANGE event for every status query-jobs lists",
+                    f"{evidence}",
+                )
+                continue
             if entry.get("verdict") == SLOW:
                 if documented(rule, self.model):
                     self._tally(rule, 2)

@@ -21,9 +21,9 @@ from jobcheck.conformance.oracle.core import OracleCore, names
 from jobcheck.conformance.oracle.job_state import JobState, Obligation
 from jobcheck.model.lifecycle import JobType, Status
 from jobcheck.model.rules import RuleId
+from jobcheck.model.status_letters import C, D, E, N, P, R, S, U, W, X, Y
 
-_U, _C, _R, _P, _Y, _S, _W, _D, _X, _E, _N = tuple(Status)
-_NO_ERROR = frozenset({_C, _R, _P, _Y, _S, _W, _D})
+_NO_ERROR = frozenset({C, R, P, Y, S, W, D})
 
 
 def is_job_info(value: Any) -> bool:
@@ -54,10 +54,10 @@ class QueryChecks(OracleCore):
         if not (self.wire and complete):
             return
         for job in list(self._jobs.values()):
-            if job.id in listed or job.status in (None, _U):
+            if job.id in listed or job.status in (None, U):
                 continue
             window = self._window(job, since)
-            if _N not in window:
+            if N not in window:
                 self._emit(
                     RuleId.QUERY_JOBS_LISTS_LIVE_JOBS,
                     job,
@@ -69,7 +69,7 @@ class QueryChecks(OracleCore):
                 self._add_obligation(
                     job,
                     Obligation(
-                        frozenset({_N}),
+                        frozenset({N}),
                         self._divergence(
                             RuleId.QUERY_JOBS_LISTS_LIVE_JOBS,
                             job.id,
@@ -98,10 +98,10 @@ class QueryChecks(OracleCore):
                 f"listed {status_name!r}",
             )
             return
-        if status is _U or status is _N:
+        if status is U or status is N:
             rule = (
                 RuleId.STATUS_UNDEFINED_NEVER_VISIBLE
-                if status is _U
+                if status is U
                 else RuleId.STATUS_NULL_NEVER_VISIBLE
             )
             self._emit(
@@ -113,7 +113,7 @@ class QueryChecks(OracleCore):
             )
             return
         job = self._jobs.get(job_id)
-        if job is None or job.status is _U:
+        if job is None or job.status is U:
             job = self._listed_unknown(job_id, job, status, since)
             if job is None:
                 return
@@ -130,7 +130,7 @@ class QueryChecks(OracleCore):
             )
         if job.finalized_at is not None and since > job.finalized_at:
             self._exercise(RuleId.JOB_FINALIZE_WHOLE_TRANSACTION)
-        if status is _D and job.finalized_at is not None and since > job.finalized_at:
+        if status is D and job.finalized_at is not None and since > job.finalized_at:
             self._emit(
                 RuleId.JOB_FINALIZE_WHOLE_TRANSACTION,
                 job,
@@ -139,9 +139,9 @@ class QueryChecks(OracleCore):
                 "the whole transaction finalized (concluded or aborting)",
                 "listed it as pending",
             )
-        if status is _E and job.auto_dismiss is not None and job.started:
+        if status is E and job.auto_dismiss is not None and job.started:
             self._exercise(RuleId.STATUS_CONCLUDED_WAITS_FOR_DISMISS)
-        if status is _E and job.auto_dismiss is True and job.started:
+        if status is E and job.auto_dismiss is True and job.started:
             self._emit(
                 RuleId.STATUS_CONCLUDED_AUTO_DISMISSES,
                 job,
@@ -149,7 +149,7 @@ class QueryChecks(OracleCore):
                 "an auto-dismiss job goes from concluded to null at once",
                 "listed it as concluded",
             )
-        self._check_progress(job, info)
+        self._check_progress(job, status, info)
         self._check_error_field(job, status, info)
 
     def _listed_unknown(
@@ -239,7 +239,7 @@ class QueryChecks(OracleCore):
             return
         self._learn_type(job, job_type)
 
-    def _check_progress(self, job: JobState, info: dict[str, Any]) -> None:
+    def _check_progress(self, job: JobState, status: Status, info: dict[str, Any]) -> None:
         current = info.get("current-progress")
         if isinstance(current, int) and not isinstance(current, bool):
             if job.progress is not None:
@@ -273,18 +273,29 @@ class QueryChecks(OracleCore):
                 "an integer >= 0",
                 f"listed {total}",
             )
+        numbers = isinstance(current, int) and isinstance(total, int)
+        if status is E and "error" not in info and numbers:
+            self._exercise(RuleId.JOB_INFO_PROGRESS_COMPLETE_AT_END)
+            if current != total:
+                self._emit(
+                    RuleId.JOB_INFO_PROGRESS_COMPLETE_AT_END,
+                    job,
+                    "query-jobs lists a job concluded without an error short of its total-progress",
+                    f"current-progress = total-progress ({total})",
+                    f"listed current-progress {current} of {total}",
+                )
 
     def _check_error_field(self, job: JobState, status: Status, info: dict[str, Any]) -> None:
         present = "error" in info
         expected: bool | None = None
         if status in _NO_ERROR:
             expected = False
-        elif status is _X:
+        elif status is X:
             expected = True
-        elif status is _E:
-            if job.status is _X:
+        elif status is E:
+            if job.status is X:
                 expected = True
-            elif job.status is _E:
+            elif job.status is E:
                 expected = job.failed
         if expected is None:
             return

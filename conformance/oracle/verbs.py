@@ -44,8 +44,7 @@ from jobcheck.model.semantics import (
     command_name,
     parse_error,
 )
-
-_U, _C, _R, _P, _Y, _S, _W, _D, _X, _E, _N = tuple(Status)
+from jobcheck.model.status_letters import E, N, U
 
 #: The most verb outcomes the oracle keeps cached.
 _MAX_CACHED = 4096
@@ -134,8 +133,8 @@ class VerbChecks(OracleCore):
         job = self._jobs.get(info.id)
         if job is None:
             self._failed_starts.pop(info.id, None)
-            self._new_job(info.id, info, _U)
-        elif job.status is _U and not job.instance:
+            self._new_job(info.id, info, U)
+        elif job.status is U and not job.instance:
             self._apply_info(job, info)
         else:
             job.next_start = info
@@ -166,7 +165,7 @@ class VerbChecks(OracleCore):
         """A start command was refused: jobs it announced but did not create never exist."""
         for info in starts:
             job = self._jobs.get(info.id)
-            if job is not None and job.status is _U:
+            if job is not None and job.status is U:
                 del self._jobs[info.id]
                 self._failed_starts[info.id] = info
                 while len(self._failed_starts) > MAX_GONE_JOBS:
@@ -184,7 +183,7 @@ class VerbChecks(OracleCore):
         for info in starts:
             job = self._jobs.get(info.id)
             if job is None:
-                job = self._new_job(info.id, info, _U)
+                job = self._new_job(info.id, info, U)
             elif job.next_start is info:
                 job = self._restart(job)
             self._begin_instance(job)
@@ -226,7 +225,7 @@ class VerbChecks(OracleCore):
         elif (
             job.ended_at is not None
             and job.ended_at < since
-            and (job.dismissed or not self.model.permits(verb, _E))
+            and (job.dismissed or not self.model.permits(verb, E))
         ):
             del self._jobs[job_id]
             job = self._adopt(job_id, None)
@@ -259,11 +258,11 @@ class VerbChecks(OracleCore):
                 return
             statuses = frozenset({stated})
         elif job is None:
-            statuses = frozenset({_N})
+            statuses = frozenset({N})
         else:
             statuses = self._window(job, since)
-            if _U in statuses:
-                statuses |= {_N}
+            if U in statuses:
+                statuses |= {N}
         outcomes = self._outcomes(job, job_id, statuses, call)
         self._exercise_verb(call, outcomes)
         matched = outcomes.get(key)
@@ -368,8 +367,8 @@ class VerbChecks(OracleCore):
         found: Outcomes = {}
         for status in statuses:
             candidates: Iterable[AbstractJob | None]
-            if job is None or status in (_U, _N):
-                candidates, shown = (None,), _N
+            if job is None or status in (U, N):
+                candidates, shown = (None,), N
             else:
                 candidates, shown = abstract_jobs(job, status, call.verb, name=_NAME), status
             for candidate in candidates:
@@ -634,7 +633,7 @@ class VerbChecks(OracleCore):
                 f" (last status {job.status})",
                 observed,
             )
-        elif self.wire and job.block_job and _N not in self._window(job, since):
+        elif self.wire and job.block_job and N not in self._window(job, since):
             window = self._window(job, since)
             self._emit(
                 RuleId.BLOCK_JOB_DEVICE_NOT_ACTIVE,

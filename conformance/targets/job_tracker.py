@@ -40,6 +40,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from jobcheck.conformance.trace.job_commands import StartInfo, classify
+from jobcheck.conformance.trace.qmp_messages import JOB_STATUS_CHANGE
 from jobcheck.model.lifecycle import BLOCK_JOB_TYPES, JobType, Verb
 
 #: Statuses in which a job still has work to do (it has not reached waiting).
@@ -93,7 +94,7 @@ class JobTracker:
 
     def event(self, name: str, data: Mapping[str, Any]) -> None:
         """Take in one QMP event (only ``JOB_STATUS_CHANGE`` matters here)."""
-        if name != "JOB_STATUS_CHANGE":
+        if name != JOB_STATUS_CHANGE:
             return
         job_id, status = data.get("id"), data.get("status")
         if not isinstance(job_id, str) or not isinstance(status, str):

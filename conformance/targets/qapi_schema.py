@@ -19,6 +19,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from jobcheck.conformance.trace.qmp_messages import JOB_STATUS_CHANGE
+
 _VERB_MARKERS = frozenset({"pause", "resume", "set-speed", "complete", "dismiss", "finalize"})
 
 
@@ -67,7 +69,7 @@ def job_enum_members(schema: Iterable[Any]) -> dict[str, list[str]]:
             values = _member_enum(names, element, member)
             if values is not None:
                 found[enum_name] = values
-    event = names.get("JOB_STATUS_CHANGE")
+    event = names.get(JOB_STATUS_CHANGE)
     if "JobStatus" not in found and event is not None and event.get("meta-type") == "event":
         values = _member_enum(names, str(event.get("arg-type")), "status")
         if values is not None:

@@ -89,6 +89,7 @@ from jobcheck.conformance.targets.qemu_session import (
 )
 from jobcheck.conformance.targets.qemu_setup import JobPlan, NodeSetup, Sizes
 from jobcheck.conformance.targets.raw_qmp import check_raw_command
+from jobcheck.conformance.trace.qmp_messages import JOB_STATUS_CHANGE
 from jobcheck.conformance.trace.records import (
     Command,
     Event,
@@ -564,8 +565,11 @@ class QemuTarget(Target):
         signs of life: a job listed in the same status in two such samples, with
         the same ``current-progress`` and — if it is running or ready — not busy in
         either, is *stalled*; one still alive when :attr:`timeout` seconds have
-        passed is *slow*.  A job listed in another status than awaited has moved
-        (its event is the oracle's business).
+        passed is *slow*.  A job listed in another status than awaited has moved;
+        its ``JOB_STATUS_CHANGE`` precedes the query's answer on the wire (QEMU
+        changes the status and sends the event under the job lock the query also
+        takes), so one listed elsewhere in two samples with no event in between is
+        *unreported*: it moved without saying so.
         """
         session = self._session
         started = time.monotonic()
@@ -587,8 +591,19 @@ class QemuTarget(Target):
             elapsed = time.monotonic() - started
             for job in sorted(waiting):
                 now, before = samples.get(job), previous.get(job)
-                if now is None or now.status != expect[job]:
-                    waiting.discard(job)  # gone or moved, as the snapshot shows
+                if now is None:
+                    waiting.discard(job)  # gone, as the snapshot shows
+                    continue
+                if now.status != expect[job]:
+                    if before is not None and before.status == now.status:
+                        waiting.discard(job)
+                        verdicts[job] = {
+                            "status": expect[job],
+                            "verdict": "unreported",
+                            "seconds": round(elapsed, 3),
+                            "evidence": f"listed {now.status} in two queries, no event",
+                        }
+                    previous[job] = now
                     continue
                 previous[job] = now
                 verdict = None
@@ -642,7 +657,7 @@ class QemuTarget(Target):
                     self._queries[record.id] = record.execute
                 record = replace(record, arguments=_unprefixed(record.arguments, prefix))
             elif isinstance(record, Event):
-                key = "id" if record.event == "JOB_STATUS_CHANGE" else "device"
+                key = "id" if record.event == JOB_STATUS_CHANGE else "device"
                 named = record.data.get(key)
                 if record.event.startswith(("JOB_", "BLOCK_JOB_")) and not (
                     isinstance(named, str) and named.startswith(prefix)

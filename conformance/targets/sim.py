@@ -30,8 +30,8 @@ The steps of :mod:`.base` map onto QMP as a live QEMU would do them:
 * ``wait``: run the virtual main loop until nothing is pending.
 
 Versions: ``7.2`` (QEMU 7.2.22) and anything newer that
-:func:`~jobcheck.model.lifecycle.model_for` knows (``8.2``, ``9.2``, ``10.2``
-= ``latest``).  A mutant from :mod:`.sim_mutants` changes one behaviour.
+:func:`~jobcheck.model.lifecycle.model_for` knows (``8.2``, ``9.2``, ``10.1``,
+``10.2`` = ``latest``).  A mutant from :mod:`.sim_mutants` changes one behaviour.
 """
 
 from __future__ import annotations
@@ -45,6 +45,7 @@ from jobcheck.conformance.targets.base import Target
 from jobcheck.conformance.targets.sim_engine import Engine, QmpFailure
 from jobcheck.conformance.targets.sim_mutants import MUTANTS
 from jobcheck.conformance.targets.sim_qmp import Qmp
+from jobcheck.conformance.trace.qmp_messages import JOB_STATUS_CHANGE
 from jobcheck.conformance.trace.records import Command, Event, Meta, QmpError, Record, Response
 from jobcheck.conformance.trace.steps import ErrorPolicy, JobSpec
 from jobcheck.model.lifecycle import JobType, Model
@@ -148,7 +149,7 @@ class Simulator(Target):
         self._records.append(record)
 
     def _emit(self, name: str, data: dict[str, Any]) -> None:
-        if name == "JOB_STATUS_CHANGE":
+        if name == JOB_STATUS_CHANGE:
             self._reported[str(data.get("id"))] = str(data.get("status"))
         self._clock += 3
         seconds, micro = divmod(self._clock, 1_000_000)

@@ -44,7 +44,7 @@ from collections.abc import Callable, Generator
 from typing import Any
 
 from jobcheck.conformance.errors import TargetError
-from jobcheck.conformance.trace.qmp_messages import block_job_data
+from jobcheck.conformance.trace.qmp_messages import JOB_STATUS_CHANGE, block_job_data
 from jobcheck.model.lifecycle import Status
 
 Emit = Callable[[str, dict[str, Any]], None]
@@ -296,7 +296,7 @@ class Engine:
         if silent:
             return
         if new is not old or self.mutant == "duplicate-status-event":
-            self.emit("JOB_STATUS_CHANGE", {"id": job.id, "status": new.value})
+            self.emit(JOB_STATUS_CHANGE, {"id": job.id, "status": new.value})
 
     def _block_event(self, name: str, job: Job, error: str | None = None) -> None:
         self.emit(name, block_job_data(job.kind, job.id, job.total, job.current, job.speed, error))

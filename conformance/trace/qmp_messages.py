@@ -19,6 +19,7 @@ here: a status name that the model does not know is a finding for the oracle
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,6 +34,37 @@ from jobcheck.conformance.trace.records import (
 )
 
 JOB_STATUS_CHANGE = "JOB_STATUS_CHANGE"
+
+
+def status_change(record: Record) -> tuple[str, str] | None:
+    """The job id and the status a ``JOB_STATUS_CHANGE`` event reports, as QEMU spelled
+    them; ``None`` for any other record.
+
+    >>> from jobcheck.conformance.trace.records import Event
+    >>> status_change(Event(JOB_STATUS_CHANGE, {"id": "j0", "status": "ready"}))
+    ('j0', 'ready')
+    >>> status_change(Event("BLOCK_JOB_READY", {"device": "j0"})) is None
+    True
+    """
+    if not isinstance(record, Event) or record.event != JOB_STATUS_CHANGE:
+        return None
+    return str(record.data.get("id")), str(record.data.get("status"))
+
+
+def last_statuses(records: Iterable[Record]) -> dict[str, str]:
+    """Each job's last reported status in ``records``, by job id.
+
+    >>> from jobcheck.conformance.trace.records import Event
+    >>> last_statuses([Event(JOB_STATUS_CHANGE, {"id": "j0", "status": s}) for s in
+    ...     ("created", "running")])
+    {'j0': 'running'}
+    """
+    found: dict[str, str] = {}
+    for record in records:
+        change = status_change(record)
+        if change is not None:
+            found[change[0]] = change[1]
+    return found
 
 
 def block_job_data(

@@ -54,7 +54,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from jobcheck.conformance.errors import JobcheckError, UsageError
-from jobcheck.conformance.trace.qmp_messages import block_job_data
+from jobcheck.conformance.trace.qmp_messages import JOB_STATUS_CHANGE, block_job_data
 from jobcheck.conformance.trace.records import (
     Command,
     Event,
@@ -170,7 +170,7 @@ class _Generator:
 
     def _status(self, job: _Job, status: str) -> Event:
         job.status = status
-        return self._event("JOB_STATUS_CHANGE", {"id": job.id, "status": status})
+        return self._event(JOB_STATUS_CHANGE, {"id": job.id, "status": status})
 
     def _block_event(self, job: _Job, name: str, error: str | None = None) -> list[Record]:
         if not job.block:
