@@ -79,6 +79,10 @@ class Status(StrEnum):
 _LETTERS: dict[Status, str] = dict(zip(Status, "UCRPYSWDXEN", strict=True))
 
 
+STATUS_NAMED: dict[str, Status] = {s.value: s for s in Status}
+"""Each status by its QAPI name: a dict lookup, cheaper than ``Status(name)`` on hot paths."""
+
+
 class Verb(StrEnum):
     """``JobVerb``: the command verbs that can be applied to a job, in QAPI enum order."""
 
@@ -184,7 +188,15 @@ class Model:
         return (source, target) in self.transitions
 
     def successors(self, source: Status) -> frozenset[Status]:
-        return frozenset(b for a, b in self.transitions if a == source)
+        return self._successors.get(source, frozenset())
+
+    @cached_property
+    def _successors(self) -> dict[Status, frozenset[Status]]:
+        """``successors`` of every status that has any, computed once."""
+        out: dict[Status, set[Status]] = {}
+        for a, b in self.transitions:
+            out.setdefault(a, set()).add(b)
+        return {a: frozenset(bs) for a, bs in out.items()}
 
     def permits(self, verb: Verb, status: Status) -> bool:
         """Whether ``JobVerbTable`` permits ``verb`` in ``status`` (unknown verbs: no)."""

@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -13,6 +14,7 @@ from jobcheck.conformance.campaign.coverage import Coverage, coverage_summary, g
 from jobcheck.conformance.campaign.machine import Exploration, machine_factory
 from jobcheck.conformance.campaign.results import CampaignResult, accept_known
 from jobcheck.conformance.campaign.run import run_campaign
+from jobcheck.conformance.targets.base import Target
 from jobcheck.conformance.targets.select import TargetChoice
 from jobcheck.conformance.targets.sim_mutants import MUTANTS
 from jobcheck.conformance.trace.records import read_jsonl
@@ -227,9 +229,77 @@ def test_the_verb_rule_draws_only_the_models_verbs() -> None:
 
 
 def test_campaigns_share_no_state() -> None:
-    first = _campaign("7.2", seed=2, examples=3, steps=5, tour=False)
-    second = _campaign("latest", seed=2, examples=2, steps=5, tour=False)
-    again = _campaign("7.2", seed=2, examples=3, steps=5, tour=False)
+    first = _campaign("7.2", seed=1, examples=3, steps=5, tour=False)
+    second = _campaign("latest", seed=1, examples=2, steps=5, tour=False)
+    again = _campaign("7.2", seed=1, examples=3, steps=5, tour=False)
     assert second.examples == 2
     assert (first.examples, first.steps) == (again.examples, again.steps)
     assert [d.message for d in first.divergences] == [d.message for d in again.divergences]
+
+
+def test_every_example_runs_on_a_fresh_target_of_the_campaign_seed() -> None:
+    """A target per example that runs a step, seeded with the campaign's seed: an example's
+    trace depends on its steps alone, so the printed steps replay it."""
+    seeds: list[int] = []
+    choice = TargetChoice("sim", model="7.2")
+
+    def make(seed: int) -> Target:
+        seeds.append(seed)
+        return choice.make(seed)
+
+    result = run_campaign(make, model_for("7.2"), seed=7, examples=6, steps=5, tour=False)
+    assert seeds and set(seeds) == {7}
+    assert result.examples + result.shrink_runs == len(seeds)
+
+
+def test_the_tour_runs_on_the_target_handed_over_and_it_is_closed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """``jobcheck run`` hands the target it read the version from to the campaigns: the
+    tour runs on it (no other target made), and it is closed afterwards whatever ran."""
+    from jobcheck.conformance.campaign.parallel import run_campaigns
+    from jobcheck.conformance.targets.sim import Simulator
+
+    made: list[int] = []
+    make = TargetChoice.make
+
+    def counting(self: TargetChoice, seed: int = 0) -> Target:
+        made.append(seed)
+        return make(self, seed)
+
+    monkeypatch.setattr(TargetChoice, "make", counting)
+    choice = TargetChoice("sim", model="7.2")
+    common = {"seed": 3, "profile": "ci", "steps": 5, "tour": True, "accept": accept_known}
+    first = Simulator("7.2", seed=3)
+    result = run_campaigns(choice, model_for("7.2"), examples=0, jobs=1, first=first, **common)
+    assert result.tour_steps > 0 and made == [] and first._closed
+    first = Simulator("7.2", seed=3)
+    result = run_campaigns(choice, model_for("7.2"), examples=2, jobs=1, first=first, **common)
+    assert result.examples == len(made) and set(made) == {3} and first._closed
+    first = Simulator("7.2", seed=3)  # several jobs: the workers make their own
+    run_campaigns(choice, model_for("7.2"), examples=2, jobs=2, first=first, **common)
+    assert first._closed
+
+
+@pytest.mark.live
+def test_jobcheck_run_starts_one_qemu_for_the_version_and_the_tour(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    import shutil
+
+    from jobcheck.conformance.cli import main
+    from jobcheck.conformance.targets.qemu import QemuTarget
+
+    binary = shutil.which("qemu-storage-daemon")
+    assert binary is not None
+    started: list[QemuTarget] = []
+    init = QemuTarget.__init__
+
+    def counting(self: QemuTarget, *args: Any, **kwargs: Any) -> None:
+        started.append(self)
+        init(self, *args, **kwargs)
+
+    monkeypatch.setattr(QemuTarget, "__init__", counting)
+    monkeypatch.chdir(tmp_path)
+    assert main(["run", "--qemu", binary, "--examples", "0", "--no-report"]) == 0
+    assert len(started) == 1

@@ -487,6 +487,27 @@ def test_acceptance_of_a_forbidden_verb_wire_order_only() -> None:
     assert new(t.run(meta=PER_JOB)) == []
 
 
+def test_verb_outcomes_cached_by_one_oracle_judge_alike_in_another() -> None:
+    """Verb outcomes are cached per model, shared by its oracles, under a placeholder id:
+    what one oracle computed for job 'j' judges another oracle's job 'k' the same."""
+
+    def pause_in_pending(job: str) -> list[str]:
+        t = Trace().backup(job, **{"auto-finalize": False}).jsc(job, "waiting", "pending")
+        t.refused(
+            "job-pause",
+            f"Job '{job}' in state 'pending' cannot accept command verb 'pause'",
+            id=job,
+        )
+        t.call("job-pause", id=job)  # accepted: forbidden in pending
+        out = t.run()
+        assert all(d.job in (job, None) for d in out)
+        return new(out)
+
+    first = pause_in_pending("j")  # fills the cache (or finds it filled)
+    again = pause_in_pending("k")  # served from the cache, for another id
+    assert first == again == ["verb.permission-table"]
+
+
 def test_complete_only_ready() -> None:
     t = Trace().backup().call("job-complete", id="j")
     assert new(t.run()) == ["job-complete.only-ready"]

@@ -28,7 +28,7 @@ from jobcheck.conformance.trace.records import Command, Event, Note, Record, Res
 from jobcheck.conformance.trace.steps import kind_of
 from jobcheck.model.graph import executable_statuses, lifecycle_graph, plan_edge
 from jobcheck.model.kinds import JobKind
-from jobcheck.model.lifecycle import Model, Status, Verb
+from jobcheck.model.lifecycle import STATUS_NAMED, Model, Status, Verb
 from jobcheck.model.semantics import Refusal, parse_error
 
 Cell = tuple[str, Verb, Status]
@@ -91,9 +91,8 @@ class Coverage:
         if change is None:
             return
         job = change[0]
-        try:
-            new = Status(change[1])
-        except ValueError:
+        new = STATUS_NAMED.get(change[1])
+        if new is None:
             return
         kind = self._kind.get(job, "?")
         old = self._status.get(job)

@@ -5,8 +5,10 @@ in separate processes, seeds ``seed``, ``seed + 1``, … — with the examples
 split between them, and merges their coverage and findings.  Their progress
 (:mod:`.progress`) comes back through a queue, each campaign's snapshots in
 turn, so that one line can show them all.  :func:`probe` learns the target's
-QEMU version and model first.  :class:`RunInfo` describes what was run, for
-the summary and the reports.
+QEMU version and model first; ``jobcheck run`` instead opens the first target
+itself and hands it to :func:`run_campaigns` (``first``), whose first campaign
+runs on it, so that the QEMU that told the version is not started twice.
+:class:`RunInfo` describes what was run, for the summary and the reports.
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ from jobcheck.conformance.campaign.coverage import goals
 from jobcheck.conformance.campaign.progress import Reporter, Send
 from jobcheck.conformance.campaign.results import Accept, CampaignResult
 from jobcheck.conformance.campaign.run import run_campaign
+from jobcheck.conformance.campaign.session import TargetFactory
+from jobcheck.conformance.targets.base import Target
 from jobcheck.conformance.targets.select import TargetChoice
 from jobcheck.model.lifecycle import Model, model_for
 
@@ -89,8 +93,9 @@ def _init_worker(queue: Any) -> None:
     _QUEUE = queue
 
 
-def _campaign(work: _Work, send: Send | None = None) -> CampaignResult:
-    """One campaign; its progress goes to ``send`` (in a worker process: the queue)."""
+def _campaign(work: _Work, send: Send | None = None, first: Target | None = None) -> CampaignResult:
+    """One campaign; its progress goes to ``send`` (in a worker process: the queue); its
+    first target is ``first`` if given (see :func:`first_then`)."""
     model = model_for(work.model)
     reporter = None
     if work.progress:
@@ -99,7 +104,7 @@ def _campaign(work: _Work, send: Send | None = None) -> CampaignResult:
     result = CampaignResult()
     try:
         result = run_campaign(
-            work.choice.make,
+            first_then(first, work.choice.make),
             model,
             seed=work.seed,
             profile=work.profile,
@@ -125,6 +130,17 @@ def probe(choice: TargetChoice) -> tuple[str, Model]:
         target.close()
 
 
+def first_then(first: Target | None, make: TargetFactory) -> TargetFactory:
+    """``make``, except that its first call returns ``first`` (a target already open, made
+    with the seed of that first call), if given."""
+    handed: list[Target] = [first] if first is not None else []
+
+    def factory(seed: int) -> Target:
+        return handed.pop() if handed else make(seed)
+
+    return factory
+
+
 def run_campaigns(
     choice: TargetChoice,
     model: Model,
@@ -137,11 +153,15 @@ def run_campaigns(
     tour: bool,
     accept: Accept,
     progress: Send | None = None,
+    first: Target | None = None,
 ) -> CampaignResult:
     r"""``jobs`` campaigns (the tour in the first only), merged; ``seconds`` is the wall time.
 
     ``accept`` must be picklable when ``jobs`` > 1 (it goes to the worker processes).
     ``progress`` gets every campaign's :class:`~.progress.Snapshot`\ s, in this process.
+    ``first`` is a target of ``choice`` already open, made with ``seed``: with one job, the
+    campaign's first target (its tour's); with several, whose campaigns run in other
+    processes, it is closed first.  Either way it is closed when this returns.
     """
     works = [
         _Work(
@@ -160,8 +180,14 @@ def run_campaigns(
     ]
     started = time.monotonic()
     if jobs == 1:
-        result = _campaign(works[0], progress)
+        try:
+            result = _campaign(works[0], progress, first)
+        finally:
+            if first is not None:
+                first.close()  # idempotent: the campaign closed it if it ran on it
     else:
+        if first is not None:
+            first.close()  # a live QEMU connection is not to be shared with forked workers
         result = CampaignResult()
         context = multiprocessing.get_context("fork" if os.name == "posix" else "spawn")
         queue = context.Queue()

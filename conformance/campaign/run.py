@@ -92,7 +92,7 @@ def run_campaign(
     if examples == 0:
         result.seconds = time.monotonic() - started
         return result
-    exploration = Exploration(make_target, model, accept, result, extra, progress)
+    exploration = Exploration(make_target, model, accept, result, extra, progress, target_seed=seed)
     # Hypothesis documents the factory as "anything which returns an instance of
     # RuleBasedStateMachine when called with no arguments"; its annotation says a class.
     factory = cast(type[RuleBasedStateMachine], machine_factory(exploration))

@@ -114,7 +114,9 @@ class Session:
         for _ in range(MAX_SETTLE_ROUNDS):
             awaited = self.oracle.awaiting()
             self.target.settle({job: a.status.value for job, a in awaited.items()})
-            self._absorb()
+            # nothing new fed: the oracle awaits what it awaited before
+            if not self._absorb() and not awaited:
+                return
             if not awaited and not self.oracle.awaiting():
                 return
 
@@ -135,8 +137,13 @@ class Session:
             self._keep(new)
         self._raise_if_new()
 
-    def _absorb(self) -> None:
-        for record in self.target.take_records():
+    def _absorb(self) -> bool:
+        """Feed the target's new records to the oracle, coverage and observations; whether
+        there were any (the oracle's state changes only by what it is fed)."""
+        records = self.target.take_records()
+        if not records:
+            return False
+        for record in records:
             self.records.append(record)
             change = status_change(record)
             if change is not None:
@@ -144,8 +151,14 @@ class Session:
             self.result.coverage.feed(record)
             self.watcher.feed(record)
             found = self.oracle.feed(record)
-            self._keep(found)
-            self._sample(found)
+            if found:
+                self._keep(found)
+                self._sample(found)
+        self._collect()
+        return True
+
+    def _collect(self) -> None:
+        """Count into the result what the oracle has exercised, tallied and left undecided."""
         self._exercise(self.oracle.exercised)
         undecided = self.oracle.undecided
         if len(undecided) > self._undecided:
@@ -187,6 +200,7 @@ class Session:
         found = self.oracle.feed(note)
         self._keep(found)
         self._sample(found)
+        self._collect()
         raise CrashFound(f"{found[0].rule}: {found[0].message}" if found else str(error), error)
 
     def _keep(self, divergences: list[Divergence]) -> None:

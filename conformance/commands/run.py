@@ -28,7 +28,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from jobcheck.conformance.campaign.coverage import coverage_summary, goals
-from jobcheck.conformance.campaign.parallel import RunInfo, probe, run_campaigns
+from jobcheck.conformance.campaign.parallel import RunInfo, run_campaigns
 from jobcheck.conformance.campaign.progress import TerminalProgress
 from jobcheck.conformance.campaign.results import CampaignResult, iter_failure_lines
 from jobcheck.conformance.campaign.run import PROFILES
@@ -40,7 +40,8 @@ from jobcheck.conformance.commands.options import (
 )
 from jobcheck.conformance.errors import JobcheckError, TargetCrashed, TargetError, UsageError
 from jobcheck.conformance.report import write as report
-from jobcheck.conformance.report.baseline import Acceptor, load_baseline
+from jobcheck.conformance.report.baseline import Acceptor, Baseline, load_baseline
+from jobcheck.conformance.targets.base import Target
 from jobcheck.conformance.targets.qemu_build import BuildUnusable
 from jobcheck.conformance.targets.qemu_package import debian_package
 from jobcheck.conformance.targets.select import TargetChoice, target_from_options
@@ -218,10 +219,25 @@ def execute(choice: TargetChoice, args: argparse.Namespace, out_dir: Path | None
     """Run the campaign(s) for ``jobcheck run``; print, write the reports, return the exit code."""
     # a malformed baseline is a usage error, before any run
     baseline = load_baseline(args.baseline, upgrade=args.update_baseline) if args.baseline else None
+    # the target that tells the version is the first campaign's first (see run_campaigns)
     try:
-        qemu_version, model = probe(choice)
+        first = choice.make(args.seed)
     except TargetCrashed as exc:
         raise TargetCrashed(f"qemu.no-abort: QEMU crashed as it started: {exc}") from None
+    try:
+        return _execute(choice, first, baseline, args, out_dir)
+    finally:
+        first.close()  # idempotent; at the latest here
+
+
+def _execute(
+    choice: TargetChoice,
+    first: Target,
+    baseline: Baseline | None,
+    args: argparse.Namespace,
+    out_dir: Path | None,
+) -> int:
+    qemu_version, model = first.qemu_version, first.model
     chosen = choice
     # said once, in the summary's QEMU line and the reports
     said = choice.model_reason or model_line(chosen.model or qemu_version)[1]
@@ -244,6 +260,7 @@ def execute(choice: TargetChoice, args: argparse.Namespace, out_dir: Path | None
         tour=not args.no_tour,
         accept=Acceptor(baseline, qemu_version, args.strict),
         progress=progress,
+        first=first,
     )
     if progress is not None:
         progress.close()

@@ -84,6 +84,19 @@ def names(statuses: Iterable[Status]) -> str:
     return "{" + ", ".join(s.value for s in sorted(statuses, key=order.index)) + "}"
 
 
+VerbCache = dict[object, dict[tuple[bool, str | None, str | None], Any]]
+_VERB_CACHES: dict[int, tuple[Model, VerbCache, dict[object, frozenset[RuleId]]]] = {}
+
+
+def _verb_caches(model: Model) -> tuple[VerbCache, dict[object, frozenset[RuleId]]]:
+    """The verb-outcome caches of ``model`` (keyed by identity: a model is not hashable;
+    the entry keeps the model alive, so its id is not reused)."""
+    entry = _VERB_CACHES.get(id(model))
+    if entry is None:
+        entry = _VERB_CACHES[id(model)] = (model, {}, {})
+    return entry[1], entry[2]
+
+
 class OracleCore:
     """State and helpers shared by the oracle's checks.
 
@@ -108,11 +121,11 @@ class OracleCore:
         self._first_command = -1
         """The record index of the first command since the last reset (-1: none yet)."""
         self._reach = reach_all(model)
-        self._verb_cache: dict[object, dict[tuple[bool, str | None, str | None], Any]] = {}
+        self._verb_cache, self._stakes = _verb_caches(model)
+        """Verb outcomes, and per cache key of verb outcomes the rules they put to the
+        test: shared by every oracle of the same model (they depend on nothing else)."""
         self._outcomes_key: object = None
         """The cache key of the verb outcomes computed last."""
-        self._stakes: dict[object, frozenset[RuleId]] = {}
-        """Per cache key of verb outcomes, the rules they put to the test."""
         self._out: list[Divergence] = []
         self._index = 0
         self._line = 0

@@ -25,7 +25,7 @@ from typing import Any
 
 from jobcheck.conformance.oracle.core import OracleCore, names
 from jobcheck.conformance.oracle.job_state import JobState
-from jobcheck.model.lifecycle import BLOCK_JOB_TYPES, JobType, Status
+from jobcheck.model.lifecycle import BLOCK_JOB_TYPES, STATUS_NAMED, JobType, Status
 from jobcheck.model.rules import RuleId
 from jobcheck.model.status_letters import WORKING, C, D, E, N, R, S, U, W, X, Y
 
@@ -60,9 +60,8 @@ class EventChecks(OracleCore):
                 f"data {data!r}"[:200],
             )
             return
-        try:
-            status = Status(name)
-        except ValueError:
+        status = STATUS_NAMED.get(name)
+        if status is None:
             self._emit(
                 RuleId.QAPI_MEMBERS_KNOWN,
                 job_id,

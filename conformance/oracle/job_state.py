@@ -170,8 +170,21 @@ class JobState:
         self.wild = True
 
 
+_REACH: dict[frozenset[tuple[Status, Status]], dict[Status, frozenset[Status]]] = {}
+
+
 def reach_all(model: Model) -> dict[Status, frozenset[Status]]:
-    """Every status reachable from each status by any transitions (itself included)."""
+    """Every status reachable from each status by any transitions (itself included).
+
+    Computed once per transition relation (all it depends on); do not modify the result.
+    """
+    found = _REACH.get(model.transitions)
+    if found is None:
+        found = _REACH[model.transitions] = _compute_reach(model)
+    return found
+
+
+def _compute_reach(model: Model) -> dict[Status, frozenset[Status]]:
     out: dict[Status, frozenset[Status]] = {}
     for start in Status:
         seen = {start}

@@ -153,9 +153,10 @@ def check_args(args: dict[str, Any], schema: Schema) -> None:
             continue
         if not _is(args[name], kind):
             raise QmpFailure(f"Invalid parameter type for '{name}', expected: {_TYPE_NAMES[kind]}")
-    for name in args:
-        if not any(name == member[0] for member in schema):
-            raise QmpFailure(f"Parameter '{name}' is unexpected")
+    if len(args) > len(schema) or not args.keys() <= {member[0] for member in schema}:
+        for name in args:
+            if not any(name == member[0] for member in schema):
+                raise QmpFailure(f"Parameter '{name}' is unexpected")
 
 
 def _enum(args: dict[str, Any], name: str, values: tuple[str, ...]) -> None:
