@@ -415,7 +415,11 @@ def loads(text: str) -> Any:
     ...
     ValueError: NaN is not a JSON value
     """
-    return json.loads(text, parse_constant=_no_constant)
+    return _STRICT.decode(text)
+
+
+_STRICT = json.JSONDecoder(parse_constant=_no_constant)
+"""One decoder for every line (``json.loads`` with an option builds a new one per call)."""
 
 
 def parse_json(text: str, path: str, line: int) -> Any:
