@@ -22,6 +22,7 @@ import functools
 import os
 import re
 import shutil
+import signal
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,6 +47,13 @@ settings.register_profile(
 )
 PROFILE = os.environ.get("HYPOTHESIS_PROFILE", "ci")
 settings.load_profile(PROFILE)
+
+# Several tests send SIGINT on purpose, to this process or to a child. A shell's background
+# job starts with SIGINT ignored, and an ignored signal is inherited across exec, so under
+# `.ci/run &` those tests would prove nothing (and fail). The test session takes Python's
+# own Ctrl-C handler; a handler, unlike SIG_IGN, is reset to the default in each child.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"
