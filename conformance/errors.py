@@ -13,7 +13,7 @@ exit code below; anything else reaching the top level is a bug in jobcheck.
 
 from __future__ import annotations
 
-from jobcheck.model.lifecycle import Model, UnknownVersionError, model_for
+from jobcheck.model.lifecycle import Model, UnknownVersionError, model_choice
 
 
 class JobcheckError(Exception):
@@ -59,9 +59,19 @@ def model_for_option(version: str) -> Model:
     ...     print(exc)
     unknown QEMU version '1.0'; known models: ...
     """
+    return model_choice_option(version)[0]
+
+
+def model_choice_option(version: str) -> tuple[Model, str]:
+    """:func:`~jobcheck.model.lifecycle.model_choice` (the model and why, in one line), with
+    an unknown or absurdly long version a :class:`UsageError`.
+
+    >>> model_choice_option("7.2.22")[1]
+    'model 7.2: written for QEMU 7.2, and this is QEMU 7.2.22'
+    """
     if len(version) > 40:
         raise UsageError(f"unknown QEMU version {version[:20]!r}… (too long for a version)")
     try:
-        return model_for(version)
+        return model_choice(version)
     except UnknownVersionError as exc:
         raise UsageError(str(exc)) from None

@@ -175,18 +175,17 @@ class CampaignMachine(RuleBasedStateMachine):
         try:
             action(*args)
         except CrashFound as exc:
-            self.exploration.failing = True
             self._escape(exc.error)
         except StepFailed:
             self.exploration.failing = True
             self.exploration.failed = self.session
             raise
         except TargetError as exc:
-            self.exploration.failing = True
             self._escape(exc)
 
     def _escape(self, error: TargetError) -> NoReturn:
         self.escaped = True
+        self.exploration.failing = True
         escape = TargetFailed(error, self.session)
         if self.exploration.escaped is None:
             self.exploration.escaped = escape

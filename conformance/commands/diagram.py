@@ -19,7 +19,7 @@ import argparse
 from pathlib import Path
 
 from jobcheck.conformance.commands.options import say_model
-from jobcheck.conformance.errors import UsageError, model_for_option
+from jobcheck.conformance.errors import UsageError
 from jobcheck.conformance.report.diagram_files import (
     DEFAULT_FORMATS,
     FORMATS,
@@ -66,10 +66,9 @@ def models_option(text: str) -> list[Model]:
     if text == "all":
         return list(MODELS.values())
     try:
-        model_for_option(text)
+        return [say_model("diagram", text, always=False)]
     except UsageError as exc:
         raise UsageError(f"{exc} (or 'all')") from None
-    return [say_model("diagram", text, always=False)]
 
 
 def _formats(text: str) -> list[str]:

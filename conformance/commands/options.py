@@ -22,8 +22,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from jobcheck.conformance.errors import UsageError, model_for_option
-from jobcheck.model.lifecycle import MODELS, Model, UnknownVersionError, model_choice
+from jobcheck.conformance.errors import UsageError, model_choice_option
+from jobcheck.model.lifecycle import LATEST, Model
 
 JSON_TO_STDOUT = "-"
 """The value of ``--json`` without a file."""
@@ -70,13 +70,8 @@ def model_line(version: str | None) -> tuple[Model, str]:
     'model 10.2: the newest, as no QEMU version is known'
     """
     if version is None:
-        newest = MODELS[next(reversed(MODELS))]
-        return newest, f"model {newest.version}: the newest, as no QEMU version is known"
-    model_for_option(version)  # a version too long to quote: one short line
-    try:
-        return model_choice(version)
-    except UnknownVersionError as exc:
-        raise UsageError(str(exc)) from None
+        return LATEST, f"model {LATEST.version}: the newest, as no QEMU version is known"
+    return model_choice_option(version)
 
 
 _PENDING: list[str] = []
