@@ -154,17 +154,21 @@ class Busy:
         if binary is None:
             pytest.skip("qemu-storage-daemon is not installed")
         self.path = directory / "qmp.sock"
-        listener = socket.socket(socket.AF_UNIX)
-        listener.bind(str(self.path))
-        listener.listen(4)
-        chardev = f"socket,id=m,fd={listener.fileno()},server=on,wait=off"
-        self.process = subprocess.Popen(
-            [binary, "--chardev", chardev, "--monitor", "chardev=m"],
-            pass_fds=[listener.fileno()],
-            stderr=subprocess.DEVNULL,
-        )
-        listener.close()
-        self.reconnect()
+        # A qemu-storage-daemon 7.2 that gets its client while it is still starting can
+        # greet it and then never read from it (measured: 5 of 60 starts of this
+        # fixture): such a daemon is replaced by a new one.
+        for _ in range(3):
+            self.process = self._launch(binary)
+            try:
+                self.reconnect(timeout=5.0)
+                break
+            except TimeoutError:
+                self.disconnect()
+                self.process.kill()
+                self.process.wait()
+        else:
+            raise AssertionError("qemu-storage-daemon never answered qmp_capabilities")
+        self.sock.settimeout(None)
         for name in ("usrc", "udst"):
             self.qmp("blockdev-add", {"driver": "null-co", "node-name": name, "size": 1 << 40})
         mirror = {"job-id": "t1", "device": "usrc", "target": "udst", "sync": "full"}
@@ -185,8 +189,24 @@ class Busy:
     def jobs(self) -> list[dict[str, Any]]:
         return list(self.qmp("query-jobs"))
 
-    def reconnect(self) -> None:
+    def _launch(self, binary: str) -> subprocess.Popen[bytes]:
+        self.path.unlink(missing_ok=True)
+        listener = socket.socket(socket.AF_UNIX)
+        listener.bind(str(self.path))
+        listener.listen(4)
+        chardev = f"socket,id=m,fd={listener.fileno()},server=on,wait=off"
+        try:
+            return subprocess.Popen(
+                [binary, "--chardev", chardev, "--monitor", "chardev=m"],
+                pass_fds=[listener.fileno()],
+                stderr=subprocess.DEVNULL,
+            )
+        finally:
+            listener.close()
+
+    def reconnect(self, timeout: float | None = None) -> None:
         self.sock = socket.socket(socket.AF_UNIX)
+        self.sock.settimeout(timeout)
         self.sock.connect(str(self.path))
         self.stream = self.sock.makefile("rw")
         self.stream.readline()
