@@ -15,9 +15,10 @@ chunks keep the held progress small and the same on every QEMU version:
 mirror ``buf-size`` and backup ``x-perf.max-chunk`` of 1 MiB; commit and
 stream copy 512 KiB chunks, an active commit up to 16 MiB (its buffer cannot
 be set).  Sizes are chosen so that a released job finishes in milliseconds
-while a held one survives hundreds of pause/resume cycles (each lets mirror,
+while a held one survives a hundred pause/resume cycles or more (each lets mirror,
 commit and stream copy one more chunk): 1 GiB ``null-co`` disks for mirror and
-backup, a 512 MiB chain for commit and stream.
+backup, a 64 MiB chain for stream and an intermediate commit (128 chunks), a
+512 MiB one for an active commit (32 chunks of its 16 MiB buffer).
 
 The recipes (``raw`` filters are there to be reopened: see *drain* below):
 
@@ -43,7 +44,8 @@ The recipes (``raw`` filters are there to be reopened: see *drain* below):
   change (it runs to the end at once).
 
 Errors fire only where the job has not been while held: at 3/4 of its disk,
-hundreds of chunks away (an active commit: 24 cycles of 16 MiB).
+at least 24 cycles away (mirror and backup: hundreds; stream and an intermediate
+commit: 96 chunks of 512 KiB; an active commit: 24 of 16 MiB).
 
 *Drain*: a ``blockdev-reopen`` of one of the job's ``raw`` nodes with its
 options unchanged is a drained section of that node, so the job alone goes
@@ -72,7 +74,8 @@ class Sizes:
     """Disk sizes and chunk sizes of the set-up (see the module docstring)."""
 
     disk: int = GiB
-    chain: int = 512 * MiB
+    chain: int = 64 * MiB
+    active_chain: int = 512 * MiB
     image: int = 64 * MiB
     mirror_buffer: int = MiB
     backup_chunk: int = MiB
@@ -200,7 +203,8 @@ class NodeSetup:
         return JobPlan(spec, "blockdev-backup", args, drain)
 
     def _chain_job(self, spec: JobSpec) -> JobPlan:
-        size = self.sizes.chain
+        active = spec.type is JobType.COMMIT and spec.variant == "active"
+        size = self.sizes.active_chain if active else self.sizes.chain
         mid_file, top_file = self._files("midf", "topf")
         data = self._null("datn", size, read_zeroes=True)
         if spec.on_error:
