@@ -185,16 +185,17 @@ def _execute(campaign: _Campaign) -> Any:
     steps = args.steps if args.steps is not None else profile["steps"]
     baseline = load_baseline(args.baseline) if args.baseline else None
     started = time.monotonic()
-    result = run_campaign(
-        choice.make,
-        model,
-        seed=args.seed,
-        profile=args.profile,
-        examples=examples,
-        steps=steps,
-        accept=Acceptor(baseline, campaign.qemu_version, args.strict),
-        meta_extra={"target": choice.describe()},
-    )
+    with choice.targets() as targets:
+        result = run_campaign(
+            targets.make,
+            model,
+            seed=args.seed,
+            profile=args.profile,
+            examples=examples,
+            steps=steps,
+            accept=Acceptor(baseline, campaign.qemu_version, args.strict),
+            meta_extra={"target": choice.describe()},
+        )
     result.seconds = time.monotonic() - started
     info = RunInfo.of(
         campaign.chosen,

@@ -194,9 +194,10 @@ def coverage_campaign(
 ) -> CoverageRun:
     """A campaign on ``choice``'s targets, timed from its start to full coverage."""
     clock = CoverageClock(model)
-    make = clock.watch(choice.make)
-    clock.start()
-    rates = timed_campaign(make, model, examples, steps, seed)
+    with choice.targets() as targets:
+        make = clock.watch(targets.make)
+        clock.start()
+        rates = timed_campaign(make, model, examples, steps, seed)
     return CoverageRun(
         rates,
         clock.reached_after,

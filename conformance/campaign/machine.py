@@ -142,7 +142,9 @@ class CampaignMachine(RuleBasedStateMachine):
     # -- setup -----------------------------------------------------------
 
     def open_target(self, target_seed: int) -> None:
-        """Open the example's session on a fresh target.
+        """Open the example's session on a target of its own (on a live QEMU, one that the
+        example before left as clean as a fresh one:
+        :mod:`~jobcheck.conformance.targets.qemu_pool`).
 
         Done by the example's first step (an example Hypothesis drops before its first
         step opens nothing), not by an ``initialize`` rule: Hypothesis builds the

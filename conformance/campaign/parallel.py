@@ -28,7 +28,7 @@ from jobcheck.conformance.campaign.results import Accept, CampaignResult
 from jobcheck.conformance.campaign.run import run_campaign
 from jobcheck.conformance.campaign.session import TargetFactory
 from jobcheck.conformance.targets.base import Target
-from jobcheck.conformance.targets.select import TargetChoice
+from jobcheck.conformance.targets.select import TargetChoice, Targets
 from jobcheck.model.lifecycle import Model, model_for
 
 
@@ -93,9 +93,18 @@ def _init_worker(queue: Any) -> None:
     _QUEUE = queue
 
 
-def _campaign(work: _Work, send: Send | None = None, first: Target | None = None) -> CampaignResult:
+def _campaign(
+    work: _Work,
+    send: Send | None = None,
+    first: Target | None = None,
+    targets: Targets | None = None,
+) -> CampaignResult:
     """One campaign; its progress goes to ``send`` (in a worker process: the queue); its
-    first target is ``first`` if given (see :func:`first_then`)."""
+    first target is ``first`` if given (see :func:`first_then`), the others are made by
+    ``targets`` (by default, this campaign's own)."""
+    if targets is None:
+        with work.choice.targets() as own:
+            return _campaign(work, send, first, own)
     model = model_for(work.model)
     reporter = None
     if work.progress:
@@ -104,7 +113,7 @@ def _campaign(work: _Work, send: Send | None = None, first: Target | None = None
     result = CampaignResult()
     try:
         result = run_campaign(
-            first_then(first, work.choice.make),
+            first_then(first, targets.make),
             model,
             seed=work.seed,
             profile=work.profile,
@@ -154,6 +163,7 @@ def run_campaigns(
     accept: Accept,
     progress: Send | None = None,
     first: Target | None = None,
+    targets: Targets | None = None,
 ) -> CampaignResult:
     r"""``jobs`` campaigns (the tour in the first only), merged; ``seconds`` is the wall time.
 
@@ -162,6 +172,8 @@ def run_campaigns(
     ``first`` is a target of ``choice`` already open, made with ``seed``: with one job, the
     campaign's first target (its tour's); with several, whose campaigns run in other
     processes, it is closed first.  Either way it is closed when this returns.
+    ``targets`` (where ``first`` came from, if given) makes the other targets of a single
+    campaign; with several, it is closed before the workers start (each has its own).
     """
     works = [
         _Work(
@@ -181,13 +193,15 @@ def run_campaigns(
     started = time.monotonic()
     if jobs == 1:
         try:
-            result = _campaign(works[0], progress, first)
+            result = _campaign(works[0], progress, first, targets)
         finally:
             if first is not None:
                 first.close()  # idempotent: the campaign closed it if it ran on it
     else:
         if first is not None:
             first.close()  # a live QEMU connection is not to be shared with forked workers
+        if targets is not None:
+            targets.close()
         result = CampaignResult()
         context = multiprocessing.get_context("fork" if os.name == "posix" else "spawn")
         queue = context.Queue()

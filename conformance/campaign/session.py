@@ -84,6 +84,8 @@ class Session:
         self._undecided = 0
         self._exercised: set[RuleId] = set()
         """The rules this session has exercised (counted once in the result)."""
+        self._teardown = False
+        """The target is being closed: what it records now is not a step's."""
 
     def step(self, step: dict[str, Any]) -> None:
         """Run one step, settle, check what came back; raise :class:`StepFailed` if needed.
@@ -127,6 +129,8 @@ class Session:
     def finish(self) -> None:
         """Close the target and run the oracle's end-of-trace checks."""
         self.watcher.close()  # what the teardown does is not an observation of the steps
+        self._absorb()
+        self._teardown = True  # nor does it cover anything (its cancels and dismisses)
         try:
             self.target.close()
         except TargetCrashed as exc:
@@ -148,7 +152,8 @@ class Session:
             change = status_change(record)
             if change is not None:
                 self.status[change[0]] = change[1]
-            self.result.coverage.feed(record)
+            if not self._teardown:
+                self.result.coverage.feed(record)
             self.watcher.feed(record)
             found = self.oracle.feed(record)
             if found:

@@ -182,14 +182,15 @@ def _live(args: argparse.Namespace) -> int:
         directory = Path(args.out) if args.out else default
     outcomes = []
     for label, (choice, version, model) in zip(LABELS, probed, strict=True):
-        result = run_side(
-            choice.make,
-            model,
-            explore,
-            seed=args.seed,
-            tour=not args.no_tour,
-            meta_extra={"target": choice.describe(), "profile": args.profile, "compare": label},
-        )
+        with choice.targets() as targets:
+            result = run_side(
+                targets.make,
+                model,
+                explore,
+                seed=args.seed,
+                tour=not args.no_tour,
+                meta_extra={"target": choice.describe(), "profile": args.profile, "compare": label},
+            )
         print(
             f"jobcheck compare: {label}: {result.steps} steps in {result.seconds:.1f} s"
             + (f"; QEMU crashed: {result.crash}" if result.crash else ""),

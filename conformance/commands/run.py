@@ -44,7 +44,7 @@ from jobcheck.conformance.report.baseline import Acceptor, Baseline, load_baseli
 from jobcheck.conformance.targets.base import Target
 from jobcheck.conformance.targets.qemu_build import BuildUnusable
 from jobcheck.conformance.targets.qemu_package import debian_package
-from jobcheck.conformance.targets.select import TargetChoice, target_from_options
+from jobcheck.conformance.targets.select import TargetChoice, Targets, target_from_options
 from jobcheck.conformance.targets.sim_mutants import MUTANTS
 from jobcheck.model.lifecycle import Model
 
@@ -219,15 +219,17 @@ def execute(choice: TargetChoice, args: argparse.Namespace, out_dir: Path | None
     """Run the campaign(s) for ``jobcheck run``; print, write the reports, return the exit code."""
     # a malformed baseline is a usage error, before any run
     baseline = load_baseline(args.baseline, upgrade=args.update_baseline) if args.baseline else None
-    # the target that tells the version is the first campaign's first (see run_campaigns)
-    try:
-        first = choice.make(args.seed)
-    except TargetCrashed as exc:
-        raise TargetCrashed(f"qemu.no-abort: QEMU crashed as it started: {exc}") from None
-    try:
-        return _execute(choice, first, baseline, args, out_dir)
-    finally:
-        first.close()  # idempotent; at the latest here
+    # the target that tells the version is the first campaign's first (see run_campaigns),
+    # and its QEMU serves the campaign's other targets
+    with choice.targets() as targets:
+        try:
+            first = targets.make(args.seed)
+        except TargetCrashed as exc:
+            raise TargetCrashed(f"qemu.no-abort: QEMU crashed as it started: {exc}") from None
+        try:
+            return _execute(choice, first, baseline, args, out_dir, targets)
+        finally:
+            first.close()  # idempotent; at the latest here
 
 
 def _execute(
@@ -236,6 +238,7 @@ def _execute(
     baseline: Baseline | None,
     args: argparse.Namespace,
     out_dir: Path | None,
+    targets: Targets,
 ) -> int:
     qemu_version, model = first.qemu_version, first.model
     chosen = choice
@@ -261,6 +264,7 @@ def _execute(
         accept=Acceptor(baseline, qemu_version, args.strict),
         progress=progress,
         first=first,
+        targets=targets,
     )
     if progress is not None:
         progress.close()

@@ -23,6 +23,19 @@ an attached one is left running at the end, with every job, node and file that
 jobcheck made removed, and is never killed.  Either way the set-up goes through QMP alone
 (:mod:`.qemu_setup`), every name prefixed ``jc-<pid>-<n>-``.
 
+A launched QEMU can serve many targets in turn (:mod:`.qemu_pool`): closing a
+target made with a ``pool`` cancels and dismisses its jobs, deletes its nodes and
+files, checks that ``query-jobs`` and ``query-named-block-nodes`` are empty, and
+hands the QEMU to the next target, which starts with a new name prefix, a new
+job tracker and an empty trace; a QEMU that fails that check quits as before.
+
+*Settling* (:meth:`QemuTarget.settle`) waits for exactly what must come: the
+moves the oracle awaits, then — only if a job still moves by itself (the job
+tracker says which), or events came after the command's answer — a quiet
+period or a ``query-jobs`` whose answer follows every event QEMU sent before
+it.  A step after which nothing is on its way (a refused verb, a verb on a
+parked job, a dismiss) costs its round trip and nothing more.
+
 On connecting, ``query-version`` picks the model
 (:func:`~jobcheck.model.lifecycle.model_for`) unless ``model`` is given, and
 ``query-qmp-schema`` gives the ``JobStatus``, ``JobType`` (and, if QEMU
@@ -66,7 +79,7 @@ import weakref
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, Protocol
 
 from jobcheck.conformance.errors import TargetError, UsageError, model_for_option
 from jobcheck.conformance.targets.base import Target
@@ -138,6 +151,10 @@ class _Sample:
 
 _SERIAL = itertools.count(1)
 
+MAX_RECYCLED_NODES = 64
+"""A target that made more nodes than this quits its QEMU rather than hand it on (deleting
+a node costs about a round trip; starting a QEMU, fifty or so)."""
+
 _START_COMMANDS: dict[JobType, tuple[str, ...]] = {
     JobType.MIRROR: ("blockdev-mirror",),
     JobType.BACKUP: ("blockdev-backup",),
@@ -166,6 +183,34 @@ class _Resources:
         shutil.rmtree(self.workdir, ignore_errors=True)
 
 
+@dataclass
+class QemuHost:
+    """A launched QEMU that targets take turns on (:mod:`.qemu_pool`): its process, session
+    and directory, what its introspection told, and how many targets it has served."""
+
+    resources: _Resources
+    version: str
+    package: str
+    model: Model
+    schema_members: dict[str, list[str]]
+    commands: frozenset[str]
+    supported_types: frozenset[JobType]
+    amend_command: str | None
+    backup_x_perf: bool
+    served: int = 1
+
+
+class HostPool(Protocol):
+    """Where a target gives its QEMU back when it is done with it (:mod:`.qemu_pool`)."""
+
+    def wants(self, host: QemuHost) -> bool:
+        """Whether the pool would take ``host`` back (before the target cleans it up)."""
+
+    def give_back(self, host: QemuHost, clean: bool) -> None:
+        """The target on ``host`` is closed: ``clean``, it left it clean for the next
+        target; otherwise the QEMU is gone already."""
+
+
 class QemuTarget(Target):
     """A live QEMU (launched or attached) behind the :class:`Target` interface."""
 
@@ -178,6 +223,9 @@ class QemuTarget(Target):
         timeout: float = 10.0,
         model: str | None = None,
         force: bool = False,
+        *,
+        pool: HostPool | None = None,
+        host: QemuHost | None = None,
     ) -> None:
         if binary and connect:
             raise UsageError("give a QEMU binary to launch or a socket to connect to, not both")
@@ -185,7 +233,8 @@ class QemuTarget(Target):
             raise UsageError(f"the timeout must be positive, not {timeout}")
         self.timeout = timeout
         self.settle_quiet = 0.002
-        """Seconds without an event after which :meth:`settle` trusts that nothing is coming."""
+        """Seconds without an event after which :meth:`settle` trusts that a job the tracker
+        sees moving has sent what it had to send (only then: see the module docstring)."""
         self.patience = max(0.05, timeout / 20)
         """Seconds between two looks for signs of life of a job that must move on (two looks
         without one make it stalled; see :meth:`settle`)."""
@@ -212,6 +261,13 @@ class QemuTarget(Target):
         self._ended = False
         self._plans: dict[str, JobPlan] = {}
         self._setup: NodeSetup | None = None
+        self._pool = pool if connect is None else None
+        self._host: QemuHost | None = None
+        if host is not None:
+            self._resources = host.resources
+            self._finalizer = weakref.finalize(self, self._resources.release, 0.2)
+            self._take_over(host)
+            return
         self._resources = _Resources(make_workdir())
         self._finalizer = weakref.finalize(self, self._resources.release, 0.2)
         try:
@@ -257,15 +313,45 @@ class QemuTarget(Target):
             t for t, names in _START_COMMANDS.items() if any(n in self.commands for n in names)
         )
         amend = next((n for n in _START_COMMANDS[JobType.AMEND] if n in self.commands), None)
-        self._setup = NodeSetup(
+        self._host = QemuHost(
+            self._resources,
+            self._version,
+            self._package,
+            self._model,
+            self.schema_members,
+            self.commands,
+            self.supported_types,
+            amend,
+            "x-perf" in command_arguments(entries, "blockdev-backup"),
+        )
+        self._setup = self._node_setup(self._host)
+        session.recording = True
+
+    @property
+    def host(self) -> QemuHost | None:
+        """The launched QEMU this target runs on, as a pool sees it (``None``: attached)."""
+        return self._host
+
+    def _node_setup(self, host: QemuHost) -> NodeSetup:
+        return NodeSetup(
             self,
             self.workdir,
             self.prefix,
-            amend_command=amend,
-            backup_x_perf="x-perf" in command_arguments(entries, "blockdev-backup"),
+            amend_command=host.amend_command,
+            backup_x_perf=host.backup_x_perf,
             sizes=Sizes(),
         )
-        session.recording = True
+
+    def _take_over(self, host: QemuHost) -> None:
+        """Start on a QEMU that an earlier target left clean (see :meth:`_recycle`)."""
+        self._host = host
+        self._version, self._package, self._model = host.version, host.package, host.model
+        self.schema_members = host.schema_members
+        self.commands = host.commands
+        self.supported_types = host.supported_types
+        self._setup = self._node_setup(host)
+        host.served += 1
+        self._session.forget()
 
     def _check_idle(self, session: QemuSession, path: str) -> None:
         """Refuse a QEMU with jobs (unless ``force``) or with nodes named like ours."""
@@ -553,8 +639,14 @@ class QemuTarget(Target):
             return
         if expect:
             self.note_wait(self._await_moves(dict(expect)))
-        with self._guard():
-            session.barrier(self.settle_quiet)
+        # A job that still moves by itself gets a quiet period; after events QEMU sent on
+        # its own (a job that moved as awaited, or after the command's answer), a query-jobs:
+        # the events of the same moment (BLOCK_JOB_READY after the status change, …) are on
+        # the wire before its answer.  Otherwise nothing is on its way.
+        still = session.inspect(lambda t: bool(t.moving()))
+        if still or expect or session.late_events:
+            with self._guard():
+                session.barrier(self.settle_quiet if still else 0.0)
 
     def _await_moves(self, expect: dict[str, str]) -> dict[str, dict[str, Any]]:
         """Wait for each job of ``expect`` to leave its status; the verdicts of those that
@@ -710,6 +802,7 @@ class QemuTarget(Target):
         if self._closed:
             return
         crash: TargetError | None = None
+        kept: QemuHost | None = None
         grace = 0.0
         try:
             session = self._resources.session
@@ -727,7 +820,9 @@ class QemuTarget(Target):
                 try:
                     self._before_drain()
                     if self._resources.process is None:
-                        self._teardown_attached()
+                        self._remove_own()
+                    elif self._reusable() and self._recycle():
+                        kept = self._host
                     else:
                         self._quit(self._session, None)
                 except TargetError as exc:
@@ -736,15 +831,45 @@ class QemuTarget(Target):
                     pass
         finally:
             self._closed = True
-            self._resources.release(grace)
             self._finalizer.detach()
+            if kept is None:
+                self._resources.release(grace)
+            if self._pool is not None and self._host is not None:
+                self._pool.give_back(self._host, clean=kept is not None)
         if crash is not None:
             if isinstance(crash, QemuCrashed):
                 self.crash = crash
             if raise_crash:
                 raise crash
 
-    def _teardown_attached(self) -> None:
+    def _reusable(self) -> bool:
+        """Whether the pool takes this target's QEMU back for another target: it wants it,
+        and there are few enough nodes to delete (deleting a tour's thousand nodes takes
+        longer than a new QEMU takes to start)."""
+        if self._pool is None or self._host is None or self._setup is None:
+            return False
+        return len(self._setup.nodes) <= MAX_RECYCLED_NODES and self._pool.wants(self._host)
+
+    def _recycle(self) -> bool:
+        """Leave the QEMU as clean as a fresh one, for the next target; whether it is.
+
+        Every job of ours is cancelled (or let finish) and dismissed and every node
+        deleted (:meth:`_remove_own`); then ``query-jobs`` and
+        ``query-named-block-nodes`` must both be empty, as on a QEMU just started,
+        and the image files of this target are removed.  Anything else (a job or a
+        node left over) and the QEMU is not reused: it quits as it would have.
+        """
+        self._remove_own()
+        jobs = self.execute("query-jobs")
+        nodes = self.execute("query-named-block-nodes")
+        if not (jobs.ok and jobs.value == [] and nodes.ok and nodes.value == []):
+            return False
+        for name in os.listdir(self.workdir):
+            if name.startswith(self.prefix):
+                os.unlink(os.path.join(self.workdir, name))
+        return True
+
+    def _remove_own(self) -> None:
         """Cancel and dismiss our jobs, delete our nodes; leave the QEMU running."""
         session = self._session
 

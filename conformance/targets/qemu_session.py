@@ -140,6 +140,7 @@ class QemuSession:
         self._responses: dict[Any, Response] = {}
         self._last_id: Any = None
         self._events = 0
+        self._events_at_response = 0
         self._lost = False
         self._greeted = False
         self._broken: str | None = None
@@ -225,6 +226,7 @@ class QemuSession:
                 else None,
             )
             self._responses[msg.get("id")] = response
+            self._events_at_response = self._events
             if self.recording:
                 self._append(response)
 
@@ -399,10 +401,24 @@ class QemuSession:
             out, self._records = self._records, []
         return out
 
+    def forget(self) -> None:
+        """Start afresh on the same connection: no job known, no record kept (a new target
+        takes over a QEMU an earlier one left clean)."""
+        with self._lock:
+            self.tracker = JobTracker()
+            self._records = []
+
     def inspect(self, question: Callable[[JobTracker], T]) -> T:
         """Ask the tracker something, consistently with the loop thread."""
         with self._lock:
             return question(self.tracker)
+
+    @property
+    def late_events(self) -> bool:
+        """Whether events came after the last response: QEMU sent them on its own, after the
+        command, and more of the same moment may still be on their way (a query-jobs makes
+        sure: they precede its answer)."""
+        return self._events > self._events_at_response
 
     @property
     def lost(self) -> bool:

@@ -17,6 +17,7 @@ import os
 import shutil
 import stat
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from jobcheck.conformance.errors import UsageError, model_for_option
 from jobcheck.conformance.targets.base import Target
@@ -24,6 +25,9 @@ from jobcheck.conformance.targets.qemu_build import find_build
 from jobcheck.conformance.targets.qemu_process import resolve_binary
 from jobcheck.conformance.targets.sim_mutants import MUTANTS
 from jobcheck.model.lifecycle import model_for
+
+if TYPE_CHECKING:
+    from jobcheck.conformance.targets.qemu_pool import QemuPool
 
 
 @dataclass(frozen=True)
@@ -74,6 +78,10 @@ class TargetChoice:
             out = ["--qemu", self.binary or ""]
         return [*out, "--model", self.model] if self.model else out
 
+    def targets(self) -> Targets:
+        """What makes the targets of one campaign (one QEMU reused: see :class:`Targets`)."""
+        return Targets(self)
+
     def make(self, seed: int = 0) -> Target:
         """A fresh target (the seed feeds the simulator's own randomness)."""
         # lazy: a simulator run never loads qemu.qmp, and a live one not the simulator
@@ -90,6 +98,43 @@ class TargetChoice:
             model=self.model,
             force=self.force,
         )
+
+
+class Targets:
+    """The targets of one campaign, made by :meth:`make` and let go by :meth:`close`.
+
+    A launched QEMU's targets take turns on one QEMU (:mod:`.qemu_pool`), which
+    :meth:`close` quits; the simulator's, and those attached with ``--connect``,
+    are made fresh each time.
+    """
+
+    def __init__(self, choice: TargetChoice) -> None:
+        self.choice = choice
+        self._pool: QemuPool | None = None
+        if choice.kind == "qemu" and not choice.connect:
+            from jobcheck.conformance.targets.qemu_pool import QemuPool
+
+            self._pool = QemuPool(choice.binary, timeout=choice.timeout, model=choice.model)
+
+    @property
+    def launched(self) -> int | None:
+        """How many QEMUs were launched so far (``None``: not a launched QEMU)."""
+        return self._pool.launched if self._pool is not None else None
+
+    def make(self, seed: int = 0) -> Target:
+        """A target (on the pooled QEMU, if there is one)."""
+        return self._pool.make(seed) if self._pool is not None else self.choice.make(seed)
+
+    def close(self) -> None:
+        """Quit the QEMU left idle, if any (idempotent)."""
+        if self._pool is not None:
+            self._pool.close()
+
+    def __enter__(self) -> Targets:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 def choose_target(
