@@ -222,3 +222,48 @@ def test_nothing_outlives_the_pool() -> None:
     assert not os.path.exists(workdir)
     with pytest.raises(ValueError, match="closed"):
         pool.make()
+
+
+def step_records(session: Session, step: dict[str, Any]) -> list[str]:
+    """What one step put on the wire, in order: commands by name, events by name (and
+    status), responses as ``ok`` or ``error``."""
+    before = len(session.records)
+    session.step(step)
+    out = []
+    for record in session.records[before:]:
+        if isinstance(record, Command):
+            out.append(record.execute)
+        elif isinstance(record, Response):
+            out.append("ok" if record.error is None else "error")
+        else:
+            change = status_change(record)
+            name = getattr(record, "event", None)
+            if change is not None:
+                out.append(change[1])
+            elif name is not None:
+                out.append(str(name))
+    return out
+
+
+def test_a_step_waits_only_for_what_is_on_its_way() -> None:
+    """No fixed quiet period: a refused verb or a verb on a parked job costs its command
+    alone; a job that must move is awaited, and a query-jobs then makes sure of the events
+    QEMU sent with the move (BLOCK_JOB_READY behind the status change) within the step."""
+    target = QemuTarget(binary=QSD)
+    session = Session(target, model_for("7.2"), accept_all, CampaignResult())
+    try:
+        session.step({"op": "start", "jobs": [job("mirror", "j1", af=False, ad=False)]})
+        # refused: nothing moves, nothing is awaited
+        refused = {"op": "verb", "verb": "finalize", "job": "j1"}
+        assert step_records(session, refused) == ["job-finalize", "error"]
+        # set-speed on a parked job: accepted, nothing moves
+        slow = {"op": "verb", "verb": "set-speed", "job": "j1", "family": "block-job", "speed": 2}
+        assert step_records(session, slow) == ["block-job-set-speed", "ok"]
+        # released: the job must reach ready; the query-jobs comes after BLOCK_JOB_READY
+        released = step_records(session, {"op": "release", "job": "j1"})
+        assert released[:2] == ["block-job-set-speed", "ok"]
+        assert "ready" in released and "query-jobs" in released and released[-1] == "ok"
+        # the query's answer (the last record) comes after every event sent before it
+        assert released.index("BLOCK_JOB_READY") < len(released) - 1
+    finally:
+        session.finish()

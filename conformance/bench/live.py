@@ -278,6 +278,7 @@ def measure_binary(
         rows[f"{key}.explore.ratio"].samples.append(explore * rtt)
         rows[f"{key}.tour.steps"].samples.append(campaign.rates.tour.per_second)
         rows[f"{key}.tour.seconds"].samples.append(campaign.rates.tour.seconds)
+        rows[f"{key}.campaign.seconds"].samples.append(campaign.rates.result.seconds)
         new_divergences += campaign.rates.new_divergences
         coverage = rows[f"{key}.coverage"]
         if campaign.reached_after is not None:
@@ -294,6 +295,7 @@ def measure_binary(
     rows[f"{key}.rtt"].note = f"{sizes.round_trips} per run, through QemuTarget.execute"
     work = f"{sizes.live_examples} examples × ≤ {sizes.live_steps} steps per run"
     rows[f"{key}.explore.steps"].note = work
+    rows[f"{key}.campaign.seconds"].note = "the same campaign: " + work + ", tour included"
     coverage = rows[f"{key}.coverage"]
     if missed:
         coverage.goal_missed = True

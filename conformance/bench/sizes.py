@@ -22,6 +22,7 @@ class Sizes:
     """``query-jobs`` round trips timed per run."""
     live_examples: int
     live_steps: int
+    """Examples and steps of the live campaign (the full run: the ``ci`` profile's)."""
     jobs_examples: int
     """Total examples of each ``--jobs 1`` / ``--jobs 2`` run."""
     timeout: float
@@ -35,7 +36,7 @@ FULL = Sizes(
     trace_records=1_000_000,
     startups=10,
     round_trips=500,
-    live_examples=10,
+    live_examples=30,
     live_steps=25,
     jobs_examples=80,
     timeout=300.0,
