@@ -246,9 +246,10 @@ def step_records(session: Session, step: dict[str, Any]) -> list[str]:
 
 
 def test_a_step_waits_only_for_what_is_on_its_way() -> None:
-    """No fixed quiet period: a refused verb or a verb on a parked job costs its command
-    alone; a job that must move is awaited, and a query-jobs then makes sure of the events
-    QEMU sent with the move (BLOCK_JOB_READY behind the status change) within the step."""
+    """No fixed quiet period: a refused verb or a query costs its command alone; an accepted
+    one, a query-jobs that shows what QEMU did; a job that must move is awaited, and a
+    query-jobs then makes sure of the events QEMU sent with the move (BLOCK_JOB_READY behind
+    the status change) within the step."""
     target = QemuTarget(binary=QSD)
     session = Session(target, model_for("7.2"), accept_all, CampaignResult())
     try:
@@ -256,9 +257,11 @@ def test_a_step_waits_only_for_what_is_on_its_way() -> None:
         # refused: nothing moves, nothing is awaited
         refused = {"op": "verb", "verb": "finalize", "job": "j1"}
         assert step_records(session, refused) == ["job-finalize", "error"]
-        # set-speed on a parked job: accepted, nothing moves
+        # set-speed on a parked job: accepted, nothing moves; a query-jobs (no quiet period)
+        # shows what QEMU did
         slow = {"op": "verb", "verb": "set-speed", "job": "j1", "family": "block-job", "speed": 2}
-        assert step_records(session, slow) == ["block-job-set-speed", "ok"]
+        assert step_records(session, slow) == ["block-job-set-speed", "ok", "query-jobs", "ok"]
+        assert step_records(session, {"op": "query"}) == ["query-jobs", "ok"]
         # released: the job must reach ready; the query-jobs comes after BLOCK_JOB_READY
         released = step_records(session, {"op": "release", "job": "j1"})
         assert released[:2] == ["block-job-set-speed", "ok"]

@@ -31,10 +31,11 @@ job tracker and an empty trace; a QEMU that fails that check quits as before.
 
 *Settling* (:meth:`QemuTarget.settle`) waits for exactly what must come: the
 moves the oracle awaits, then — only if a job still moves by itself (the job
-tracker says which), or events came after the command's answer — a quiet
-period or a ``query-jobs`` whose answer follows every event QEMU sent before
-it.  A step after which nothing is on its way (a refused verb, a verb on a
-parked job, a dismiss) costs its round trip and nothing more.
+tracker says which), events came after the command's answer, or QEMU accepted
+a command since the last ``query-jobs`` — a quiet period (moving jobs only) or
+a ``query-jobs`` whose answer follows every event QEMU sent before it and shows
+whether an accepted command was carried out.  A step after which nothing is on
+its way (a refused verb, a query) costs its round trip and nothing more.
 
 On connecting, ``query-version`` picks the model
 (:func:`~jobcheck.model.lifecycle.model_for`) unless ``model`` is given, and
@@ -639,12 +640,14 @@ class QemuTarget(Target):
             return
         if expect:
             self.note_wait(self._await_moves(dict(expect)))
-        # A job that still moves by itself gets a quiet period; after events QEMU sent on
-        # its own (a job that moved as awaited, or after the command's answer), a query-jobs:
-        # the events of the same moment (BLOCK_JOB_READY after the status change, …) are on
-        # the wire before its answer.  Otherwise nothing is on its way.
+        # A job that still moves by itself gets a quiet period.  After events QEMU sent on
+        # its own (a job that moved as awaited, or after the command's answer) a query-jobs
+        # follows: the events of the same moment (BLOCK_JOB_READY after the status change,
+        # …) are on the wire before its answer.  So it does after a command QEMU accepted:
+        # its answer shows whether QEMU did what it said (a dismissed job gone, …).  After a
+        # refused command, a query or nothing at all, nothing is on its way.
         still = session.inspect(lambda t: bool(t.moving()))
-        if still or expect or session.late_events:
+        if still or expect or session.late_events or session.unconfirmed:
             with self._guard():
                 session.barrier(self.settle_quiet if still else 0.0)
 

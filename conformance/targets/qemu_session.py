@@ -141,6 +141,7 @@ class QemuSession:
         self._last_id: Any = None
         self._events = 0
         self._events_at_response = 0
+        self._unconfirmed = False
         self._lost = False
         self._greeted = False
         self._broken: str | None = None
@@ -306,6 +307,10 @@ class QemuSession:
             except (QMPError, OSError, EOFError) as exc:
                 raise SessionLost(_reason(exc)) from None
             response = self._responses.pop(self._last_id)
+            if command == "query-jobs":
+                self._unconfirmed = False
+            elif response.ok and not command.startswith("query-"):
+                self._unconfirmed = True
             with self._lock:
                 self.tracker.command(command, arguments, response.ok)
                 if command == "query-block-jobs":
@@ -407,6 +412,7 @@ class QemuSession:
         with self._lock:
             self.tracker = JobTracker()
             self._records = []
+            self._unconfirmed = False
 
     def inspect(self, question: Callable[[JobTracker], T]) -> T:
         """Ask the tracker something, consistently with the loop thread."""
@@ -419,6 +425,12 @@ class QemuSession:
         command, and more of the same moment may still be on their way (a query-jobs makes
         sure: they precede its answer)."""
         return self._events > self._events_at_response
+
+    @property
+    def unconfirmed(self) -> bool:
+        """Whether QEMU accepted a command (other than a query) since the last ``query-jobs``:
+        what it did (a job dismissed, finalized, paused…) is confirmed by the next one."""
+        return self._unconfirmed
 
     @property
     def lost(self) -> bool:
