@@ -303,3 +303,30 @@ def test_jobcheck_run_starts_one_qemu_for_the_version_and_the_tour(
     monkeypatch.chdir(tmp_path)
     assert main(["run", "--qemu", binary, "--examples", "0", "--no-report"]) == 0
     assert len(started) == 1
+
+
+def test_a_divergence_in_the_teardown_says_so() -> None:
+    """A divergence that only jobcheck's own clean-up revealed (a live target's teardown
+    after the last step) is printed as such, not as the last step's."""
+    from jobcheck.conformance.campaign.results import CampaignResult, Failure, iter_failure_lines
+    from jobcheck.conformance.oracle import Divergence
+    from jobcheck.conformance.trace.records import TEARDOWN_NOTE, Meta, Note
+    from jobcheck.model.rules import RuleId
+
+    records = [
+        Note("start mirror j1", {"op": "start", "jobs": []}),
+        Note(TEARDOWN_NOTE),
+        Note("(the dismiss)"),
+    ]
+
+    def diverged(index: int) -> Divergence:
+        return Divergence(
+            RuleId.JOB_DISMISS_REMOVES_JOB, "j1", index, 0, None, "gone", "listed", False, "m"
+        )
+
+    for index, said in ((2, True), (0, False)):
+        result = CampaignResult()
+        result.failure = Failure("m", records, Meta("qemu"), [diverged(index)])
+        lines = list(iter_failure_lines(result, 1))
+        assert lines[0].startswith("minimal failing run (1 steps")
+        assert ("in the teardown after the last step" in lines[-1]) is said

@@ -16,7 +16,15 @@ from typing import Any
 from jobcheck.conformance.campaign.coverage import Coverage
 from jobcheck.conformance.campaign.observations import Observations
 from jobcheck.conformance.oracle import Divergence, Indeterminate
-from jobcheck.conformance.trace.records import Command, Event, Meta, Note, Record, Response
+from jobcheck.conformance.trace.records import (
+    TEARDOWN_NOTE,
+    Command,
+    Event,
+    Meta,
+    Note,
+    Record,
+    Response,
+)
 from jobcheck.conformance.trace.steps import step_jobs
 
 Accept = Callable[[Divergence], bool]
@@ -171,5 +179,16 @@ def iter_failure_lines(result: CampaignResult, seed: int) -> Iterator[str]:
         yield "  (it did not happen again on replay: the steps as recorded)"
     for number, text in enumerate(failure.steps(), start=1):
         yield f"  {number:3d}. {text}"
+    teardown = next(
+        (
+            i
+            for i, r in enumerate(failure.records)
+            if isinstance(r, Note) and r.text == TEARDOWN_NOTE
+        ),
+        None,
+    )
     for divergence in failure.divergences:
-        yield f"  -> {divergence.rule}: {divergence.message}"
+        where = ""
+        if teardown is not None and divergence.index > teardown:
+            where = " (in the teardown after the last step: jobcheck's own clean-up commands)"
+        yield f"  -> {divergence.rule}: {divergence.message}{where}"

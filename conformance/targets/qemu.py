@@ -105,6 +105,7 @@ from jobcheck.conformance.targets.qemu_setup import JobPlan, NodeSetup, Sizes
 from jobcheck.conformance.targets.raw_qmp import check_raw_command
 from jobcheck.conformance.trace.qmp_messages import JOB_STATUS_CHANGE
 from jobcheck.conformance.trace.records import (
+    TEARDOWN_NOTE,
     Command,
     Event,
     Meta,
@@ -151,6 +152,10 @@ class _Sample:
 
 
 _SERIAL = itertools.count(1)
+
+RECYCLE_WAIT = 1.0
+"""Seconds the clean-up after a target waits for its cancelled jobs to conclude (they take
+milliseconds; a QEMU whose jobs take longer quits instead of serving the next target)."""
 
 MAX_RECYCLED_NODES = 64
 """A target that made more nodes than this quits its QEMU rather than hand it on (deleting
@@ -856,13 +861,33 @@ class QemuTarget(Target):
     def _recycle(self) -> bool:
         """Leave the QEMU as clean as a fresh one, for the next target; whether it is.
 
-        Every job of ours is cancelled (or let finish) and dismissed and every node
-        deleted (:meth:`_remove_own`); then ``query-jobs`` and
-        ``query-named-block-nodes`` must both be empty, as on a QEMU just started,
-        and the image files of this target are removed.  Anything else (a job or a
-        node left over) and the QEMU is not reused: it quits as it would have.
+        Every job of ours is cancelled (or let finish) and, once concluded (within
+        :data:`RECYCLE_WAIT` seconds), dismissed, and every node deleted; then
+        ``query-jobs`` and ``query-named-block-nodes`` must both be empty, as on a
+        QEMU just started, and the image files of this target are removed.  Anything
+        else (a job that does not conclude, a job or a node left over) and the QEMU
+        is not reused: it quits as it would have.
         """
-        self._remove_own()
+        session = self._session
+        self.note(TEARDOWN_NOTE)
+
+        def ours(t: JobTracker) -> dict[str, str]:
+            return {j.id: j.status for j in t.ours() if j.status not in ("null", "undefined")}
+
+        for job_id, status in session.inspect(ours).items():
+            if status not in ("concluded", "aborting"):
+                self.execute("job-cancel", {"id": job_id})
+        with self._guard():
+            concluded = session.wait_until(
+                lambda t: all(s == "concluded" for s in ours(t).values()), RECYCLE_WAIT
+            )
+        if not concluded:
+            return False
+        for job_id in session.inspect(ours):
+            self.execute("job-dismiss", {"id": job_id})  # at once: QEMU dismisses in the command
+        left = list(reversed(self._setup.nodes)) if self._setup is not None else []
+        for _ in range(2):
+            left = [n for n in left if not self.execute("blockdev-del", {"node-name": n}).ok]
         jobs = self.execute("query-jobs")
         nodes = self.execute("query-named-block-nodes")
         if not (jobs.ok and jobs.value == [] and nodes.ok and nodes.value == []):
@@ -875,6 +900,7 @@ class QemuTarget(Target):
     def _remove_own(self) -> None:
         """Cancel and dismiss our jobs, delete our nodes; leave the QEMU running."""
         session = self._session
+        self.note(TEARDOWN_NOTE)
 
         def ours(t: JobTracker) -> dict[str, str]:
             return {j.id: j.status for j in t.ours() if j.status not in ("null", "undefined")}

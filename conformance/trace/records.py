@@ -39,6 +39,10 @@ from typing import IO, Any, Literal, TypeAlias
 TRACE_FORMAT = "jobcheck-trace"
 TRACE_FORMAT_VERSION = 1
 
+TEARDOWN_NOTE = "teardown: jobcheck cancels, dismisses and deletes what the run left"
+"""The note before the clean-up commands a live target sends after the last step (an
+attached QEMU, or a launched one that serves the next example): what follows is not a step."""
+
 #: What ``meta.qemu_version`` may be: ``MAJOR.MINOR``, ``MAJOR.MINOR.MICRO`` (digits only).
 QEMU_VERSION = re.compile(r"[0-9]{1,6}(?:\.[0-9]{1,6}){1,3}", re.ASCII)
 
