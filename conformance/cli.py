@@ -33,7 +33,7 @@ from contextlib import contextmanager, suppress
 from types import FrameType, ModuleType
 
 from jobcheck.conformance.commands.options import JSON_TO_STDOUT, drop_pending, say_pending
-from jobcheck.conformance.errors import JobcheckError
+from jobcheck.conformance.errors import JobcheckError, keep_swallowed_interrupts
 
 #: Subcommand name → module under ``jobcheck.conformance.commands``.
 SUBCOMMANDS: dict[str, str] = {
@@ -180,6 +180,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.json_file = after[0]
     args = parser.parse_args(_bare_json(words))
     drop_pending()
+    keep_swallowed_interrupts()
     try:
         with unwind_on_signals():
             code = int(args._module.run(args))

@@ -13,6 +13,9 @@ exit code below; anything else reaching the top level is a bug in jobcheck.
 
 from __future__ import annotations
 
+import sys
+from typing import Any
+
 from jobcheck.model.lifecycle import Model, UnknownVersionError, model_choice
 
 
@@ -75,3 +78,38 @@ def model_choice_option(version: str) -> tuple[Model, str]:
         return model_choice(version)
     except UnknownVersionError as exc:
         raise UsageError(str(exc)) from None
+
+
+# -- interrupts Python swallowed -------------------------------------------------
+
+_SWALLOWED: list[KeyboardInterrupt] = []
+_HOOKED: list[Any] = []
+
+
+def _unraisable(info: Any) -> None:
+    """``sys.unraisablehook``: keep an interrupt that Python could not raise (a signal
+    whose handler ran inside a weakref callback, a ``__del__`` or the garbage collector,
+    where exceptions are printed and dropped) so that :func:`raise_swallowed` raises it."""
+    if isinstance(info.exc_value, KeyboardInterrupt):
+        _SWALLOWED.append(info.exc_value)
+        return
+    _HOOKED[0](info)
+
+
+def keep_swallowed_interrupts() -> None:
+    """From now on, an interrupt Python drops is kept for :func:`raise_swallowed` (once).
+
+    Ctrl-C, SIGTERM and SIGHUP become exceptions raised wherever the program is; if that
+    is a weakref callback (``WeakSet`` entries die all the time), Python prints "Exception
+    ignored in …" and goes on, and the command would run to its end.
+    """
+    if sys.unraisablehook is not _unraisable:
+        _HOOKED[:] = [sys.unraisablehook]
+        sys.unraisablehook = _unraisable
+
+
+def raise_swallowed() -> None:
+    """Raise the interrupt Python dropped, if it dropped one (called where jobcheck waits:
+    every QMP call and every driver step)."""
+    if _SWALLOWED:
+        raise _SWALLOWED.pop()

@@ -195,3 +195,28 @@ def test_sweep_leftovers_removes_only_dead_owners(tmp_path: Path) -> None:
     parent.mkdir()
     assert sweep_leftovers(str(tmp_path)) == [str(gone)]
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted([mine.name, parent.name])
+
+
+def test_an_interrupt_python_swallows_is_raised_at_the_next_wait() -> None:
+    """A signal whose handler runs inside a weakref callback raises there, and Python
+    drops the exception ("Exception ignored in ..."): a SIGTERM during a replay went
+    unnoticed that way under load. jobcheck keeps it and raises it at its next wait."""
+    import weakref
+
+    from jobcheck.conformance.cli import Terminated
+    from jobcheck.conformance.errors import keep_swallowed_interrupts, raise_swallowed
+
+    class Thing:
+        pass
+
+    def dying(_: object) -> None:
+        raise Terminated(signal.SIGTERM)
+
+    keep_swallowed_interrupts()
+    thing = Thing()
+    ref = weakref.ref(thing, dying)
+    del thing  # the callback raises; Python drops the exception
+    assert ref() is None
+    with pytest.raises(Terminated):
+        raise_swallowed()
+    raise_swallowed()  # raised once, not again

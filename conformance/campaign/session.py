@@ -26,7 +26,7 @@ from jobcheck.conformance.campaign.results import (
     Sample,
     job_excerpt,
 )
-from jobcheck.conformance.errors import TargetCrashed, TargetError
+from jobcheck.conformance.errors import TargetCrashed, TargetError, raise_swallowed
 from jobcheck.conformance.oracle import Divergence, Oracle
 from jobcheck.conformance.targets.base import Target
 from jobcheck.conformance.trace.qmp_messages import status_change
@@ -93,6 +93,7 @@ class Session:
         A ``wait`` step is a settle; any other step is followed by one unless it says
         ``"settle": false``.
         """
+        raise_swallowed()
         try:
             waits = step.get("op") == "wait"
             if waits:

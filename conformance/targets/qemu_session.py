@@ -45,6 +45,7 @@ from typing import Any, TypeVar
 
 from qemu.qmp import ExecuteError, Message, QMPClient, QMPError, Runstate
 
+from jobcheck.conformance.errors import raise_swallowed
 from jobcheck.conformance.targets.job_tracker import JobTracker
 from jobcheck.conformance.trace.records import Command, Event, QmpError, Record, Response
 
@@ -161,6 +162,11 @@ class QemuSession:
     def _call(self, coro: Coroutine[Any, Any, T], timeout: float) -> T:
         future: concurrent.futures.Future[T] | None = None
         try:
+            try:
+                raise_swallowed()
+            except BaseException:
+                coro.close()
+                raise
             future = asyncio.run_coroutine_threadsafe(coro, self._loop)
             return future.result(timeout + 1.0)
         except concurrent.futures.TimeoutError:
