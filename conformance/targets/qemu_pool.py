@@ -1,7 +1,8 @@
 """One launched QEMU for many targets: the campaign's examples take turns on it.
 
-Starting a QEMU, connecting and introspecting it costs tens of milliseconds,
-more than a whole example of a few dozen steps.  A :class:`QemuPool` makes
+Starting a QEMU, connecting and introspecting it costs about 50 ms (the bench's
+"start-up to live target ready"), half of what a whole example of 25 steps
+takes.  A :class:`QemuPool` makes
 :class:`~jobcheck.conformance.targets.qemu.QemuTarget`\\ s that give their QEMU
 back when they are closed, *clean*: every job cancelled or finished and
 dismissed, every node deleted, ``query-jobs`` and ``query-named-block-nodes``
@@ -9,14 +10,17 @@ empty, the target's image files removed
 (:meth:`~jobcheck.conformance.targets.qemu.QemuTarget.close`).  The next target
 starts on it with a fresh job tracker, a fresh name prefix and an empty trace,
 so an example's trace is what it would have been on a fresh QEMU and replays
-on one.  A QEMU that crashed, failed its clean-up, quit, was interrupted, or
-has served :data:`MAX_SERVED` targets is not taken back: it quits (or is
-killed) as before, and the next target launches a new one.
+on one.  A QEMU that crashed, failed its clean-up, quit, was interrupted, has
+served :data:`MAX_SERVED` targets, or whose target made more nodes than
+:data:`~jobcheck.conformance.targets.qemu.MAX_RECYCLED_NODES` (the tour) is not
+taken back: it quits (or is killed) as before, and the next target launches a
+new one.
 
 Only launched QEMUs are pooled; one attached with ``--connect`` is already
-shared and is never quit.  :meth:`QemuPool.close` quits the QEMU left idle;
-at exit, a finalizer kills it if nobody did, and a SIGKILLed jobcheck takes it
-along (parent-death signal), as it does every QEMU it launches.
+shared and is never quit.  :meth:`QemuPool.close` quits the QEMU left idle and
+kills one that a target still holds; at exit, a finalizer kills them if nobody
+did, and a SIGKILLed jobcheck takes them along (parent-death signal), as it
+does every QEMU it launches.
 """
 
 from __future__ import annotations
