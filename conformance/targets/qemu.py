@@ -828,7 +828,7 @@ class QemuTarget(Target):
                 try:
                     self._before_drain()
                     if self._resources.process is None:
-                        self._remove_own()
+                        self._remove_own(self.timeout)
                     elif self._reusable() and self._recycle():
                         kept = self._host
                     else:
@@ -868,26 +868,8 @@ class QemuTarget(Target):
         else (a job that does not conclude, a job or a node left over) and the QEMU
         is not reused: it quits as it would have.
         """
-        session = self._session
-        self.note(TEARDOWN_NOTE)
-
-        def ours(t: JobTracker) -> dict[str, str]:
-            return {j.id: j.status for j in t.ours() if j.status not in ("null", "undefined")}
-
-        for job_id, status in session.inspect(ours).items():
-            if status not in ("concluded", "aborting"):
-                self.execute("job-cancel", {"id": job_id})
-        with self._guard():
-            concluded = session.wait_until(
-                lambda t: all(s == "concluded" for s in ours(t).values()), RECYCLE_WAIT
-            )
-        if not concluded:
+        if not self._remove_own(RECYCLE_WAIT):
             return False
-        for job_id in session.inspect(ours):
-            self.execute("job-dismiss", {"id": job_id})  # at once: QEMU dismisses in the command
-        left = list(reversed(self._setup.nodes)) if self._setup is not None else []
-        for _ in range(2):
-            left = [n for n in left if not self.execute("blockdev-del", {"node-name": n}).ok]
         jobs = self.execute("query-jobs")
         nodes = self.execute("query-named-block-nodes")
         if not (jobs.ok and jobs.value == [] and nodes.ok and nodes.value == []):
@@ -897,30 +879,32 @@ class QemuTarget(Target):
                 os.unlink(os.path.join(self.workdir, name))
         return True
 
-    def _remove_own(self) -> None:
-        """Cancel and dismiss our jobs, delete our nodes; leave the QEMU running."""
+    def _remove_own(self, wait: float) -> bool:
+        """Cancel and dismiss our jobs, delete our nodes; leave the QEMU running.  Whether
+        every job concluded within ``wait`` seconds (those that did not are left)."""
         session = self._session
         self.note(TEARDOWN_NOTE)
-
-        def ours(t: JobTracker) -> dict[str, str]:
-            return {j.id: j.status for j in t.ours() if j.status not in ("null", "undefined")}
-
-        for job_id, status in session.inspect(ours).items():
+        for job_id, status in session.inspect(_own_jobs).items():
             if status == "concluded":
                 self.execute("job-dismiss", {"id": job_id})
             elif status != "aborting":
                 self.execute("job-cancel", {"id": job_id})
         with self._guard():
-            session.wait_until(
-                lambda t: all(s == "concluded" for s in ours(t).values()), self.timeout
+            concluded = session.wait_until(
+                lambda t: all(s == "concluded" for s in _own_jobs(t).values()), wait
             )
-        for job_id in session.inspect(ours):
+        for job_id in session.inspect(_own_jobs):
+            # QEMU dismisses in the command: its null event comes before the answer
             self.execute("job-dismiss", {"id": job_id})
-        with self._guard():
-            session.wait_until(lambda t: not ours(t), self.timeout)
         left = list(reversed(self._setup.nodes)) if self._setup is not None else []
         for _ in range(2):
             left = [n for n in left if not self.execute("blockdev-del", {"node-name": n}).ok]
+        return concluded
+
+
+def _own_jobs(tracker: JobTracker) -> dict[str, str]:
+    """Our jobs that QEMU still lists, and their status as the events told it."""
+    return {j.id: j.status for j in tracker.ours() if j.status not in ("null", "undefined")}
 
 
 def _unprefixed(value: Any, prefix: str) -> Any:

@@ -116,11 +116,6 @@ class Targets:
 
             self._pool = QemuPool(choice.binary, timeout=choice.timeout, model=choice.model)
 
-    @property
-    def launched(self) -> int | None:
-        """How many QEMUs were launched so far (``None``: not a launched QEMU)."""
-        return self._pool.launched if self._pool is not None else None
-
     def make(self, seed: int = 0) -> Target:
         """A target (on the pooled QEMU, if there is one)."""
         return self._pool.make(seed) if self._pool is not None else self.choice.make(seed)
