@@ -6,7 +6,8 @@ assertion ``'!qemu_in_coroutine()'`` in ``bdrv_do_drained_begin_quiesce``).
 Replaying it on Debian's QEMU 7.2 must end in ``STILL DIVERGES: qemu.no-abort``
 with exit 1, the trace that caused it saved, and no QEMU process or temporary
 directory left behind.  The crash is a race (QEMU sometimes hangs instead,
-which is a timeout, exit 3), so the test tries a few times and needs one crash.
+which is a timeout, exit 3), so the test tries up to ``CRASH_TRIES`` times (conftest)
+and needs one crash.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import tempfile
 from pathlib import Path
 
 import pytest
-from conftest import QemuBuild
+from conftest import CRASH_TRIES, QemuBuild
 
 from jobcheck.conformance.trace.records import Command, read_jsonl
 
@@ -37,7 +38,7 @@ def test_quit_during_create_is_reported_as_a_crash_finding(
     tmpdir = tempfile.mkdtemp(prefix="jc-")
     env = {**os.environ, "TMPDIR": tmpdir}
     outcomes = []
-    for attempt in range(5):
+    for attempt in range(CRASH_TRIES):
         saved = tmp_path / f"crash{attempt}.jsonl"
         proc = subprocess.run(
             [
@@ -70,7 +71,7 @@ def test_quit_during_create_is_reported_as_a_crash_finding(
             break
         assert proc.returncode == 3, proc.stdout + proc.stderr  # a hang: timed out
     else:
-        pytest.fail(f"no crash in 5 attempts: {outcomes}")
+        pytest.fail(f"no crash in {CRASH_TRIES} attempts: {outcomes[-3:]}")
     pid = re.search(r"\(pid (\d+)\)", outcomes[-1][1])
     assert pid is not None, outcomes[-1][1]
     assert not Path(f"/proc/{pid.group(1)}").exists(), "the crashed QEMU is still there"
