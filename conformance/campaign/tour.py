@@ -29,7 +29,7 @@ from jobcheck.conformance.campaign.results import Accept, CampaignResult, Failur
 from jobcheck.conformance.campaign.session import CrashFound, Session, StepFailed, TargetFactory
 from jobcheck.conformance.campaign.shrink import fresh_sessions, shrunk_failure
 from jobcheck.conformance.errors import TargetCrashed
-from jobcheck.conformance.trace.records import Command, Meta, Response
+from jobcheck.conformance.trace.records import Meta
 from jobcheck.model.causes import Cause
 from jobcheck.model.graph import executable_statuses, lifecycle_graph, plan_edge, plan_status
 from jobcheck.model.kinds import JobKind, JobSetup
@@ -214,8 +214,13 @@ def _finalize_probe(ids: _Ids) -> list[Step]:
 
 
 def _complete_probe(kind: JobKind, job: str) -> list[Step]:
-    """job-complete.not-after-cancel: job-complete right behind a soft cancel of a READY job
-    (sent before the job has had time to finish)."""
+    """job-complete.not-after-cancel: job-complete right behind a soft cancel of a READY job.
+
+    Tried once per kind: on the simulator it meets the cancelled job; on a live QEMU the
+    job has always concluded by the time the monitor reads the job-complete (even when
+    both commands arrive in one write: docs/driving-qemu.md, 'A job-complete cannot meet
+    a soft cancel'), so retrying it only cost time, and the rule is reported not
+    exercised there."""
     return [
         {"op": "start", "jobs": [_spec(JobSetup(kind), job)], "grouped": False},
         {"op": "release", "job": job},
@@ -230,24 +235,6 @@ def _complete_probe(kind: JobKind, job: str) -> list[Step]:
         {"op": "verb", "job": job, "verb": "complete", "family": "job"},
         {"op": "query"},
     ]
-
-
-_PROBE_TRIES = 10
-"""How often a timing-dependent probe is repeated until it lands in its window."""
-
-
-def _in_window(session: Session) -> bool:
-    """Whether the last job-complete met its job still cancelling (accepted, or refused
-    because of the cancel) rather than already gone or moved on."""
-    asked = None
-    for record in reversed(session.records):
-        if isinstance(record, Command) and record.execute == "job-complete":
-            asked = record.id
-            break
-    for record in session.records:
-        if isinstance(record, Response) and asked is not None and record.id == asked:
-            return record.error is None or "cannot be completed" in record.error.desc
-    return False
 
 
 def _run_probe(session: Session, steps: list[Step]) -> Iterator[None]:
@@ -294,18 +281,7 @@ def _probe_tour(session: Session, model: Model, ids: _Ids, units: _Units) -> Ite
         yield from _run_probe(session, probe)
     for kind in (JobKind.MIRROR, JobKind.ACTIVE_COMMIT):
         units.done += 1
-        for _ in range(_PROBE_TRIES):
-            job = ids()
-            *until_complete, query = _complete_probe(kind, job)
-            for step in until_complete:
-                session.step(step)
-                yield
-            landed = _in_window(session)
-            session.step(query)
-            yield
-            _cleanup(session, job)
-            if landed:
-                break
+        yield from _run_probe(session, _complete_probe(kind, ids()))
 
 
 def run_tour(
