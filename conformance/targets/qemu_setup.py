@@ -286,9 +286,11 @@ class NodeSetup:
         """Empty image files (``blockdev-create`` of the file driver) and their file nodes.
 
         The nodes ignore flushes (``cache.no-flush``) unless ``flush``: an image here
-        holds only qcow2 metadata, and an ``fdatasync`` per flush made a qcow2
-        ``blockdev-create`` half again as long.  A create job's own image keeps its
-        flushes: QEMU 7.2's create-then-quit abort is a race with that job."""
+        holds only qcow2 metadata, and with flushes (an ``fdatasync`` each) a ``file``
+        and ``qcow2`` ``blockdev-create`` pair took a median 48 ms on ext4, against
+        30 ms without them (as on tmpfs; 20 pairs each on 7.2.22 and 10.0.2, on a busy
+        2-core machine).  A create job's own image keeps its flushes: QEMU 7.2's
+        create-then-quit abort is a race with that job."""
         paths = [os.path.join(self.workdir, f"{self._tag}{role}.img") for role in roles]
         self.qmp.create_images(
             [
