@@ -15,6 +15,7 @@ divergence that real QEMU does not show, so its exports pass there.
 from __future__ import annotations
 
 import os
+import select
 import shutil
 import subprocess
 import sys
@@ -448,6 +449,42 @@ def test_exported_scripts_run_in_parallel(tmp_path: Path) -> None:
     for run in runs:
         out, err = run.communicate(timeout=120)
         assert run.returncode == 1 and "DIVERGENCE REPRODUCED" in out, out + err
+
+
+def test_an_exported_scripts_qemu_dies_with_the_script_even_by_sigkill(tmp_path: Path) -> None:
+    """SIGKILL gives the script no chance to stop QEMU: the parent-death signal must.
+    A stand-in QEMU says its pid through a FIFO and waits; it never greets, so the script
+    waits too, until it is killed."""
+    script = tmp_path / "repro.py"
+    argv = ["--out", str(script), "--divergence", _null_id(), "--allow-known"]
+    assert main(["export", str(_write(tmp_path / "live.jsonl")), "--as", "script", *argv]) == 0
+    fifo = tmp_path / "qemu.pid"
+    os.mkfifo(fifo)
+    fake = tmp_path / "qemu-storage-daemon"
+    fake.write_text(f"#!/bin/sh\necho $$ > {fifo}\nexec sleep 600\n")
+    fake.chmod(0o755)
+    reader = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
+    run = subprocess.Popen(
+        [sys.executable, str(script), "--qemu", str(fake), "--timeout", "60"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        ready, _, _ = select.select([reader], [], [], 30)
+        assert ready, "the stand-in QEMU never started"
+        qemu = int(os.read(reader, 64))
+        exited = os.pidfd_open(qemu)  # readable once the process has ended
+        try:
+            run.kill()
+            run.wait(timeout=30)
+            ended, _, _ = select.select([exited], [], [], 10)
+            assert ended, "QEMU outlived the script killed by SIGKILL"
+        finally:
+            os.close(exited)
+    finally:
+        os.close(reader)
+        run.kill()
+        run.wait()
 
 
 def _fake_iotests(directory: Path, qsd: str) -> None:

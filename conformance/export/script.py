@@ -4,9 +4,10 @@ The script launches the QEMU binary given with ``--qemu`` (``qemu-storage-daemon
 or any ``qemu-system-*``, with no guest) in a private temporary directory, its
 QMP monitor on one end of a socket pair (``-chardev socket,fd=N``; the script
 keeps the other end): no socket file, so no path length limit and nothing two
-runs could share, and no connect race.  Then it replays the plan of
-:mod:`.plan`: each recorded command, its response, and the recorded events
-(waited for, up to a timeout each).  It prints what QEMU answers and, at the
+runs could share, and no connect race; QEMU dies with the script, even when the
+script is killed by SIGKILL (a parent-death signal, set before QEMU starts; Linux).
+Then it replays the plan of :mod:`.plan`: each recorded command, its response, and
+the recorded events (waited for, up to a timeout each).  It prints what QEMU answers and, at the
 divergent record, whether QEMU still does what the trace recorded.  Exit
 status: 1 the divergence reproduces, 0 QEMU answers differently there now
 (fixed?), 2 QEMU could not be started, stopped answering, or qemu.qmp is
@@ -28,6 +29,7 @@ from jobcheck.conformance.export.source import about, comment, literal
 IMPORTS = """
 import argparse
 import asyncio
+import ctypes
 import json
 import os
 import shutil
@@ -60,6 +62,20 @@ def substitute(value, workdir):
     return value
 
 
+try:
+    LIBC = ctypes.CDLL(None)
+except OSError:
+    LIBC = None
+
+
+def die_with_parent():
+    """Run in QEMU's process before it starts: it gets SIGKILL when this script ends, even
+    by SIGKILL (Linux's PR_SET_PDEATHSIG; where there is no prctl, nothing)."""
+    prctl = getattr(LIBC, "prctl", None)
+    if prctl is not None:
+        prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+
+
 def launch(binary, workdir):
     """Start QEMU with its QMP monitor on one end of a socket pair; return it and our end."""
     ours, theirs = socket.socketpair()
@@ -73,7 +89,7 @@ def launch(binary, workdir):
     try:
         process = subprocess.Popen(argv, pass_fds=[theirs.fileno()], stdin=subprocess.DEVNULL,
                                    stdout=subprocess.DEVNULL, stderr=stderr,
-                                   start_new_session=True)
+                                   start_new_session=True, preexec_fn=die_with_parent)
     finally:
         theirs.close()
         stderr.close()
