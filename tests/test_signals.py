@@ -220,3 +220,33 @@ def test_an_interrupt_python_swallows_is_raised_at_the_next_wait() -> None:
     with pytest.raises(Terminated):
         raise_swallowed()
     raise_swallowed()  # raised once, not again
+
+
+def test_a_command_given_up_on_leaves_no_traceback(caplog: pytest.LogCaptureFixture) -> None:
+    """A SIGINT during a replay once printed asyncio's "Task exception was never
+    retrieved" and a traceback after "jobcheck replay: interrupted": the interrupted
+    command's task ended with SessionLost (the connection was closing) after its caller
+    had given up on it. The session's loop stays silent about that, and only that."""
+    import asyncio
+    import gc
+
+    from jobcheck.conformance.targets.qemu_session import QemuSession, SessionLost
+
+    async def abandon(exc: BaseException) -> None:
+        async def fail() -> None:
+            raise exc
+
+        task = asyncio.get_running_loop().create_task(fail())
+        await asyncio.wait([task])
+        del task  # done, its exception never looked at
+        gc.collect()
+
+    session = QemuSession(timeout=5.0)
+    try:
+        for exc in (SessionLost("StateError: disconnecting"), ValueError("a real bug")):
+            asyncio.run_coroutine_threadsafe(abandon(exc), session._loop).result(5.0)
+    finally:
+        session.close()
+    unretrieved = [r.getMessage() for r in caplog.records if "never retrieved" in r.getMessage()]
+    assert len(unretrieved) == 1, unretrieved  # the ValueError, not the SessionLost
+    assert any("a real bug" in str(r.exc_info) for r in caplog.records), caplog.text

@@ -148,6 +148,7 @@ class QemuSession:
         self._broken: str | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._loop = asyncio.new_event_loop()
+        self._loop.set_exception_handler(_abandoned_quietly)
         self._thread = threading.Thread(
             target=self._loop.run_forever, name="jobcheck-qmp", daemon=True
         )
@@ -476,6 +477,21 @@ class QemuSession:
         # QEMU may already be gone: disconnect() then re-raises EOFError and friends.
         with contextlib.suppress(Exception):
             await asyncio.wait_for(self._client.disconnect(), 1.0)
+
+
+def _abandoned_quietly(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+    """The loop's exception handler: silent about a command that its caller gave up on.
+
+    When Ctrl-C, a signal or a timeout ends :meth:`QemuSession._call`, the command's task
+    is cancelled; if it ends with :class:`SessionLost` or :class:`SessionTimeout` anyway
+    (the connection was closing: the cancellation came too late), nobody retrieves that,
+    and asyncio would print "Task exception was never retrieved" with a traceback after
+    jobcheck's own one-line message.  The caller has already reported what happened;
+    anything else still goes to asyncio's default handler.
+    """
+    if isinstance(context.get("exception"), SessionLost | SessionTimeout):
+        return
+    loop.default_exception_handler(context)
 
 
 def _reason(exc: BaseException) -> str:
