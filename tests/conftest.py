@@ -147,8 +147,13 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(skip)
 
 
-@pytest.fixture(scope="session")
-def shared_dir() -> Path:
+def require_shared() -> Path:
+    """``../shared``, or a skip that says it is absent (for tests and helpers that read it)."""
     if not SHARED.is_dir():
         pytest.skip(f"{SHARED} is absent (it holds the reference traces and schema)")
     return SHARED
+
+
+@pytest.fixture(scope="session")
+def shared_dir() -> Path:
+    return require_shared()

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import QEMU_BUILDS, ROOT, SHARED
+from conftest import QEMU_BUILDS, ROOT, require_shared
 
 from jobcheck.conformance.cli import main
 
@@ -73,9 +73,10 @@ def _binary(version: str) -> str:
 def fake_build(root: Path, binary: str, version: str = "10.0.50") -> Path:
     """A QEMU source tree with its ``build/`` directory, whose qemu-storage-daemon is
     ``binary``; returns the build directory."""
+    schema = require_shared() / "qapi" / "job-10.1.json"
     (root / "qapi").mkdir(parents=True)
     (root / "VERSION").write_text(version + "\n")
-    (root / "qapi" / "job.json").write_text((SHARED / "qapi" / "job-10.1.json").read_text())
+    (root / "qapi" / "job.json").write_text(schema.read_text())
     (root / "build" / "storage-daemon").mkdir(parents=True)
     (root / "build" / "storage-daemon" / "qemu-storage-daemon").symlink_to(binary)
     return root / "build"
