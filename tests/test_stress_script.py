@@ -28,6 +28,10 @@ sed -n 's/^SigIgn:[[:space:]]*//p' /proc/$$/status >> "$STUB_DIR/ignored"
 n=$(( $(cat "$STUB_DIR/count" 2>/dev/null || echo 0) + 1 ))
 echo "$n" > "$STUB_DIR/count"
 code=$(sed -n "${n}p" "$STUB_DIR/codes")
+if [ "$code" = stubborn ]; then
+    trap '' INT
+    code=hang
+fi
 if [ "$code" = hang ]; then
     echo "$$" > "$STUB_DIR/hung"
     exec sleep 600
@@ -130,15 +134,26 @@ def test_bad_usage_is_one_line_and_exit_2(tmp_path: Path, args: list[str], messa
 
 
 @pytest.mark.parametrize(
-    "signum", [signal.SIGTERM, signal.SIGINT, signal.SIGHUP], ids=["SIGTERM", "SIGINT", "SIGHUP"]
+    ("signum", "run_kind"),
+    [
+        (signal.SIGTERM, "hang"),
+        (signal.SIGINT, "hang"),
+        (signal.SIGHUP, "hang"),
+        (signal.SIGTERM, "stubborn"),
+    ],
+    ids=["SIGTERM", "SIGINT", "SIGHUP", "SIGTERM-run-ignores-SIGINT"],
 )
-def test_a_signal_stops_the_run_and_the_busy_loops(tmp_path: Path, signum: int) -> None:
+def test_a_signal_stops_the_run_and_the_busy_loops(
+    tmp_path: Path, signum: int, run_kind: str
+) -> None:
+    """The run gets SIGINT (pytest cleans up then); one that ignores it, SIGKILL after the
+    grace period."""
     logs = tmp_path / "logs"
     hung = tmp_path / "hung"
     os.mkfifo(hung)  # the hanging run writes its pid into it: opening it waits for that
     script = subprocess.Popen(
         [str(STRESS), "-r", "3", "-b", "2", str(logs)],
-        env=_stand_in(tmp_path, ["0", "hang", "0"]),
+        env={**_stand_in(tmp_path, ["0", run_kind, "0"]), "JOBCHECK_STRESS_GRACE": "1"},
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
