@@ -8,6 +8,7 @@ status and the clean-up after a signal are checked in a second, with no QEMU.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import select
 import signal
@@ -159,7 +160,6 @@ def test_a_signal_stops_the_run_and_the_busy_loops(
         text=True,
         start_new_session=True,
     )
-    run = 0
     try:
         got: list[str] = []
         reader = threading.Thread(target=lambda: got.append(hung.read_text()), daemon=True)
@@ -172,8 +172,9 @@ def test_a_signal_stops_the_run_and_the_busy_loops(
         assert len(loops) == 2, loops  # the busy loops
         script.send_signal(signum)
         out, err = script.communicate(timeout=30)
-    finally:
-        _kill_groups(script, run)
+    except BaseException:
+        _kill_session(script)
+        raise
     assert script.returncode == 130
     assert err == "stress: interrupted\n"
     assert out.splitlines()[0].startswith("run 1: pass")
@@ -183,17 +184,13 @@ def test_a_signal_stops_the_run_and_the_busy_loops(
     assert (tmp_path / "count").read_text().strip() == "2"  # no third run began
 
 
-def _kill_groups(script: subprocess.Popen[str], run: int) -> None:
-    """After a failed check: nothing of the script may outlive the test."""
-    if script.poll() is None:
-        os.killpg(script.pid, signal.SIGKILL)
-        script.communicate()
-    for group in (script.pid, run):
-        try:
-            if group:
-                os.killpg(group, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
+def _kill_session(script: subprocess.Popen[str]) -> None:
+    """After a failed check: nothing of the script may outlive the test.  Its run and its
+    busy loops are process groups of their own, but all are in the script's session."""
+    for pid in _session_processes(script.pid):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    script.communicate()
 
 
 def test_a_run_starts_with_sigint_not_ignored(tmp_path: Path) -> None:
