@@ -170,8 +170,8 @@ class NodeSetup:
         if spec.on_error:
             source = self._data_image("src", size, failing=True)
         else:
-            source = self._null("src", size)
-        target, drain = self._raw("dst", self._null("dstn", size))
+            source = self._add("src", _null(size))
+        target, drain = self._raw("dst", self._add("dstn", _null(size)))
         args = {
             **self._block_args(spec),
             "device": source,
@@ -185,10 +185,11 @@ class NodeSetup:
 
     def _backup(self, spec: JobSpec) -> JobPlan:
         size = self.sizes.disk
-        source = self._null("src", size)
-        sink = self._null("dstn", size)
+        source = self._add("src", _null(size))
         if spec.on_error:
-            sink = self._blkdebug("dste", sink, "pwritev", "write", size)
+            sink = self._add("dste", _blkdebug(_null(size), "pwritev", "write", size))
+        else:
+            sink = self._add("dstn", _null(size))
         target, drain = self._raw("dst", sink)
         args: dict[str, Any] = {
             **self._block_args(spec),
@@ -205,18 +206,15 @@ class NodeSetup:
     def _chain_job(self, spec: JobSpec) -> JobPlan:
         active = spec.type is JobType.COMMIT and spec.variant == "active"
         size = self.sizes.active_chain if active else self.sizes.chain
-        mid_file, top_file = self._files("midf", "topf")
-        data = self._null("datn", size, read_zeroes=True)
-        if spec.on_error:
-            data = self._blkdebug("date", data, "read_aio", "read", size)
-        data, _ = self._raw("dat", data)
+        mid_file, top_file = (_file(path) for path in self._new_files("midf", "topf"))
+        data = _data_file(size, failing=spec.on_error is not None)
         self.qmp.create_images(
             [
-                (self._tag + "mk-mid", self._qcow2_options(mid_file, size, data)),
-                (self._tag + "mk-top", self._qcow2_options(top_file, size)),
+                (self._tag + "mk-mid", _qcow2_options(mid_file, size, data)),
+                (self._tag + "mk-top", _qcow2_options(top_file, size)),
             ]
         )
-        base, drain = self._raw("base", self._null("basn", size, read_zeroes=True))
+        base, drain = self._raw("base", self._add("basn", _null(size, read_zeroes=True)))
         mid = self._add(
             "mid",
             {"driver": "qcow2", "file": mid_file, "data-file": data, "backing": base},
@@ -233,14 +231,18 @@ class NodeSetup:
         return JobPlan(spec, "block-commit", args, drain)
 
     def _create(self, spec: JobSpec) -> JobPlan:
-        (image_file,) = self._files("img", flush=True)
+        # The job under test opens a node of its own, as a user's would, and keeps its
+        # flushes (QEMU 7.2's create-then-quit abort is a race with that job).
+        (path,) = self._new_files("img")
+        image_file = self._add("img", _file(path, flush=True))
         options = {"driver": "qcow2", "file": image_file, "size": self.sizes.image}
         return JobPlan(spec, "blockdev-create", {"job-id": spec.id, "options": options}, None)
 
     def _amend(self, spec: JobSpec) -> JobPlan:
-        (image_file,) = self._files("img")
+        (path,) = self._new_files("img")
+        image_file = _file(path)
         self.qmp.create_images(
-            [(self._tag + "mk-img", self._qcow2_options(image_file, self.sizes.image))]
+            [(self._tag + "mk-img", _qcow2_options(image_file, self.sizes.image))]
         )
         image = self._add("qcow", {"driver": "qcow2", "file": image_file})
         args = {"job-id": spec.id, "node-name": image, "options": {"driver": "qcow2"}}
@@ -250,47 +252,29 @@ class NodeSetup:
     # -- nodes -----------------------------------------------------------
 
     def _add(self, role: str, options: dict[str, Any]) -> str:
+        """``blockdev-add`` a named node (its children defined inline go with it)."""
         name = self._tag + role
         self.qmp.setup_command("blockdev-add", {**options, "node-name": name})
         self.nodes.append(name)
         self._plan_nodes.append(name)
         return name
 
-    def _null(self, role: str, size: int, *, read_zeroes: bool = False) -> str:
-        options: dict[str, Any] = {"driver": "null-co", "size": size}
-        if read_zeroes:
-            options["read-zeroes"] = True
-        return self._add(role, options)
-
     def _raw(self, role: str, child: str) -> tuple[str, dict[str, Any]]:
+        """A ``raw`` node over the named node ``child``, and its options for a reopen
+        (which needs the child by name: an inline child has none of ours)."""
         name = self._add(role, {"driver": "raw", "file": child})
         return name, {"driver": "raw", "node-name": name, "file": child}
 
-    def _blkdebug(self, role: str, image: str, event: str, iotype: str, size: int) -> str:
-        rule = {"event": event, "iotype": iotype, "errno": 5, "sector": error_offset(size) // 512}
-        return self._add(role, {"driver": "blkdebug", "image": image, "inject-error": [rule]})
-
     def _data_image(self, role: str, size: int, *, failing: bool) -> str:
         """A qcow2 node whose every cluster is allocated and read from a null device."""
-        (image_file,) = self._files(role + "f")
-        data = self._null(role + "n", size, read_zeroes=True)
-        if failing:
-            data = self._blkdebug(role + "e", data, "read_aio", "read", size)
-        data, _ = self._raw(role + "d", data)
-        self.qmp.create_images(
-            [(self._tag + "mk-" + role, self._qcow2_options(image_file, size, data))]
-        )
+        (path,) = self._new_files(role + "f")
+        image_file = _file(path)
+        data = _data_file(size, failing=failing)
+        self.qmp.create_images([(self._tag + "mk-" + role, _qcow2_options(image_file, size, data))])
         return self._add(role, {"driver": "qcow2", "file": image_file, "data-file": data})
 
-    def _files(self, *roles: str, flush: bool = False) -> list[str]:
-        """Empty image files (``blockdev-create`` of the file driver) and their file nodes.
-
-        The nodes ignore flushes (``cache.no-flush``) unless ``flush``: an image here
-        holds only qcow2 metadata, and with flushes (an ``fdatasync`` each) a ``file``
-        and ``qcow2`` ``blockdev-create`` pair took a median 48 ms on ext4, against
-        30 ms without them (as on tmpfs; 20 pairs each on 7.2.22 and 10.0.2, on a busy
-        2-core machine).  A create job's own image keeps its flushes: QEMU 7.2's
-        create-then-quit abort is a race with that job."""
+    def _new_files(self, *roles: str) -> list[str]:
+        """Empty image files, made by ``blockdev-create`` jobs of the file driver."""
         paths = [os.path.join(self.workdir, f"{self._tag}{role}.img") for role in roles]
         self.qmp.create_images(
             [
@@ -298,19 +282,54 @@ class NodeSetup:
                 for role, path in zip(roles, paths, strict=True)
             ]
         )
-        cache = {} if flush else {"cache": {"no-flush": True}}
-        return [
-            self._add(role, {"driver": "file", "filename": path, **cache})
-            for role, path in zip(roles, paths, strict=True)
-        ]
+        return paths
 
-    @staticmethod
-    def _qcow2_options(file: str, size: int, data_file: str | None = None) -> dict[str, Any]:
-        options: dict[str, Any] = {"driver": "qcow2", "file": file, "size": size}
-        if data_file is not None:
-            options["data-file"] = data_file
-            options["data-file-raw"] = True
-        return options
+
+# Nodes nothing refers to by name are defined inline, inside the node that uses them:
+# one blockdev-add (and one blockdev-del) for the lot, where each named node costs QEMU
+# a command of its own both ways (about a millisecond: QEMU's monitor reads a command a
+# byte at a time).
+
+
+def _null(size: int, *, read_zeroes: bool = False) -> dict[str, Any]:
+    options: dict[str, Any] = {"driver": "null-co", "size": size}
+    if read_zeroes:
+        options["read-zeroes"] = True
+    return options
+
+
+def _blkdebug(image: dict[str, Any], event: str, iotype: str, size: int) -> dict[str, Any]:
+    rule = {"event": event, "iotype": iotype, "errno": 5, "sector": error_offset(size) // 512}
+    return {"driver": "blkdebug", "image": image, "inject-error": [rule]}
+
+
+def _data_file(size: int, *, failing: bool) -> dict[str, Any]:
+    """A qcow2 image's external data file: ``raw(null-co)`` reading zeroes, with
+    ``blkdebug`` failing reads at 3/4 of the disk in between when ``failing``."""
+    data = _null(size, read_zeroes=True)
+    if failing:
+        data = _blkdebug(data, "read_aio", "read", size)
+    return {"driver": "raw", "file": data}
+
+
+def _file(path: str, *, flush: bool = False) -> dict[str, Any]:
+    """A ``file`` node of an image file, ignoring flushes (``cache.no-flush``) unless
+    ``flush``: an image here holds only qcow2 metadata, and with flushes (an
+    ``fdatasync`` each) a ``file`` and ``qcow2`` ``blockdev-create`` pair took a median
+    48 ms on ext4, against 30 ms without them (as on tmpfs; 20 pairs each on 7.2.22
+    and 10.0.2, on a busy 2-core machine)."""
+    cache = {} if flush else {"cache": {"no-flush": True}}
+    return {"driver": "file", "filename": path, **cache}
+
+
+def _qcow2_options(
+    file: dict[str, Any], size: int, data_file: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    options: dict[str, Any] = {"driver": "qcow2", "file": file, "size": size}
+    if data_file is not None:
+        options["data-file"] = data_file
+        options["data-file-raw"] = True
+    return options
 
 
 def error_offset(size: int) -> int:
