@@ -183,6 +183,38 @@ def test_records_are_in_wire_order_with_timestamps(qsd: QemuTarget) -> None:
     assert last_command.execute == "query-jobs"  # settle ends with a snapshot
 
 
+def test_set_up_commands_go_out_back_to_back_and_are_answered_in_order(qsd: QemuTarget) -> None:
+    qsd.take_records()
+    qsd.apply({"op": "start", "jobs": [spec("mirror", "j").to_json()]})
+    records = qsd.take_records()
+    adds = [
+        i for i, r in enumerate(records) if isinstance(r, Command) and r.execute == "blockdev-add"
+    ]
+    assert len(adds) == 3 and adds == list(range(adds[0], adds[0] + 3))  # no answer between
+    answers = [r for r in records[adds[-1] + 1 : adds[-1] + 4] if isinstance(r, Response)]
+    assert [a.id for a in answers] == [records[i].id for i in adds]  # type: ignore[union-attr]
+    assert all(a.ok for a in answers)
+
+
+def test_commands_sent_together_get_their_own_answers(qsd: QemuTarget) -> None:
+    qsd.take_records()
+    null = {"driver": "null-co", "size": 1 << 20}
+    refused = r"set-up failed: blockdev-add .*Duplicate nodes with node-name='a'"
+    with pytest.raises(TargetError, match=refused):
+        qsd.setup_commands(
+            [
+                ("blockdev-add", {**null, "node-name": "a"}),
+                ("blockdev-add", {**null, "node-name": "a"}),  # a duplicate: refused
+                ("blockdev-add", {**null, "node-name": "b"}),
+            ]
+        )
+    records = qsd.take_records()
+    answers = [r for r in records if isinstance(r, Response)]
+    assert [a.ok for a in answers] == [True, False, True]
+    names = {n["node-name"] for n in qsd.execute("query-named-block-nodes").value}
+    assert {"a", "b"} <= names  # QEMU ran the one after the refused one, as sent
+
+
 # -- every job type, every status ----------------------------------------
 
 

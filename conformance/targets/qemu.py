@@ -534,25 +534,26 @@ class QemuTarget(Target):
 
     # -- set-up (the SetupQmp protocol of NodeSetup) ---------------------
 
-    def setup_command(self, command: str, arguments: dict[str, Any]) -> None:
+    def setup_commands(self, commands: list[tuple[str, dict[str, Any]]]) -> None:
         with self._guard():
-            response = self._session.execute(command, arguments)
-        if not response.ok:
-            assert response.error is not None
-            raise TargetError(
-                f"set-up failed: {command_text(command, arguments)}: {response.error.desc}"
-            )
+            responses = self._session.execute_all(commands)
+        for (command, arguments), response in zip(commands, responses, strict=True):
+            if not response.ok:
+                assert response.error is not None
+                raise TargetError(
+                    f"set-up failed: {command_text(command, arguments)}: {response.error.desc}"
+                )
 
     def create_images(self, jobs: list[tuple[str, dict[str, Any]]]) -> None:
-        for job_id, options in jobs:
-            self.setup_command("blockdev-create", {"job-id": job_id, "options": options})
+        self.setup_commands(
+            [("blockdev-create", {"job-id": job, "options": options}) for job, options in jobs]
+        )
         ids = {job_id for job_id, _ in jobs}
         self._wait(
             lambda t: all(t.status(i) in ("concluded", "null") for i in ids),
             "set-up jobs " + ", ".join(sorted(ids)),
         )
-        for job_id in sorted(ids):
-            self.setup_command("job-dismiss", {"id": job_id})
+        self.setup_commands([("job-dismiss", {"id": job_id}) for job_id in sorted(ids)])
 
     def _wait(self, predicate: Callable[[JobTracker], bool], what: str) -> None:
         with self._guard():
@@ -884,22 +885,30 @@ class QemuTarget(Target):
         every job concluded within ``wait`` seconds (those that did not are left)."""
         session = self._session
         self.note(TEARDOWN_NOTE)
-        for job_id, status in session.inspect(_own_jobs).items():
-            if status == "concluded":
-                self.execute("job-dismiss", {"id": job_id})
-            elif status != "aborting":
-                self.execute("job-cancel", {"id": job_id})
+        self._execute_all(
+            [
+                ("job-dismiss" if status == "concluded" else "job-cancel", {"id": job_id})
+                for job_id, status in session.inspect(_own_jobs).items()
+                if status != "aborting"
+            ]
+        )
         with self._guard():
             concluded = session.wait_until(
                 lambda t: all(s == "concluded" for s in _own_jobs(t).values()), wait
             )
-        for job_id in session.inspect(_own_jobs):
-            # QEMU dismisses in the command: its null event comes before the answer
-            self.execute("job-dismiss", {"id": job_id})
+        # QEMU dismisses in the command: its null event comes before the answer
+        left_jobs = session.inspect(_own_jobs)
+        self._execute_all([("job-dismiss", {"id": job_id}) for job_id in left_jobs])
         left = list(reversed(self._setup.nodes)) if self._setup is not None else []
         for _ in range(2):
-            left = [n for n in left if not self.execute("blockdev-del", {"node-name": n}).ok]
+            answers = self._execute_all([("blockdev-del", {"node-name": n}) for n in left])
+            left = [n for n, answer in zip(left, answers, strict=True) if not answer.ok]
         return concluded
+
+    def _execute_all(self, commands: list[tuple[str, dict[str, Any]]]) -> list[Response]:
+        """Commands sent back to back (:meth:`QemuSession.execute_all`); their answers."""
+        with self._guard():
+            return self._session.execute_all(commands)
 
 
 def _own_jobs(tracker: JobTracker) -> dict[str, str]:

@@ -40,7 +40,7 @@ import json
 import socket
 import threading
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Sequence
 from typing import Any, TypeVar
 
 from qemu.qmp import ExecuteError, Message, QMPClient, QMPError, Runstate
@@ -140,6 +140,8 @@ class QemuSession:
         self._lock = threading.Lock()
         self._responses: dict[Any, Response] = {}
         self._last_id: Any = None
+        self._batch: list[Any] | None = None
+        """The ids sent so far by :meth:`execute_all`, in wire order (``None`` outside one)."""
         self._events = 0
         self._events_at_response = 0
         self._unconfirmed = False
@@ -203,6 +205,8 @@ class QemuSession:
 
     def _sent(self, msg: Message) -> None:
         self._last_id = msg.get("id")
+        if self._batch is not None:
+            self._batch.append(self._last_id)
         if self.recording and "execute" in msg:
             args = msg.get("arguments")
             arguments = dict(args) if isinstance(args, dict) else {}
@@ -323,6 +327,67 @@ class QemuSession:
                 if command == "query-block-jobs":
                     self.tracker.block_jobs(response.value)
             return response
+
+    def execute_all(self, commands: Sequence[tuple[str, dict[str, Any] | None]]) -> list[Response]:
+        """Send ``commands`` back to back, each without waiting for the answer to the one
+        before; their recorded responses, in order.
+
+        QEMU runs a monitor's commands one at a time, in the order they came, so the
+        outcome is that of sending them one by one; what changes is that QEMU reads the
+        next command (a byte at a time) while it runs this one, and answers them all in
+        one round trip.  For set-up and teardown commands, whose answers decide nothing
+        until all of them are in.
+        """
+        if not commands:
+            return []
+        ends = (commands[0], commands[-1])
+        self.last_command = " … ".join(dict.fromkeys(command_text(c, a, 60) for c, a in ends))
+        self._usable()
+        return self._call(self._execute_all(list(commands), self.timeout), self.timeout)
+
+    async def _execute_all(
+        self, commands: list[tuple[str, dict[str, Any] | None]], timeout: float
+    ) -> list[Response]:
+        async with self._exec_lock:
+            if self._lost:
+                raise SessionLost("the QMP connection is closed")
+            self._batch = []
+            try:
+                sends = [
+                    asyncio.ensure_future(
+                        self._client.execute_msg(QMPClient.make_execute_msg(command, arguments))
+                    )
+                    for command, arguments in commands
+                ]
+                for task in sends:
+                    # read below, or dropped if the caller gives up (no asyncio complaint)
+                    task.add_done_callback(_consume)
+                try:
+                    done, pending = await asyncio.wait(sends, timeout=timeout)
+                finally:
+                    for task in sends:
+                        task.cancel()
+                if pending:
+                    self._broken = f"no answer within {timeout:g} s to {self.last_command}"
+                    raise SessionTimeout(self._broken)
+                for task in done:
+                    exc = task.exception()
+                    if isinstance(exc, (QMPError, OSError, EOFError)) and not isinstance(
+                        exc, ExecuteError
+                    ):
+                        raise SessionLost(_reason(exc))
+                    if exc is not None and not isinstance(exc, ExecuteError):
+                        raise exc
+                sent = self._batch
+            finally:
+                self._batch = None
+            responses = [self._responses.pop(ident) for ident in sent]
+            for (command, arguments), response in zip(commands, responses, strict=True):
+                if response.ok and not command.startswith("query-"):
+                    self._unconfirmed = True
+                with self._lock:
+                    self.tracker.command(command, arguments, response.ok)
+            return responses
 
     # -- waiting ---------------------------------------------------------
 
@@ -477,6 +542,12 @@ class QemuSession:
         # QEMU may already be gone: disconnect() then re-raises EOFError and friends.
         with contextlib.suppress(Exception):
             await asyncio.wait_for(self._client.disconnect(), 1.0)
+
+
+def _consume(task: asyncio.Future[Any]) -> None:
+    """Mark a finished task's outcome as seen."""
+    if not task.cancelled():
+        task.exception()
 
 
 def _abandoned_quietly(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:

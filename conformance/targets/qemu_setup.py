@@ -84,8 +84,8 @@ class Sizes:
 class SetupQmp(Protocol):
     """What :class:`NodeSetup` needs from the target: commands that must succeed."""
 
-    def setup_command(self, command: str, arguments: dict[str, Any]) -> None:
-        """Send a set-up command; raise TargetError if QEMU refuses it."""
+    def setup_commands(self, commands: list[tuple[str, dict[str, Any]]]) -> None:
+        """Send set-up commands, in order; raise TargetError if QEMU refuses one."""
 
     def create_images(self, jobs: list[tuple[str, dict[str, Any]]]) -> None:
         """Run ``blockdev-create`` jobs (id, options) to the end and dismiss them."""
@@ -132,6 +132,8 @@ class NodeSetup:
         """Every node made, in creation order."""
         self._count = 0
         self._plan_nodes: list[str] = []
+        self._queued: list[tuple[str, dict[str, Any]]] = []
+        """``blockdev-add`` commands not sent yet (see :meth:`_flush`)."""
         self._tag = ""
 
     # -- plans -----------------------------------------------------------
@@ -153,9 +155,29 @@ class NodeSetup:
             JobType.CREATE: self._create,
             JobType.AMEND: self._amend,
         }[spec.type]
-        plan = build(spec)
+        try:
+            plan = build(spec)
+            self._flush()
+        finally:
+            self._queued = []  # after a failure, what is queued has no use
         plan.nodes = list(self._plan_nodes)
         return plan
+
+    def _flush(self) -> None:
+        """Send the queued ``blockdev-add`` commands, back to back.
+
+        A node is queued when it is planned and sent before anything that needs it
+        to exist (a ``blockdev-create`` job, the job's start command), in the order
+        planned: QEMU runs them in that order, so the outcome is that of sending
+        them one by one, without a round trip each.
+        """
+        queued, self._queued = self._queued, []
+        if queued:
+            self.qmp.setup_commands(queued)
+
+    def _create_images(self, jobs: list[tuple[str, dict[str, Any]]]) -> None:
+        self._flush()
+        self.qmp.create_images(jobs)
 
     def _block_args(self, spec: JobSpec) -> dict[str, Any]:
         return {
@@ -208,7 +230,7 @@ class NodeSetup:
         size = self.sizes.active_chain if active else self.sizes.chain
         mid_file, top_file = (_file(path) for path in self._new_files("midf", "topf"))
         data = _data_file(size, failing=spec.on_error is not None)
-        self.qmp.create_images(
+        self._create_images(
             [
                 (self._tag + "mk-mid", _qcow2_options(mid_file, size, data)),
                 (self._tag + "mk-top", _qcow2_options(top_file, size)),
@@ -241,9 +263,7 @@ class NodeSetup:
     def _amend(self, spec: JobSpec) -> JobPlan:
         (path,) = self._new_files("img")
         image_file = _file(path)
-        self.qmp.create_images(
-            [(self._tag + "mk-img", _qcow2_options(image_file, self.sizes.image))]
-        )
+        self._create_images([(self._tag + "mk-img", _qcow2_options(image_file, self.sizes.image))])
         image = self._add("qcow", {"driver": "qcow2", "file": image_file})
         args = {"job-id": spec.id, "node-name": image, "options": {"driver": "qcow2"}}
         assert self.amend_command is not None
@@ -252,9 +272,10 @@ class NodeSetup:
     # -- nodes -----------------------------------------------------------
 
     def _add(self, role: str, options: dict[str, Any]) -> str:
-        """``blockdev-add`` a named node (its children defined inline go with it)."""
+        """Queue the ``blockdev-add`` of a named node (its children defined inline go with
+        it); see :meth:`_flush`."""
         name = self._tag + role
-        self.qmp.setup_command("blockdev-add", {**options, "node-name": name})
+        self._queued.append(("blockdev-add", {**options, "node-name": name}))
         self.nodes.append(name)
         self._plan_nodes.append(name)
         return name
@@ -270,13 +291,13 @@ class NodeSetup:
         (path,) = self._new_files(role + "f")
         image_file = _file(path)
         data = _data_file(size, failing=failing)
-        self.qmp.create_images([(self._tag + "mk-" + role, _qcow2_options(image_file, size, data))])
+        self._create_images([(self._tag + "mk-" + role, _qcow2_options(image_file, size, data))])
         return self._add(role, {"driver": "qcow2", "file": image_file, "data-file": data})
 
     def _new_files(self, *roles: str) -> list[str]:
         """Empty image files, made by ``blockdev-create`` jobs of the file driver."""
         paths = [os.path.join(self.workdir, f"{self._tag}{role}.img") for role in roles]
-        self.qmp.create_images(
+        self._create_images(
             [
                 (f"{self._tag}mk-{role}", {"driver": "file", "filename": path, "size": 0})
                 for role, path in zip(roles, paths, strict=True)
