@@ -21,6 +21,7 @@ from hypothesis import seed as hypothesis_seed
 from hypothesis.stateful import RuleBasedStateMachine, get_state_machine_test, rule
 
 from jobcheck.conformance.bench.process import ProcessRun, jobcheck_argv, run_measured
+from jobcheck.conformance.campaign.gc_policy import campaign_gc
 from jobcheck.conformance.campaign.results import CampaignResult
 from jobcheck.conformance.campaign.run import campaign_settings, run_campaign
 from jobcheck.conformance.campaign.session import TargetFactory
@@ -53,14 +54,16 @@ class Rate:
 
 
 def ceiling(examples: int, steps: int, seed: int) -> Rate:
-    """Steps per second of the bare one-rule machine under the campaign's settings."""
+    """Steps per second of the bare one-rule machine under the campaign's settings (its
+    Hypothesis settings and its garbage collector's: :mod:`...campaign.gc_policy`)."""
     _Trivial.steps = 0
     test = hypothesis_seed(seed)(
         get_state_machine_test(_Trivial, settings=campaign_settings("ci", examples, steps))
     )
-    started = time.perf_counter()
-    test()
-    seconds = time.perf_counter() - started
+    with campaign_gc():
+        started = time.perf_counter()
+        test()
+        seconds = time.perf_counter() - started
     return Rate(_Trivial.steps, seconds)
 
 

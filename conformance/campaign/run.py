@@ -25,6 +25,7 @@ from hypothesis import seed as hypothesis_seed
 from hypothesis.errors import Flaky
 from hypothesis.stateful import RuleBasedStateMachine, get_state_machine_test
 
+from jobcheck.conformance.campaign.gc_policy import campaign_gc
 from jobcheck.conformance.campaign.machine import Exploration, TargetFailed, machine_factory
 from jobcheck.conformance.campaign.progress import Reporter
 from jobcheck.conformance.campaign.results import Accept, CampaignResult, Failure, accept_known
@@ -75,8 +76,37 @@ def run_campaign(
 ) -> CampaignResult:
     """The planned tour, then Hypothesis exploration; see the module docstring.
 
-    ``progress`` is told what is done as it goes (see :mod:`.progress`).
+    ``progress`` is told what is done as it goes (see :mod:`.progress`); the garbage
+    collector is set as :mod:`.gc_policy` says meanwhile.
     """
+    with campaign_gc():
+        return _run_campaign(
+            make_target,
+            model,
+            seed=seed,
+            profile=profile,
+            examples=examples,
+            steps=steps,
+            accept=accept,
+            tour=tour,
+            meta_extra=meta_extra,
+            progress=progress,
+        )
+
+
+def _run_campaign(
+    make_target: TargetFactory,
+    model: Model,
+    *,
+    seed: int,
+    profile: str,
+    examples: int | None,
+    steps: int | None,
+    accept: Accept,
+    tour: bool,
+    meta_extra: dict[str, Any] | None,
+    progress: Reporter | None,
+) -> CampaignResult:
     result = CampaignResult()
     extra = {"seed": seed, "profile": profile, **(meta_extra or {})}
     started = time.monotonic()

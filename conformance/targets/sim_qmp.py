@@ -25,6 +25,7 @@ first write after it runs at speed 0.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any
 
@@ -144,11 +145,30 @@ def _is(value: Any, kind: str) -> bool:
     return isinstance(value, list)
 
 
+@functools.lru_cache(maxsize=128)
+def _shape(schema: Schema) -> tuple[dict[str, str], frozenset[str]]:
+    """A schema's member types by name, and its required members."""
+    return {name: kind for name, kind, _ in schema}, frozenset(n for n, _, req in schema if req)
+
+
 def check_args(args: dict[str, Any], schema: Schema) -> None:
-    """Check arguments as QEMU's QAPI input visitor does; raise :class:`QmpFailure`."""
-    for name, kind, required in schema:
+    """Check arguments as QEMU's QAPI input visitor does; raise :class:`QmpFailure`.
+
+    >>> check_args({"id": "j0"}, (("id", "str", True), ("force", "bool", False)))
+    >>> try:
+    ...     check_args({"id": 0, "x": 1}, (("id", "str", True),))
+    ... except QmpFailure as failure:
+    ...     print(failure.desc)
+    Invalid parameter type for 'id', expected: string
+    """
+    types, required = _shape(schema)
+    if required <= args.keys() and all(
+        name in types and _is(value, types[name]) for name, value in args.items()
+    ):
+        return  # the usual case, settled without walking the whole schema
+    for name, kind, required_member in schema:
         if name not in args:
-            if required:
+            if required_member:
                 raise QmpFailure(f"Parameter '{name}' is missing")
             continue
         if not _is(args[name], kind):

@@ -30,11 +30,12 @@ time, so a trace of any length is read in bounded memory.
 from __future__ import annotations
 
 import json
+import json.scanner
 import math
 import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import IO, Any, Literal, TypeAlias
+from typing import IO, Any, Literal, TypeAlias, cast
 
 TRACE_FORMAT = "jobcheck-trace"
 TRACE_FORMAT_VERSION = 1
@@ -419,11 +420,23 @@ def loads(text: str) -> Any:
     ...
     ValueError: NaN is not a JSON value
     """
-    return _STRICT.decode(text)
+    try:
+        value, end = _SCAN(text, 0)
+    except StopIteration:
+        end = -1  # not a value at its first character: the decoder says why
+    if end != len(text):
+        # white space around the value, something after it, or no value at all:
+        # the whole decoder decides (and words the error)
+        return _STRICT.decode(text)
+    return value
 
 
 _STRICT = json.JSONDecoder(parse_constant=_no_constant)
 """One decoder for every line (``json.loads`` with an option builds a new one per call)."""
+# (typeshed types make_scanner's argument as the scanner class itself)
+_SCAN: Callable[[str, int], tuple[Any, int]] = json.scanner.make_scanner(cast(Any, _STRICT))
+"""The decoder's own scanner alone: a trace line is one value with nothing around it, and
+this skips the decoder's two white-space matches per line."""
 
 
 def parse_json(text: str, path: str, line: int) -> Any:
