@@ -125,3 +125,19 @@ def test_the_simulator_is_named_by_its_version_never_latest(
     assert "latest" not in captured.out + captured.err
     assert "jobcheck run: target: simulator of QEMU 10.2" in captured.err
     assert "model 10.2" in captured.out
+
+
+@pytest.mark.parametrize("below", ["", "sub/dir"])
+def test_a_report_directory_that_cannot_be_made_is_refused_before_the_campaign(
+    below: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("x")
+    out = blocker / below if below else blocker
+    argv = ["run", "--target", "sim", "--model", "7.2", "--examples", "1", "--out", str(out)]
+    assert main(argv) == 2
+    captured = capsys.readouterr()
+    # the one line, and no campaign: it would have said its target and verdict first
+    assert captured.err == f"jobcheck run: error: --out {out}: {blocker} is not a directory\n"
+    assert captured.out == ""
+    assert blocker.read_text() == "x"

@@ -22,6 +22,7 @@ arguments are wrong: no commit can be tested).
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import sys
 from dataclasses import replace
@@ -211,8 +212,28 @@ def _run(args: argparse.Namespace) -> int:
     choice = target_from_options(args)
     if args.connect and args.jobs > 1:
         raise UsageError("--jobs N needs launched QEMUs; it cannot share one --connect socket")
+    out_dir = Path(args.out) if args.out else None
+    if out_dir is not None:
+        check_out_dir(out_dir)
     print(f"jobcheck run: target: {choice.describe()}", file=sys.stderr)
-    return execute(choice, args, out_dir=Path(args.out) if args.out else None)
+    return execute(choice, args, out_dir=out_dir)
+
+
+def check_out_dir(path: Path) -> None:
+    """Refuse, before any campaign runs, a report directory that cannot be written.
+
+    >>> check_out_dir(Path("/dev/null/reports"))
+    Traceback (most recent call last):
+    ...
+    jobcheck.conformance.errors.UsageError: --out /dev/null/reports: /dev/null is not a directory
+    """
+    existing = path
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise UsageError(f"--out {path}: {existing} is not a directory")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise UsageError(f"--out {path}: {existing} is not writable")
 
 
 def execute(choice: TargetChoice, args: argparse.Namespace, out_dir: Path | None) -> int:
