@@ -54,8 +54,9 @@ class Rate:
 
 
 def ceiling(examples: int, steps: int, seed: int) -> Rate:
-    """Steps per second of the bare one-rule machine under the campaign's settings (its
-    Hypothesis settings and its garbage collector's: :mod:`...campaign.gc_policy`)."""
+    """Steps per second of the bare one-rule machine under the campaign's settings: its
+    Hypothesis settings, and its garbage collector's
+    (:mod:`~jobcheck.conformance.campaign.gc_policy`)."""
     _Trivial.steps = 0
     test = hypothesis_seed(seed)(
         get_state_machine_test(_Trivial, settings=campaign_settings("ci", examples, steps))
