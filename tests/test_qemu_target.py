@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
 import select
 import shutil
@@ -31,7 +32,7 @@ from typing import Any
 
 import pytest
 from conftest import CRASH_TRIES, QemuBuild
-from qemu.qmp import QMPClient
+from qemu.qmp import Message, QMPClient
 
 from jobcheck.conformance.errors import TargetError, UsageError
 from jobcheck.conformance.targets.qemu import QemuCrashed, QemuTarget
@@ -213,6 +214,26 @@ def test_commands_sent_together_get_their_own_answers(qsd: QemuTarget) -> None:
     assert [a.ok for a in answers] == [True, False, True]
     names = {n["node-name"] for n in qsd.execute("query-named-block-nodes").value}
     assert {"a", "b"} <= names  # QEMU ran the one after the refused one, as sent
+
+
+def test_messages_are_pretty_printed_only_for_a_debug_log(
+    qsd: QemuTarget, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    printed: list[str] = []
+    plain = Message.__str__
+
+    def counted(message: Message) -> str:
+        printed.append(plain(message))
+        return printed[-1]
+
+    monkeypatch.setattr(Message, "__str__", counted)
+    caplog.set_level(logging.INFO, logger="qemu.qmp")
+    assert qsd.execute("query-jobs").ok
+    assert printed == []  # qemu.qmp's hooks format every message for a DEBUG line
+    caplog.set_level(logging.DEBUG, logger="qemu.qmp")
+    assert qsd.execute("query-jobs").ok
+    assert any('"query-jobs"' in text for text in printed)
+    assert any("query-jobs" in r.getMessage() for r in caplog.records)
 
 
 # -- every job type, every status ----------------------------------------

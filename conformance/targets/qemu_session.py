@@ -37,6 +37,7 @@ import asyncio
 import concurrent.futures
 import contextlib
 import json
+import logging
 import socket
 import threading
 import time
@@ -114,13 +115,18 @@ class _RecordingClient(QMPClient):
         super().__init__("jobcheck")
         self._session = session
 
+    # The base hooks only log each message at DEBUG level, pretty-printing it (json.dumps
+    # with indent) whether DEBUG is on or not: they are called only when it is on.
+
     def _cb_outbound(self, msg: Message) -> Message:
-        msg = super()._cb_outbound(msg)
+        if self.logger.isEnabledFor(logging.DEBUG):
+            msg = super()._cb_outbound(msg)
         self._session._sent(msg)
         return msg
 
     def _cb_inbound(self, msg: Message) -> Message:
-        msg = super()._cb_inbound(msg)
+        if self.logger.isEnabledFor(logging.DEBUG):
+            msg = super()._cb_inbound(msg)
         self._session._received(msg)
         return msg
 
