@@ -21,7 +21,10 @@ A launched QEMU speaks QMP on a socket pair, and lives in a private 0700
 temporary directory with its stderr file and its images (:mod:`.qemu_process`);
 an attached one is left running at the end, with every job, node and file that
 jobcheck made removed, and is never killed.  Either way the set-up goes through QMP alone
-(:mod:`.qemu_setup`), every name prefixed ``jc-<pid>-<n>-``.
+(:mod:`.qemu_setup`), every name prefixed ``jc-<pid>-<n>-``.  Set-up and clean-up
+commands, whose answers decide nothing until all of them are in, go out back to
+back (:meth:`.qemu_session.QemuSession.execute_all`): QEMU reads its monitor a
+byte at a time, and reads the next command while it runs this one.
 
 A launched QEMU can serve many targets in turn (:mod:`.qemu_pool`): closing a
 target made with a ``pool`` cancels and dismisses its jobs, deletes its nodes and
