@@ -1,9 +1,9 @@
 """The live target's set-up plans (no QEMU: a stand-in records what would be sent).
 
 What is checked: which nodes are named (those a command refers to) and which
-are defined inline; that a plan's ``blockdev-add`` commands go out together,
-after the image jobs they need and in the order planned; that a failed plan
-leaves nothing queued for the next one.
+are defined inline; that a plan's commands go out in as few batches as their
+order allows (an image job's ``job-dismiss`` with the next batch), in the order
+planned; that a failed plan leaves nothing queued for the next one.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from jobcheck.model.lifecycle import JobType
 
 class Recorder:
     """A SetupQmp that records each call: ("send", [(command, arguments)...]) or
-    ("create", [job ids]); refuses the set-up command number ``refuse`` (1-based)."""
+    ("await", [job ids]); refuses the set-up command number ``refuse`` (1-based)."""
 
     def __init__(self, refuse: int | None = None) -> None:
         self.calls: list[tuple[str, Any]] = []
@@ -32,17 +32,29 @@ class Recorder:
         for command, arguments in commands:
             self.sent += 1
             if self.sent == self.refuse:
-                raise TargetError(f"set-up failed: {command} {arguments['node-name']}")
+                raise TargetError(f"set-up failed: {command} {arguments}")
 
-    def create_images(self, jobs: list[tuple[str, dict[str, Any]]]) -> None:
-        self.calls.append(("create", [job for job, _ in jobs]))
+    def await_jobs(self, ids: list[str]) -> None:
+        self.calls.append(("await", ids))
 
 
 def added(call: tuple[str, Any]) -> list[str]:
+    """The roles of the nodes a batch adds (it adds nothing else)."""
     kind, commands = call
     assert kind == "send"
     assert all(command == "blockdev-add" for command, _ in commands)
     return [arguments["node-name"].rsplit("-", 1)[1] for _, arguments in commands]
+
+
+def sent(call: tuple[str, Any]) -> list[str]:
+    """A batch as ``command:name`` words (the job id or node name's last part)."""
+    kind, commands = call
+    assert kind == "send"
+    words = []
+    for command, arguments in commands:
+        name = arguments.get("node-name") or arguments.get("job-id") or arguments.get("id")
+        words.append(f"{command}:{str(name).removeprefix('jc-1-1-1-')}")
+    return words
 
 
 def test_a_mirror_plan_adds_its_three_nodes_in_one_go() -> None:
@@ -61,12 +73,22 @@ def test_a_chain_creates_its_images_first_and_defines_files_and_data_inline() ->
     qmp = Recorder()
     setup = NodeSetup(qmp, "/w", "jc-1-1-")
     plan = setup.plan(JobSpec(JobType.STREAM, "j", on_error="stop"))
-    kinds = [kind for kind, _ in qmp.calls]
-    assert kinds == ["create", "create", "send"]
-    assert qmp.calls[0][1] == ["jc-1-1-1-mk-midf", "jc-1-1-1-mk-topf"]
-    assert qmp.calls[1][1] == ["jc-1-1-1-mk-mid", "jc-1-1-1-mk-top"]
-    assert added(qmp.calls[2]) == ["basn", "base", "mid", "top"]
-    mid = dict(qmp.calls[2][1][2][1])
+    assert [kind for kind, _ in qmp.calls] == ["send", "await", "send", "await", "send"]
+    assert sent(qmp.calls[0]) == ["blockdev-create:mk-midf", "blockdev-create:mk-topf"]
+    assert qmp.calls[1][1] == ["jc-1-1-1-mk-midf", "jc-1-1-1-mk-topf"]
+    # the file jobs are dismissed in the batch that creates the images on them
+    assert sent(qmp.calls[2]) == [
+        "job-dismiss:mk-midf",
+        "job-dismiss:mk-topf",
+        "blockdev-create:mk-mid",
+        "blockdev-create:mk-top",
+    ]
+    assert sent(qmp.calls[4]) == [
+        "job-dismiss:mk-mid",
+        "job-dismiss:mk-top",
+        *(f"blockdev-add:{role}" for role in ("basn", "base", "mid", "top")),
+    ]
+    mid = dict(qmp.calls[4][1][4][1])
     assert mid["file"] == {
         "driver": "file",
         "filename": "/w/jc-1-1-1-midf.img",
@@ -82,16 +104,16 @@ def test_a_chain_creates_its_images_first_and_defines_files_and_data_inline() ->
 def test_the_job_under_test_of_a_create_plan_keeps_its_own_file_node() -> None:
     qmp = Recorder()
     plan = NodeSetup(qmp, "/w", "jc-1-1-").plan(JobSpec(JobType.CREATE, "j"))
-    assert [kind for kind, _ in qmp.calls] == ["create", "send"]
-    assert added(qmp.calls[1]) == ["img"]
-    assert "cache" not in qmp.calls[1][1][0][1]  # its flushes are kept
+    assert [kind for kind, _ in qmp.calls] == ["send", "await", "send"]
+    assert sent(qmp.calls[2]) == ["job-dismiss:mk-img", "blockdev-add:img"]
+    assert "cache" not in qmp.calls[2][1][1][1]  # its flushes are kept
     assert plan.arguments["options"]["file"] == "jc-1-1-1-img"
 
 
 def test_a_failed_plan_leaves_nothing_queued_for_the_next() -> None:
     qmp = Recorder(refuse=2)
     setup = NodeSetup(qmp, "/w", "jc-1-1-")
-    with pytest.raises(TargetError, match="dstn"):
+    with pytest.raises(TargetError, match="jc-1-1-1-dstn"):
         setup.plan(JobSpec(JobType.BACKUP, "a"))
     setup.plan(JobSpec(JobType.BACKUP, "b"))
     assert added(qmp.calls[-1]) == ["src", "dstn", "dst"]

@@ -547,16 +547,11 @@ class QemuTarget(Target):
                     f"set-up failed: {command_text(command, arguments)}: {response.error.desc}"
                 )
 
-    def create_images(self, jobs: list[tuple[str, dict[str, Any]]]) -> None:
-        self.setup_commands(
-            [("blockdev-create", {"job-id": job, "options": options}) for job, options in jobs]
-        )
-        ids = {job_id for job_id, _ in jobs}
+    def await_jobs(self, ids: list[str]) -> None:
         self._wait(
             lambda t: all(t.status(i) in ("concluded", "null") for i in ids),
             "set-up jobs " + ", ".join(sorted(ids)),
         )
-        self.setup_commands([("job-dismiss", {"id": job_id}) for job_id in sorted(ids)])
 
     def _wait(self, predicate: Callable[[JobTracker], bool], what: str) -> None:
         with self._guard():

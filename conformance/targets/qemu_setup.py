@@ -87,8 +87,9 @@ class SetupQmp(Protocol):
     def setup_commands(self, commands: list[tuple[str, dict[str, Any]]]) -> None:
         """Send set-up commands, in order; raise TargetError if QEMU refuses one."""
 
-    def create_images(self, jobs: list[tuple[str, dict[str, Any]]]) -> None:
-        """Run ``blockdev-create`` jobs (id, options) to the end and dismiss them."""
+    def await_jobs(self, ids: list[str]) -> None:
+        """Wait until the set-up jobs ``ids`` have concluded; raise TargetError if they do
+        not in time."""
 
 
 @dataclass
@@ -133,7 +134,7 @@ class NodeSetup:
         self._count = 0
         self._plan_nodes: list[str] = []
         self._queued: list[tuple[str, dict[str, Any]]] = []
-        """``blockdev-add`` commands not sent yet (see :meth:`_flush`)."""
+        """Set-up commands not sent yet (see :meth:`_flush`)."""
         self._tag = ""
 
     # -- plans -----------------------------------------------------------
@@ -164,20 +165,26 @@ class NodeSetup:
         return plan
 
     def _flush(self) -> None:
-        """Send the queued ``blockdev-add`` commands, back to back.
+        """Send the queued set-up commands, back to back.
 
-        A node is queued when it is planned and sent before anything that needs it
-        to exist (a ``blockdev-create`` job, the job's start command), in the order
-        planned: QEMU runs them in that order, so the outcome is that of sending
-        them one by one, without a round trip each.
+        A node is queued when it is planned, an image job's ``job-dismiss`` when the
+        job has concluded, and they are sent before anything that needs them done
+        (an image job, the job's start command), in the order queued: QEMU runs
+        them in that order, so the outcome is that of sending them one by one,
+        without a round trip each.
         """
         queued, self._queued = self._queued, []
         if queued:
             self.qmp.setup_commands(queued)
 
     def _create_images(self, jobs: list[tuple[str, dict[str, Any]]]) -> None:
+        """Run ``blockdev-create`` jobs (id, options) to the end.  Their ``job-dismiss``
+        commands are queued, to go out with the next commands (see :meth:`_flush`)."""
+        self._queued += [("blockdev-create", {"job-id": job, "options": o}) for job, o in jobs]
         self._flush()
-        self.qmp.create_images(jobs)
+        ids = [job for job, _ in jobs]
+        self.qmp.await_jobs(ids)
+        self._queued += [("job-dismiss", {"id": job}) for job in ids]
 
     def _block_args(self, spec: JobSpec) -> dict[str, Any]:
         return {
