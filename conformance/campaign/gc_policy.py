@@ -10,7 +10,7 @@ therefore, what exists when it starts is frozen (``gc.freeze``: moved out of
 the collector's sight; it lives as long as the process anyway) and the oldest
 generation is collected ten times less often; the young generations are
 collected as usual, so short-lived cycles are still freed at once.  With it
-the collector's share fell to about 5%.  Everything is put back as it was
+the collector's share fell to about 6%.  Everything is put back as it was
 when the campaign ends.
 
 >>> import gc
