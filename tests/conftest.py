@@ -24,6 +24,7 @@ import re
 import shutil
 import signal
 import subprocess
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -145,6 +146,20 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if "live" in item.keywords:
             item.add_marker(skip)
+
+
+def processes() -> Iterator[tuple[int, list[str]]]:
+    """Every process now: its pid and the fields of ``/proc/PID/stat`` after its name
+    (``[0]`` state, ``[1]`` parent pid, ``[3]`` session id, ...)."""
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", encoding="utf-8") as stream:
+                stat = stream.read()
+        except OSError:
+            continue  # it ended meanwhile
+        yield int(entry), stat.rsplit(")", 1)[1].split()
 
 
 def require_shared() -> Path:

@@ -20,6 +20,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from conftest import processes
 
 from jobcheck.conformance.targets.qemu_process import WORKDIR_PREFIX, sweep_leftovers
 
@@ -50,18 +51,7 @@ def _long_trace(path: Path, queries: int = 100_000) -> Path:
 
 def _children(pid: int) -> list[int]:
     """The pids whose parent is ``pid`` (from /proc)."""
-    found = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat", encoding="utf-8") as stream:
-                fields = stream.read().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[1]) == pid:
-            found.append(int(entry))
-    return found
+    return [child for child, fields in processes() if int(fields[1]) == pid]
 
 
 def _is_qemu(pid: int) -> bool:

@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import ROOT
+from conftest import ROOT, processes
 
 STRESS = ROOT / ".ci" / "stress"
 USAGE = "usage: .ci/stress [-r RUNS] [-b BUSY] [-n WORKERS] [-x] [LOGDIR] [-- PYTEST-ARGS]"
@@ -71,18 +71,7 @@ def _last(logs: Path) -> str:
 
 def _session_processes(session: int) -> list[int]:
     """The live (not zombie) processes of a session."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        fields = stat.rsplit(")", 1)[1].split()
-        if fields[0] != "Z" and int(fields[3]) == session:
-            found.append(int(entry.name))
-    return found
+    return [pid for pid, fields in processes() if fields[0] != "Z" and int(fields[3]) == session]
 
 
 def test_every_run_is_counted_and_a_failed_one_fails_the_whole(tmp_path: Path) -> None:
