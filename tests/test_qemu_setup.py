@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from jobcheck.conformance.errors import TargetError
-from jobcheck.conformance.targets.qemu_setup import NodeSetup, error_offset
+from jobcheck.conformance.targets.qemu_setup import MAX_JOBS_PER_CHAIN, NodeSetup, error_offset
 from jobcheck.conformance.trace.steps import JobSpec
 from jobcheck.model.lifecycle import JobType
 
@@ -118,3 +118,38 @@ def test_a_failed_plan_leaves_nothing_queued_for_the_next() -> None:
     setup.plan(JobSpec(JobType.BACKUP, "b"))
     assert added(qmp.calls[-1]) == ["src", "dstn", "dst"]
     assert all(a["node-name"].startswith("jc-1-1-2-") for _, a in qmp.calls[-1][1])
+
+
+def test_a_chain_given_back_serves_the_next_job_of_its_size_a_few_times() -> None:
+    qmp = Recorder()
+    setup = NodeSetup(qmp, "/w", "jc-1-1-")
+    first = setup.plan(JobSpec(JobType.STREAM, "a"))
+    setup.give_back(first)
+    calls = len(qmp.calls)
+    # an active commit needs a bigger chain: a new one
+    active = setup.plan(JobSpec(JobType.COMMIT, "b", variant="active"))
+    assert active.chain is not first.chain and len(qmp.calls) > calls
+    calls = len(qmp.calls)
+    again = setup.plan(JobSpec(JobType.COMMIT, "c", variant="intermediate"))
+    assert len(qmp.calls) == calls  # nothing sent: the stream's chain, as built
+    assert again.chain is first.chain and again.nodes == []
+    assert again.arguments["device"] == "jc-1-1-1-top"
+    assert again.arguments["top-node"] == "jc-1-1-1-mid"
+    assert again.arguments["base-node"] == "jc-1-1-1-base"
+    assert again.drain == first.drain
+    for job in "def":
+        setup.give_back(again)
+        again = setup.plan(JobSpec(JobType.STREAM, job))
+    assert first.chain is not None and first.chain.jobs == MAX_JOBS_PER_CHAIN
+    assert again.chain is not first.chain  # it has served its jobs
+
+
+def test_a_chain_with_an_injected_error_is_never_reused() -> None:
+    qmp = Recorder()
+    setup = NodeSetup(qmp, "/w", "jc-1-1-")
+    failing = setup.plan(JobSpec(JobType.STREAM, "a", on_error="report"))
+    setup.give_back(failing)
+    plain = setup.plan(JobSpec(JobType.STREAM, "b"))
+    assert plain.chain is not failing.chain
+    setup.give_back(plain)
+    assert setup.plan(JobSpec(JobType.STREAM, "c", on_error="stop")).chain is not plain.chain

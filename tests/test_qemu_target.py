@@ -268,6 +268,38 @@ def test_each_job_type_starts_held_and_finishes_when_released(qsd: QemuTarget) -
         assert statuses(records, job_id)[-4:] == ["waiting", "pending", "concluded", "null"]
 
 
+def _set_up(records: list[Record]) -> list[str]:
+    return [
+        r.execute
+        for r in records
+        if isinstance(r, Command) and r.execute in ("blockdev-add", "blockdev-create")
+    ]
+
+
+def test_a_cancelled_chain_job_leaves_its_chain_to_the_next(qsd: QemuTarget) -> None:
+    qsd.start([spec("stream", "s1")])
+    qsd.settle()
+    qsd.execute("job-cancel", {"id": "s1"})
+    qsd.settle({"s1": "running"})
+    assert qsd.inspect_jobs()["s1"] == "null"
+    qsd.take_records()
+    # the next commit on a chain of that size reuses it, as built: no set-up at all
+    qsd.start([spec("commit-intermediate", "c1")])
+    qsd.settle()
+    records = qsd.take_records()
+    assert _set_up(records) == []
+    assert statuses(records, "c1") == ["created", "running"]
+    qsd.release("c1")
+    qsd.settle({"c1": "running"})
+    assert statuses(qsd.take_records(), "c1")[-4:] == ["waiting", "pending", "concluded", "null"]
+    # a chain whose job did its work (mid is out of it now) is not reused
+    qsd.start([spec("commit-intermediate", "c2")])
+    qsd.settle()
+    records = qsd.take_records()
+    assert "blockdev-create" in _set_up(records)
+    assert statuses(records, "c2") == ["created", "running"]
+
+
 def test_create_and_amend_jobs_run_to_concluded_without_block_job_events(
     qsd: QemuTarget,
 ) -> None:

@@ -77,6 +77,8 @@ class TrackedJob:
     parked: bool = False
     """A held job seen asleep at its rate limit (``query-block-jobs``: running, not busy)
     since its status or speed last changed."""
+    seen: set[str] = field(default_factory=set)
+    """Every status its events have reported."""
 
     @property
     def unthrottled(self) -> bool:
@@ -107,6 +109,7 @@ class JobTracker:
                 fresh = job
             self.jobs[job_id] = job = fresh
         job.status = status
+        job.seen.add(status)
         job.parked = False
         if status in ("paused", "standby") or status not in WORKING:
             job.pause_requested = False
@@ -211,6 +214,24 @@ class JobTracker:
             for job in self.ours()
             if job.type is not None and job.type not in BLOCK_JOB_TYPES and job.status not in _DONE
         ]
+
+    def cancelled_and_gone(self, job_id: str) -> bool:
+        """Whether the job was seen from its start to its end, ended by aborting before its
+        work was done (never waiting or pending), and is gone (null).
+
+        >>> t = JobTracker()
+        >>> for status in ("created", "running", "aborting", "concluded", "null"):
+        ...     t.event("JOB_STATUS_CHANGE", {"id": "c", "status": status})
+        >>> t.cancelled_and_gone("c")
+        True
+        """
+        job = self.jobs.get(job_id)
+        return (
+            job is not None
+            and job.status == "null"
+            and {"created", "aborting"} <= job.seen
+            and not {"waiting", "pending"} & job.seen
+        )
 
     def status(self, job_id: str) -> str | None:
         job = self.jobs.get(job_id)

@@ -269,6 +269,8 @@ class QemuTarget(Target):
         self._closed = False
         self._ended = False
         self._plans: dict[str, JobPlan] = {}
+        self._on_chains: dict[str, JobPlan] = {}
+        """Plans of commit and stream jobs whose chains are not given back yet."""
         self._setup: NodeSetup | None = None
         self._pool = pool if connect is None else None
         self._host: QemuHost | None = None
@@ -578,10 +580,13 @@ class QemuTarget(Target):
             raise UsageError("a grouped or aborted transaction holds backup jobs only")
         assert self._setup is not None
         self._before_drain()
+        self._reclaim_chains(self._setup)
         specs = [replace(s, id=self.wire_id(s.id)) for s in specs]
         plans = [self._setup.plan(spec) for spec in specs]
         for plan in plans:
             self._plans[plan.spec.id] = plan
+            if plan.chain is not None:
+                self._on_chains[plan.spec.id] = plan
         if aborted:
             actions = [{"type": p.command, "data": p.arguments} for p in plans]
             actions.append({"type": "abort", "data": {}})
@@ -594,6 +599,15 @@ class QemuTarget(Target):
             )
         responses = [self.execute(p.command, p.arguments) for p in plans]
         return next((r for r in responses if not r.ok), responses[-1])
+
+    def _reclaim_chains(self, setup: NodeSetup) -> None:
+        """Give the set-up back the chains of commit and stream jobs that were cancelled
+        before their work was done and are gone (:meth:`NodeSetup.give_back`)."""
+        done = self._session.inspect(
+            lambda t: [job for job in self._on_chains if t.cancelled_and_gone(job)]
+        )
+        for job in done:
+            setup.give_back(self._on_chains.pop(job))
 
     def wire_id(self, job_id: str) -> str:
         """The id a job of the campaign's has in QEMU (prefixed under ``force``)."""

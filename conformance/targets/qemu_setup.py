@@ -35,7 +35,9 @@ The recipes (``raw`` filters are there to be reopened: see *drain* below):
   An active commit (``variant="active"``) commits top into base and has a
   ready phase; an intermediate commit commits mid into base; stream copies the
   whole chain into top.  With ``on_error`` mid's data file is
-  ``raw(blkdebug(null-co))`` failing reads at 3/4 (``on-error``).
+  ``raw(blkdebug(null-co))`` failing reads at 3/4 (``on-error``).  A chain whose
+  job was cancelled before its work was done serves the next commit or stream
+  job of its size (:meth:`NodeSetup.give_back`).
 * **create** a ``blockdev-create`` of a 64 MiB qcow2 image on a fresh file node
   (create jobs have no speed: they run to the end by themselves; they take no
   ``auto-finalize``/``auto-dismiss``, so a spec's flags are ignored: QEMU
@@ -102,7 +104,25 @@ class JobPlan:
     drain: dict[str, Any] | None
     """``blockdev-reopen`` options of a node whose drained section pauses the job."""
     nodes: list[str] = field(default_factory=list)
+    chain: Chain | None = None
+    """The chain a commit or stream job runs on (``None`` for other jobs)."""
 
+
+@dataclass
+class Chain:
+    """A commit/stream chain's named nodes (see the module docstring), and how many jobs
+    have run on it."""
+
+    base: str
+    mid: str
+    top: str
+    size: int
+    drain: dict[str, Any]
+    jobs: int = 1
+
+
+MAX_JOBS_PER_CHAIN = 4
+"""How many jobs may run on one chain in turn (see :meth:`NodeSetup.give_back`)."""
 
 #: The job types :class:`NodeSetup` can build (amend only where QEMU has the command).
 BUILDABLE: frozenset[JobType] = frozenset(
@@ -135,6 +155,8 @@ class NodeSetup:
         self._plan_nodes: list[str] = []
         self._queued: list[tuple[str, dict[str, Any]]] = []
         """Set-up commands not sent yet (see :meth:`_flush`)."""
+        self._free_chains: list[Chain] = []
+        """Chains given back (:meth:`give_back`), oldest first."""
         self._tag = ""
 
     # -- plans -----------------------------------------------------------
@@ -163,6 +185,21 @@ class NodeSetup:
             self._queued = []  # after a failure, what is queued has no use
         plan.nodes = list(self._plan_nodes)
         return plan
+
+    def give_back(self, plan: JobPlan) -> None:
+        """The job of ``plan`` was cancelled before its work was done and is gone: its chain
+        is as it was built, and the next commit or stream job of its size runs on it.
+
+        A cancelled commit wrote only to the null device under base; a cancelled stream
+        copied a chunk or a few into top, which the next stream then need not copy (the
+        job's lifecycle is the same).  So that this drift stays small, a chain serves at
+        most :data:`MAX_JOBS_PER_CHAIN` jobs.  Only chains without an injected error are
+        given back, and only within this set-up: a trace that reuses a chain holds the
+        commands that built it, earlier in the same trace.
+        """
+        chain = plan.chain
+        if chain is not None and plan.spec.on_error is None and chain.jobs < MAX_JOBS_PER_CHAIN:
+            self._free_chains.append(chain)
 
     def _flush(self) -> None:
         """Send the queued set-up commands, back to back.
@@ -235,6 +272,25 @@ class NodeSetup:
     def _chain_job(self, spec: JobSpec) -> JobPlan:
         active = spec.type is JobType.COMMIT and spec.variant == "active"
         size = self.sizes.active_chain if active else self.sizes.chain
+        chain = None
+        if spec.on_error is None:
+            chain = next((c for c in self._free_chains if c.size == size), None)
+        if chain is not None:
+            self._free_chains.remove(chain)
+            chain.jobs += 1
+        else:
+            chain = self._new_chain(spec, size)
+        args = {**self._block_args(spec), "device": chain.top}
+        if spec.on_error:
+            args["on-error"] = spec.on_error
+        if spec.type is JobType.STREAM:
+            return JobPlan(spec, "block-stream", args, chain.drain, chain=chain)
+        if spec.variant != "active":
+            args["top-node"] = chain.mid
+            args["base-node"] = chain.base
+        return JobPlan(spec, "block-commit", args, chain.drain, chain=chain)
+
+    def _new_chain(self, spec: JobSpec, size: int) -> Chain:
         mid_file, top_file = (_file(path) for path in self._new_files("midf", "topf"))
         data = _data_file(size, failing=spec.on_error is not None)
         self._create_images(
@@ -249,15 +305,7 @@ class NodeSetup:
             {"driver": "qcow2", "file": mid_file, "data-file": data, "backing": base},
         )
         top = self._add("top", {"driver": "qcow2", "file": top_file, "backing": mid})
-        args = {**self._block_args(spec), "device": top}
-        if spec.on_error:
-            args["on-error"] = spec.on_error
-        if spec.type is JobType.STREAM:
-            return JobPlan(spec, "block-stream", args, drain)
-        if spec.variant != "active":
-            args["top-node"] = mid
-            args["base-node"] = base
-        return JobPlan(spec, "block-commit", args, drain)
+        return Chain(base, mid, top, size, drain)
 
     def _create(self, spec: JobSpec) -> JobPlan:
         # The job under test opens a node of its own, as a user's would, and keeps its
