@@ -61,6 +61,7 @@ def campaign_settings(profile: str, examples: int | None, steps: int | None) -> 
     )
 
 
+@campaign_gc()
 def run_campaign(
     make_target: TargetFactory,
     model: Model,
@@ -79,34 +80,6 @@ def run_campaign(
     ``progress`` is told what is done as it goes (see :mod:`.progress`); the garbage
     collector is set as :mod:`.gc_policy` says meanwhile.
     """
-    with campaign_gc():
-        return _run_campaign(
-            make_target,
-            model,
-            seed=seed,
-            profile=profile,
-            examples=examples,
-            steps=steps,
-            accept=accept,
-            tour=tour,
-            meta_extra=meta_extra,
-            progress=progress,
-        )
-
-
-def _run_campaign(
-    make_target: TargetFactory,
-    model: Model,
-    *,
-    seed: int,
-    profile: str,
-    examples: int | None,
-    steps: int | None,
-    accept: Accept,
-    tour: bool,
-    meta_extra: dict[str, Any] | None,
-    progress: Reporter | None,
-) -> CampaignResult:
     result = CampaignResult()
     extra = {"seed": seed, "profile": profile, **(meta_extra or {})}
     started = time.monotonic()

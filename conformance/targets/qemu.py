@@ -540,8 +540,7 @@ class QemuTarget(Target):
     # -- set-up (the SetupQmp protocol of NodeSetup) ---------------------
 
     def setup_commands(self, commands: list[tuple[str, dict[str, Any]]]) -> None:
-        with self._guard():
-            responses = self._session.execute_all(commands)
+        responses = self._execute_all(commands)
         for (command, arguments), response in zip(commands, responses, strict=True):
             if not response.ok:
                 assert response.error is not None

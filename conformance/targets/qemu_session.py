@@ -324,15 +324,20 @@ class QemuSession:
             except (QMPError, OSError, EOFError) as exc:
                 raise SessionLost(_reason(exc)) from None
             response = self._responses.pop(self._last_id)
-            if command == "query-jobs":
-                self._unconfirmed = False
-            elif response.ok and not command.startswith("query-"):
-                self._unconfirmed = True
-            with self._lock:
-                self.tracker.command(command, arguments, response.ok)
-                if command == "query-block-jobs":
-                    self.tracker.block_jobs(response.value)
+            self._answered(command, arguments, response)
             return response
+
+    def _answered(self, command: str, arguments: dict[str, Any] | None, response: Response) -> None:
+        """Take in what a command's answer tells: whether an accepted command awaits a
+        ``query-jobs``, and the job tracker's view."""
+        if command == "query-jobs":
+            self._unconfirmed = False
+        elif response.ok and not command.startswith("query-"):
+            self._unconfirmed = True
+        with self._lock:
+            self.tracker.command(command, arguments, response.ok)
+            if command == "query-block-jobs":
+                self.tracker.block_jobs(response.value)
 
     def execute_all(self, commands: Sequence[tuple[str, dict[str, Any] | None]]) -> list[Response]:
         """Send ``commands`` back to back, each without waiting for the answer to the one
@@ -378,21 +383,17 @@ class QemuSession:
                     raise SessionTimeout(self._broken)
                 for task in done:
                     exc = task.exception()
-                    if isinstance(exc, (QMPError, OSError, EOFError)) and not isinstance(
-                        exc, ExecuteError
-                    ):
+                    if exc is None or isinstance(exc, ExecuteError):
+                        continue  # answered (a refusal is an answer too)
+                    if isinstance(exc, (QMPError, OSError, EOFError)):
                         raise SessionLost(_reason(exc))
-                    if exc is not None and not isinstance(exc, ExecuteError):
-                        raise exc
+                    raise exc
                 sent = self._batch
             finally:
                 self._batch = None
             responses = [self._responses.pop(ident) for ident in sent]
             for (command, arguments), response in zip(commands, responses, strict=True):
-                if response.ok and not command.startswith("query-"):
-                    self._unconfirmed = True
-                with self._lock:
-                    self.tracker.command(command, arguments, response.ok)
+                self._answered(command, arguments, response)
             return responses
 
     # -- waiting ---------------------------------------------------------
