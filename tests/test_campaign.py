@@ -281,6 +281,63 @@ def test_the_tour_runs_on_the_target_handed_over_and_it_is_closed(
     assert first._closed
 
 
+def test_the_tour_runs_beside_the_exploration_only_on_a_launched_qemu(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from jobcheck.conformance.campaign import parallel
+
+    monkeypatch.setattr(parallel.os, "cpu_count", lambda: 2)
+    assert parallel.tour_beside(TargetChoice("qemu", binary="qemu-storage-daemon"))
+    assert not parallel.tour_beside(TargetChoice("qemu", connect="/run/qsd.sock"))
+    assert not parallel.tour_beside(TargetChoice("sim", model="7.2"))
+    monkeypatch.setattr(parallel.os, "cpu_count", lambda: 1)
+    assert not parallel.tour_beside(TargetChoice("qemu", binary="qemu-storage-daemon"))
+
+
+def test_an_exploration_told_to_stop_ends_before_its_next_example() -> None:
+    asked: list[int] = []
+
+    def stop() -> bool:
+        asked.append(1)
+        return len(asked) > 3
+
+    result = run_campaign(
+        TargetChoice("sim", model="7.2").make,
+        model_for("7.2"),
+        seed=1,
+        examples=500,
+        steps=5,
+        tour=False,
+        stop=stop,
+    )
+    assert result.examples == 3 and result.failure is None and len(asked) == 4
+
+
+def test_a_failing_tour_beside_the_exploration_is_the_failure_and_stops_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The tour in a process of its own fails: the exploration beside it stops before its
+    next example (it would have run 100,000), and the tour's failure is the campaign's."""
+    from jobcheck.conformance.campaign import parallel
+
+    monkeypatch.setattr(parallel, "tour_beside", lambda choice: True)  # the sim, as a QEMU
+    choice = TargetChoice("sim", model="7.2", mutant="dismiss-in-pending")
+    result = parallel.run_campaigns(
+        choice,
+        model_for("7.2"),
+        seed=1,
+        profile="ci",
+        examples=100_000,
+        steps=25,
+        jobs=1,
+        tour=True,
+        accept=accept_known,
+    )
+    assert result.failure is not None
+    assert "job 't" in result.failure.message  # the tour's jobs are t1, t2, …; the examples' j1…
+    assert result.tour_steps > 0 and result.examples < 100_000
+
+
 @pytest.mark.live
 def test_jobcheck_run_starts_one_qemu_for_the_version_and_the_tour(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path

@@ -17,8 +17,11 @@ a limit measured a moment earlier means more than an absolute time:
 * **live QEMU**, for ``qemu-storage-daemon`` and ``qemu-system-x86_64``:
   start-up until QMP answers, the ``query-jobs`` round trip through the live
   target (median and p95), campaign steps/s and their ratio to 1/RTT (goal
-  ≥ 0.3), and the time from the start of a campaign until every reachable
-  transition and verb×status cell is covered (goal ≤ 10 s);
+  ≥ 0.3), the planned tour, and the time from the start of a campaign until
+  every reachable transition and verb×status cell is covered (goal ≤ 10 s) —
+  all from one campaign run tour first, then exploration, in one process —
+  and the whole campaign of the same seed as ``jobcheck run`` runs it, the tour
+  in a process beside the exploration (goal ≤ 4 s, 100% coverage reached);
 * ``jobcheck run --jobs 2`` over ``--jobs 1`` on the same total work
   (goal ≥ 1.6×) and the peak RSS of a live ``jobcheck run``.
 
@@ -103,8 +106,13 @@ def make_rows() -> dict[str, Row]:
             Row(f"{key}.tour.steps", f"{binary}: planned tour", "steps/s"),
             Row(f"{key}.tour.seconds", f"{binary}: planned tour, whole", "s"),
             Row(
+                f"{key}.campaign.serial",
+                f"{binary}: tour, then exploration, in one process",
+                "s",
+            ),
+            Row(
                 f"{key}.campaign.seconds",
-                f"{binary}: whole campaign (tour + exploration)",
+                f"{binary}: whole campaign (tour beside exploration)",
                 "s",
                 Goal("<=", 4),
             ),

@@ -92,6 +92,11 @@ class TargetFailed(BaseException):
         self.session = session
 
 
+class ExplorationStopped(BaseException):
+    """Ends the exploration before its next example, past Hypothesis: the campaign has its
+    failure already (the tour, run beside it, failed: see :attr:`Exploration.stop`)."""
+
+
 @dataclass
 class Exploration:
     """What the machines of one campaign share: how to open a session, and what they found.
@@ -120,6 +125,12 @@ class Exploration:
     start, and raise its own error instead)."""
     failing: bool = False
     """An example has failed: every example after it is Hypothesis shrinking the failure."""
+    stop: Callable[[], bool] | None = None
+    """Asked before each example: ``True`` ends the exploration there
+    (:class:`ExplorationStopped`)."""
+    stopped: bool = False
+    """:attr:`stop` ended the exploration (whatever Hypothesis makes of it on the way out,
+    as for :attr:`escaped`)."""
 
 
 class CampaignMachine(RuleBasedStateMachine):
@@ -153,6 +164,9 @@ class CampaignMachine(RuleBasedStateMachine):
         :attr:`Exploration.target_seed`).
         """
         e = self.exploration
+        if e.stop is not None and e.stop():
+            e.stopped = True
+            raise ExplorationStopped()
         if e.failing:
             e.result.shrink_runs += 1
         else:

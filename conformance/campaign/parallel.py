@@ -2,7 +2,11 @@
 
 :func:`run_campaigns` runs ``jobs`` independent campaigns — one target each,
 in separate processes, seeds ``seed``, ``seed + 1``, … — with the examples
-split between them, and merges their coverage and findings.  Their progress
+split between them, and merges their coverage and findings.  On a launched
+QEMU the planned tour runs in a process of its own beside the exploration
+(:func:`tour_beside`): the two share nothing, and each keeps one core busy
+only half of the time (the other half it waits for its QEMU), so on two cores
+the campaign takes about as long as the longer of them.  Their progress
 (:mod:`.progress`) comes back through a queue, each campaign's snapshots in
 turn, so that one line can show them all.  :func:`probe` learns the target's
 QEMU version and model first; ``jobcheck run`` instead opens the first target
@@ -18,7 +22,7 @@ import multiprocessing
 import os
 import time
 from concurrent.futures import Future
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from queue import Empty
 from typing import Any
 
@@ -86,11 +90,16 @@ class _Work:
 
 _QUEUE: Any = None
 """In a worker process: the queue its progress goes back on (see :func:`_init_worker`)."""
+_TOUR_FAILED: Any = None
+"""In a worker process: the event the tour's process sets when the tour failed, which ends
+the exploration beside it before its next example (its failure would not be reported:
+the tour's is)."""
 
 
-def _init_worker(queue: Any) -> None:
-    global _QUEUE
+def _init_worker(queue: Any, tour_failed: Any = None) -> None:
+    global _QUEUE, _TOUR_FAILED
     _QUEUE = queue
+    _TOUR_FAILED = tour_failed
 
 
 def _campaign(
@@ -111,6 +120,7 @@ def _campaign(
         sink = send if send is not None else _QUEUE.put
         reporter = Reporter(sink, goals(model), work.examples, worker=work.index)
     result = CampaignResult()
+    passed = False
     try:
         result = run_campaign(
             first_then(first, targets.make),
@@ -123,8 +133,12 @@ def _campaign(
             tour=work.tour,
             meta_extra={"target": work.choice.describe()},
             progress=reporter,
+            stop=_TOUR_FAILED.is_set if _TOUR_FAILED is not None and not work.tour else None,
         )
+        passed = result.failure is None
     finally:
+        if work.tour and _TOUR_FAILED is not None and not passed:
+            _TOUR_FAILED.set()  # failed, crashed, or the target failed: nothing to wait for
         if reporter is not None:
             reporter.finished(result)  # also after an error: the reader counts these
     return result
@@ -150,6 +164,14 @@ def first_then(first: Target | None, make: TargetFactory) -> TargetFactory:
     return factory
 
 
+def tour_beside(choice: TargetChoice) -> bool:
+    """Whether the tour runs in a process of its own, beside the exploration: on a QEMU that
+    jobcheck launches (one attached with ``--connect`` takes one client at a time), on a
+    machine with more than one core.  The simulator's tour takes a fraction of a second
+    and uses a core all along: it runs first, in the exploration's process."""
+    return choice.kind == "qemu" and not choice.connect and (os.cpu_count() or 1) > 1
+
+
 def run_campaigns(
     choice: TargetChoice,
     model: Model,
@@ -165,16 +187,19 @@ def run_campaigns(
     first: Target | None = None,
     targets: Targets | None = None,
 ) -> CampaignResult:
-    r"""``jobs`` campaigns (the tour in the first only), merged; ``seconds`` is the wall time.
+    r"""``jobs`` campaigns (the tour in the first only, or in a process of its own beside them:
+    :func:`tour_beside`), merged; ``seconds`` is the wall time.
 
-    ``accept`` must be picklable when ``jobs`` > 1 (it goes to the worker processes).
+    ``accept`` must be picklable when the campaigns run in worker processes.
     ``progress`` gets every campaign's :class:`~.progress.Snapshot`\ s, in this process.
-    ``first`` is a target of ``choice`` already open, made with ``seed``: with one job, the
-    campaign's first target (its tour's); with several, whose campaigns run in other
-    processes, it is closed first.  Either way it is closed when this returns.
+    ``first`` is a target of ``choice`` already open, made with ``seed``: with one campaign in
+    this process, its first target (its tour's); with campaigns in other processes, it is
+    closed first.  Either way it is closed when this returns.
     ``targets`` (where ``first`` came from, if given) makes the other targets of a single
     campaign; with several, it is closed before the workers start (each has its own).
     """
+    beside = tour and examples > 0 and tour_beside(choice)
+    shift = 1 if beside else 0
     works = [
         _Work(
             choice,
@@ -183,15 +208,17 @@ def run_campaigns(
             profile,
             examples // jobs + (1 if index < examples % jobs else 0),
             steps,
-            tour=tour and index == 0,
+            tour=tour and index == 0 and not beside,
             accept=accept,
             progress=progress is not None,
-            index=index,
+            index=index + shift,
         )
         for index in range(jobs)
     ]
+    if beside:
+        works.insert(0, replace(works[0], seed=seed, examples=0, tour=True, index=0))
     started = time.monotonic()
-    if jobs == 1:
+    if len(works) == 1:
         try:
             result = _campaign(works[0], progress, first, targets)
         finally:
@@ -206,7 +233,10 @@ def run_campaigns(
         context = multiprocessing.get_context("fork" if os.name == "posix" else "spawn")
         queue = context.Queue()
         with concurrent.futures.ProcessPoolExecutor(
-            jobs, mp_context=context, initializer=_init_worker, initargs=(queue,)
+            len(works),
+            mp_context=context,
+            initializer=_init_worker,
+            initargs=(queue, context.Event() if beside else None),
         ) as pool:
             futures = [pool.submit(_campaign, work) for work in works]
             if progress is not None:

@@ -193,6 +193,7 @@ def progress_line(
     elif total and (starts or not touring):
         timing = _timing(min(starts), done / total, now) if starts else ""
         parts.append(f"explore {done}/{total} {_percent(done, total)} {timing}".rstrip())
+    exploring = sum(1 for s in latest if s.examples_total)
     cells = frozenset().union(*(s.cells for s in latest))
     edges = frozenset().union(*(s.transitions for s in latest))
     new = frozenset().union(*(s.new for s in latest))
@@ -200,7 +201,7 @@ def progress_line(
     optional = [
         f"cells {len(cells)}/{len(goals.cells)}",
         f"edges {len(edges)}/{len(goals.all_transitions())}",
-        f"{len(latest)} jobs" if len(latest) > 1 else "",
+        f"{exploring} jobs" if exploring > 1 else "",
     ]
     tail = f"{len(new)} new, {len(known)} known"
     while True:

@@ -74,11 +74,14 @@ def run_campaign(
     tour: bool = True,
     meta_extra: dict[str, Any] | None = None,
     progress: Reporter | None = None,
+    stop: Callable[[], bool] | None = None,
 ) -> CampaignResult:
     """The planned tour, then Hypothesis exploration; see the module docstring.
 
     ``progress`` is told what is done as it goes (see :mod:`.progress`); the garbage
-    collector is set as :mod:`.gc_policy` says meanwhile.
+    collector is set as :mod:`.gc_policy` says meanwhile.  ``stop`` is asked before each
+    example; once it says ``True`` the exploration ends there, with what it found so far
+    (the tour run beside it failed: :mod:`.parallel`).
     """
     result = CampaignResult()
     extra = {"seed": seed, "profile": profile, **(meta_extra or {})}
@@ -95,7 +98,9 @@ def run_campaign(
     if examples == 0:
         result.seconds = time.monotonic() - started
         return result
-    exploration = Exploration(make_target, model, accept, result, extra, progress, target_seed=seed)
+    exploration = Exploration(
+        make_target, model, accept, result, extra, progress, target_seed=seed, stop=stop
+    )
     # Hypothesis documents the factory as "anything which returns an instance of
     # RuleBasedStateMachine when called with no arguments"; its annotation says a class.
     factory = cast(type[RuleBasedStateMachine], machine_factory(exploration))
@@ -107,6 +112,10 @@ def run_campaign(
         test()
     except BaseException as exc:
         escaped = exploration.escaped
+        if exploration.stopped and not isinstance(exc, (KeyboardInterrupt, SystemExit)):
+            # ExplorationStopped, or what Hypothesis made of it: what was found stays
+            result.seconds = time.monotonic() - started
+            return result
         if escaped is not None:
             result.failure = _escaped(escaped, exploration, result, make_session)
         elif isinstance(exc, (StepFailed, AssertionError, Flaky)):
