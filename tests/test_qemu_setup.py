@@ -153,3 +153,33 @@ def test_a_chain_with_an_injected_error_is_never_reused() -> None:
     assert plain.chain is not failing.chain
     setup.give_back(plain)
     assert setup.plan(JobSpec(JobType.STREAM, "c", on_error="stop")).chain is not plain.chain
+
+
+def test_a_pair_given_back_serves_the_next_mirror_or_backup_without_an_error() -> None:
+    qmp = Recorder()
+    setup = NodeSetup(qmp, "/w", "jc-1-1-")
+    first = setup.plan(JobSpec(JobType.MIRROR, "a"))
+    assert first.pair is not None and first.nodes == [
+        "jc-1-1-1-src",
+        "jc-1-1-1-dstn",
+        "jc-1-1-1-dst",
+    ]
+    other = setup.plan(JobSpec(JobType.BACKUP, "b"))  # the first is not given back yet
+    assert other.pair is not first.pair and other.nodes
+    setup.give_back(first)
+    calls = len(qmp.calls)
+    backup = setup.plan(JobSpec(JobType.BACKUP, "c"))
+    assert len(qmp.calls) == calls and backup.nodes == []  # nothing sent: the mirror's pair
+    assert backup.pair is first.pair and backup.drain == first.drain
+    assert backup.arguments["device"] == "jc-1-1-1-src"
+    assert backup.arguments["target"] == "jc-1-1-1-dst"
+    setup.give_back(backup)
+    mirror = setup.plan(JobSpec(JobType.MIRROR, "d"))
+    assert mirror.pair is first.pair and mirror.arguments["target"] == "jc-1-1-1-dst"
+    # with an injected error: nodes of its own, never given back to anyone
+    setup.give_back(mirror)
+    failing = setup.plan(JobSpec(JobType.BACKUP, "e", on_error="report"))
+    assert failing.pair is None and "jc-1-1-5-dste" in failing.nodes
+    setup.give_back(failing)
+    assert setup.plan(JobSpec(JobType.MIRROR, "f")).pair is first.pair
+    assert setup.plan(JobSpec(JobType.MIRROR, "g", on_error="stop")).pair is None

@@ -300,6 +300,36 @@ def test_a_cancelled_chain_job_leaves_its_chain_to_the_next(qsd: QemuTarget) -> 
     assert statuses(records, "c2") == ["created", "running"]
 
 
+def test_a_mirror_gone_leaves_its_nodes_to_the_next_mirror_or_backup(qsd: QemuTarget) -> None:
+    """A mirror that completed (its target replaced its source for their parents: they have
+    none) is gone; a backup then runs on the same two nodes, drains and finishes, and a
+    mirror after it again: no set-up for either."""
+    qsd.start([spec("mirror", "m1")])
+    qsd.release("m1")
+    qsd.settle({"m1": "running"})
+    qsd.execute("job-complete", {"id": "m1"})
+    qsd.settle({"m1": "ready"})
+    assert qsd.inspect_jobs()["m1"] == "null"
+    qsd.take_records()
+    qsd.start([spec("backup", "b1")])
+    qsd.settle()
+    qsd.drain("b1")
+    qsd.settle()
+    records = qsd.take_records()
+    assert _set_up(records) == []
+    # two drained sections, as a backup on fresh nodes has them
+    assert statuses(records, "b1") == ["created", "running", *["paused", "running"] * 2]
+    qsd.release("b1")
+    qsd.settle({"b1": "running"})
+    assert statuses(qsd.take_records(), "b1")[-4:] == ["waiting", "pending", "concluded", "null"]
+    qsd.start([spec("mirror", "m2")])
+    qsd.release("m2")
+    qsd.settle({"m2": "running"})
+    records = qsd.take_records()
+    assert _set_up(records) == []
+    assert statuses(records, "m2") == ["created", "running", "ready"]
+
+
 def test_create_and_amend_jobs_run_to_concluded_without_block_job_events(
     qsd: QemuTarget,
 ) -> None:

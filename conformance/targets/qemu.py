@@ -269,8 +269,9 @@ class QemuTarget(Target):
         self._closed = False
         self._ended = False
         self._plans: dict[str, JobPlan] = {}
-        self._on_chains: dict[str, JobPlan] = {}
-        """Plans of commit and stream jobs whose chains are not given back yet."""
+        self._lent: dict[str, JobPlan] = {}
+        """Plans whose nodes may serve a later job, not given back yet
+        (:meth:`NodeSetup.give_back`)."""
         self._setup: NodeSetup | None = None
         self._pool = pool if connect is None else None
         self._host: QemuHost | None = None
@@ -579,13 +580,13 @@ class QemuTarget(Target):
             raise UsageError("a grouped or aborted transaction holds backup jobs only")
         assert self._setup is not None
         self._before_drain()
-        self._reclaim_chains(self._setup)
+        self._reclaim(self._setup)
         specs = [replace(s, id=self.wire_id(s.id)) for s in specs]
         plans = [self._setup.plan(spec) for spec in specs]
         for plan in plans:
             self._plans[plan.spec.id] = plan
-            if plan.chain is not None:
-                self._on_chains[plan.spec.id] = plan
+            if plan.chain is not None or plan.pair is not None:
+                self._lent[plan.spec.id] = plan
         if aborted:
             actions = [{"type": p.command, "data": p.arguments} for p in plans]
             actions.append({"type": "abort", "data": {}})
@@ -599,14 +600,19 @@ class QemuTarget(Target):
         responses = [self.execute(p.command, p.arguments) for p in plans]
         return next((r for r in responses if not r.ok), responses[-1])
 
-    def _reclaim_chains(self, setup: NodeSetup) -> None:
-        """Give the set-up back the chains of commit and stream jobs that were cancelled
-        before their work was done and are gone (:meth:`NodeSetup.give_back`)."""
+    def _reclaim(self, setup: NodeSetup) -> None:
+        """Give the set-up back the nodes of jobs that are gone (:meth:`NodeSetup.give_back`):
+        a mirror's or backup's pair however it ended, a commit's or stream's chain if it
+        was cancelled before its work was done."""
         done = self._session.inspect(
-            lambda t: [job for job in self._on_chains if t.cancelled_and_gone(job)]
+            lambda t: [
+                job
+                for job, plan in self._lent.items()
+                if (t.cancelled_and_gone(job) if plan.chain else t.status(job) == "null")
+            ]
         )
         for job in done:
-            setup.give_back(self._on_chains.pop(job))
+            setup.give_back(self._lent.pop(job))
 
     def wire_id(self, job_id: str) -> str:
         """The id a job of the campaign's has in QEMU (prefixed under ``force``)."""

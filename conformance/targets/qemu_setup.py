@@ -29,6 +29,9 @@ The recipes (``raw`` filters are there to be reopened: see *drain* below):
   blkdebug fails the read at 3/4 of the disk (``on-source-error``).
 * **backup** ``null-co`` → ``raw(null-co)``; with ``on_error`` the target is
   ``raw(blkdebug(null-co))`` failing the write at 3/4 (``on-target-error``).
+  Without ``on_error`` a mirror and a backup have the same two nodes (a
+  :class:`Pair`); null devices keep nothing, so once a job is gone its pair
+  serves the next mirror or backup job (:meth:`NodeSetup.give_back`).
 * **commit** and **stream** share a chain: base ``raw(null-co)`` ← mid qcow2
   (``data-file-raw`` over ``raw(null-co)``: every cluster allocated, so commit
   and stream have work and read it from the null device) ← top qcow2 (empty).
@@ -106,6 +109,19 @@ class JobPlan:
     nodes: list[str] = field(default_factory=list)
     chain: Chain | None = None
     """The chain a commit or stream job runs on (``None`` for other jobs)."""
+    pair: Pair | None = None
+    """The nodes a mirror or backup job without an injected error runs on (``None`` for
+    other jobs)."""
+
+
+@dataclass
+class Pair:
+    """A mirror or backup job's named nodes: the source ``null-co``, the target
+    ``raw(null-co)`` and its reopen options (see the module docstring)."""
+
+    source: str
+    target: str
+    drain: dict[str, Any]
 
 
 @dataclass
@@ -157,6 +173,8 @@ class NodeSetup:
         """Set-up commands not sent yet (see :meth:`_flush`)."""
         self._free_chains: list[Chain] = []
         """Chains given back (:meth:`give_back`), oldest first."""
+        self._free_pairs: list[Pair] = []
+        """Pairs given back (:meth:`give_back`), oldest first."""
         self._tag = ""
 
     # -- plans -----------------------------------------------------------
@@ -187,18 +205,24 @@ class NodeSetup:
         return plan
 
     def give_back(self, plan: JobPlan) -> None:
-        """The job of ``plan`` was cancelled before its work was done and is gone: its chain
-        is as it was built, and the next commit or stream job of its size runs on it.
+        """The job of ``plan`` is gone: its nodes serve a later job of this set-up.
 
-        A cancelled commit wrote only to the null device under base; a cancelled stream
-        copied a chunk or a few into top, which the next stream then need not copy (the
-        job's lifecycle is the same).  So that this drift stays small, a chain serves at
-        most :data:`MAX_JOBS_PER_CHAIN` jobs.  Only chains without an injected error are
-        given back, and only within this set-up: a trace that reuses a chain holds the
-        commands that built it, earlier in the same trace.
+        A *pair* (:class:`Pair`) comes back once its job is gone, however it ended: the
+        null devices keep nothing.  A *chain* comes back only if its job was cancelled
+        before its work was done: it is then as it was built.  A cancelled commit wrote
+        only to the null device under base; a cancelled stream copied a chunk or a few
+        into top, which the next stream then need not copy (the job's lifecycle is the
+        same).  So that this drift stays small, a chain serves at most
+        :data:`MAX_JOBS_PER_CHAIN` jobs.  Nothing with an injected error comes back, and
+        only within this set-up: a trace that reuses nodes holds the commands that built
+        them, earlier in the same trace.
         """
+        if plan.spec.on_error is not None:
+            return
+        if plan.pair is not None:
+            self._free_pairs.append(plan.pair)
         chain = plan.chain
-        if chain is not None and plan.spec.on_error is None and chain.jobs < MAX_JOBS_PER_CHAIN:
+        if chain is not None and chain.jobs < MAX_JOBS_PER_CHAIN:
             self._free_chains.append(chain)
 
     def _flush(self) -> None:
@@ -231,13 +255,24 @@ class NodeSetup:
             "auto-dismiss": spec.auto_dismiss,
         }
 
+    def _pair(self) -> Pair:
+        """A pair given back (:meth:`give_back`), or a new one."""
+        if self._free_pairs:
+            return self._free_pairs.pop(0)
+        size = self.sizes.disk
+        source = self._add("src", _null(size))
+        target, drain = self._raw("dst", self._add("dstn", _null(size)))
+        return Pair(source, target, drain)
+
     def _mirror(self, spec: JobSpec) -> JobPlan:
         size = self.sizes.disk
-        if spec.on_error:
-            source = self._data_image("src", size, failing=True)
+        if not spec.on_error:
+            pair = self._pair()
+            source, target, drain = pair.source, pair.target, pair.drain
         else:
-            source = self._add("src", _null(size))
-        target, drain = self._raw("dst", self._add("dstn", _null(size)))
+            pair = None
+            source = self._data_image("src", size, failing=True)
+            target, drain = self._raw("dst", self._add("dstn", _null(size)))
         args = {
             **self._block_args(spec),
             "device": source,
@@ -247,16 +282,18 @@ class NodeSetup:
         }
         if spec.on_error:
             args["on-source-error"] = args["on-target-error"] = spec.on_error
-        return JobPlan(spec, "blockdev-mirror", args, drain)
+        return JobPlan(spec, "blockdev-mirror", args, drain, pair=pair)
 
     def _backup(self, spec: JobSpec) -> JobPlan:
         size = self.sizes.disk
-        source = self._add("src", _null(size))
-        if spec.on_error:
-            sink = self._add("dste", _blkdebug(_null(size), "pwritev", "write", size))
+        if not spec.on_error:
+            pair = self._pair()
+            source, target, drain = pair.source, pair.target, pair.drain
         else:
-            sink = self._add("dstn", _null(size))
-        target, drain = self._raw("dst", sink)
+            pair = None
+            source = self._add("src", _null(size))
+            sink = self._add("dste", _blkdebug(_null(size), "pwritev", "write", size))
+            target, drain = self._raw("dst", sink)
         args: dict[str, Any] = {
             **self._block_args(spec),
             "device": source,
@@ -267,7 +304,7 @@ class NodeSetup:
             args["x-perf"] = {"max-chunk": self.sizes.backup_chunk}
         if spec.on_error:
             args["on-target-error"] = spec.on_error
-        return JobPlan(spec, "blockdev-backup", args, drain)
+        return JobPlan(spec, "blockdev-backup", args, drain, pair=pair)
 
     def _chain_job(self, spec: JobSpec) -> JobPlan:
         active = spec.type is JobType.COMMIT and spec.variant == "active"
