@@ -183,3 +183,27 @@ def test_a_pair_given_back_serves_the_next_mirror_or_backup_without_an_error() -
     setup.give_back(failing)
     assert setup.plan(JobSpec(JobType.MIRROR, "f")).pair is first.pair
     assert setup.plan(JobSpec(JobType.MIRROR, "g", on_error="stop")).pair is None
+
+
+def _data_null(plan_calls: list[tuple[str, Any]]) -> dict[str, Any]:
+    """The null device under the data file of the chain's mid node."""
+    mid = next(
+        a
+        for kind, batch in plan_calls
+        if kind == "send"
+        for c, a in batch
+        if c == "blockdev-add" and a["node-name"].endswith("-mid")
+    )
+    return dict(mid["data-file"]["file"])
+
+
+def test_only_the_active_commit_chain_reads_no_zeroes() -> None:
+    """An active commit copies to base's null device; a stream into top's image file, where
+    zeroes become zero clusters: its chain (and an intermediate commit's) reads zeroes."""
+    for variant, zeroes in (("active", False), ("intermediate", True)):
+        qmp = Recorder()
+        NodeSetup(qmp, "/w", "jc-1-1-").plan(JobSpec(JobType.COMMIT, "c", variant=variant))
+        assert _data_null(qmp.calls)["read-zeroes"] is zeroes
+    qmp = Recorder()
+    NodeSetup(qmp, "/w", "jc-1-1-").plan(JobSpec(JobType.STREAM, "s"))
+    assert _data_null(qmp.calls)["read-zeroes"] is True
