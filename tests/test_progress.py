@@ -11,6 +11,7 @@ import re
 import struct
 import sys
 import termios
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -83,6 +84,24 @@ def test_two_campaigns_are_one_line_with_summed_examples_and_united_coverage() -
     assert line == (
         "explore 5/10 50% [0:05<0:05] · cells 1/104 · edges 0/18 · 1 new, 1 known · 2 jobs"
     )
+
+
+def test_a_tour_beside_the_exploration_shows_both_and_is_no_job_of_its_own() -> None:
+    """On a launched QEMU the tour runs in a process of its own (worker 0, no examples)
+    beside the exploration: one line with both, and it counts as no ``--jobs`` campaign."""
+    tour = snapshot(
+        0, phase="tour", tour_done=50, tour_total=100, tour_started=0.0, examples_total=0
+    )
+    tour = replace(tour, explore_started=None)
+    explore = snapshot(1, examples=3, examples_total=30, explore_started=1.0)
+    line = progress_line([explore, tour], GOALS, now=2.0, width=120)
+    assert line == (
+        "tour 50% [0:02<0:02] · explore 3/30 10% [0:01<0:09] · cells 0/104 · edges 0/18"
+        " · 0 new, 0 known"
+    )
+    other = snapshot(2, examples=3, examples_total=30, explore_started=1.0)
+    line = progress_line([explore, tour, other], GOALS, now=2.0, width=140)
+    assert line.endswith("0 new, 0 known · 2 jobs")
 
 
 def test_shrinking_is_said_without_a_total() -> None:
