@@ -134,11 +134,15 @@ UNWIND_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
 
 @contextmanager
 def unwind_on_signals() -> Iterator[None]:
-    """While the block runs, SIGTERM and SIGHUP raise :class:`Terminated` (main thread only).
+    """While the block runs, SIGTERM and SIGHUP raise :class:`Terminated`, and SIGINT
+    :class:`KeyboardInterrupt` as it does by default (main thread only).
 
-    The first one is also passed on to the worker processes of ``--jobs N``
-    (they run the same handler and clean up their own QEMUs); later ones are
-    ignored, so that the clean-up is not cut short.
+    The first one is also passed on to the worker processes of a campaign (the tour
+    beside the exploration, ``--jobs N``): they run the same handler and clean up their
+    own QEMUs.  A SIGINT sent to jobcheck alone (``kill -INT``, a CI runner) reaches them
+    so too; Ctrl-C on a terminal reaches them twice, from the terminal and from here.
+    Later signals are ignored, so that no clean-up is cut short.  A SIGINT that was
+    ignored when jobcheck started (a background job of a shell) stays ignored.
     """
     if threading.current_thread() is not threading.main_thread():
         yield
@@ -153,9 +157,14 @@ def unwind_on_signals() -> Iterator[None]:
             if child.pid is not None:
                 with suppress(ProcessLookupError):
                     os.kill(child.pid, signum)
+        if signum == signal.SIGINT:
+            raise KeyboardInterrupt
         raise Terminated(signum)
 
-    previous = {sig: signal.signal(sig, handler) for sig in UNWIND_SIGNALS}
+    signals = list(UNWIND_SIGNALS)
+    if signal.getsignal(signal.SIGINT) is not signal.SIG_IGN:
+        signals.append(signal.SIGINT)
+    previous = {sig: signal.signal(sig, handler) for sig in signals}
     try:
         yield
     finally:

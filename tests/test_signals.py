@@ -143,6 +143,26 @@ def test_sigterm_during_a_parallel_run_stops_every_worker_and_qemu(tmpdir_privat
     assert list(tmpdir_private.iterdir()) == []
 
 
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_a_signal_while_the_tour_runs_beside_the_exploration_stops_both(
+    tmpdir_private: Path, sig: signal.Signals
+) -> None:
+    """A plain run on a launched QEMU: the tour and the exploration in two processes, each
+    with its QEMU (and the one that told the version, closed by then)."""
+    qsd = _qsd()
+    proc = _spawn(["run", "--qemu", qsd, "--examples", "100000", "--no-report"], tmpdir_private)
+    _await(lambda: len(_descendant_qemus(proc.pid)) >= 2, "a QEMU for the tour and one beside")
+    workers = _children(proc.pid)
+    proc.send_signal(sig)
+    _out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 128 + sig, err
+    word = "interrupted" if sig == signal.SIGINT else f"terminated by {sig.name}"
+    assert f"jobcheck run: {word}" in err and "Traceback" not in err
+    assert all(_gone(p) for p in workers)
+    assert _descendant_qemus(proc.pid) == []
+    assert list(tmpdir_private.iterdir()) == []
+
+
 def test_a_sigkilled_runs_directory_is_swept_by_the_next_run(
     tmp_path: Path, tmpdir_private: Path
 ) -> None:
