@@ -387,3 +387,23 @@ def test_a_divergence_in_the_teardown_says_so() -> None:
         lines = list(iter_failure_lines(result, 1))
         assert lines[0].startswith("minimal failing run (1 steps")
         assert ("in the teardown after the last step" in lines[-1]) is said
+
+
+def test_the_tour_reports_its_share_done_in_step_with_its_steps() -> None:
+    """The tour's share done follows its steps (its cell tour's verb tries are the units):
+    halfway through its steps it says between a quarter and three quarters done, never
+    a quarter for most of the way and then all at once."""
+    from jobcheck.conformance.campaign.coverage import goals
+    from jobcheck.conformance.campaign.progress import Reporter, Snapshot
+    from jobcheck.conformance.campaign.tour import run_tour
+
+    model = model_for("7.2")
+    seen: list[Snapshot] = []
+    reporter = Reporter(seen.append, goals(model), 0, interval=0.0)
+    result = CampaignResult()
+    choice = TargetChoice("sim", model="7.2")
+    assert run_tour(choice.make, model, accept_known, result, {}, progress=reporter) is None
+    tour = [s for s in seen if s.phase == "tour"]
+    assert tour and tour[-1].tour_done >= 0.95 * tour[-1].tour_total
+    halfway = next(s for s in tour if s.steps >= result.steps / 2)
+    assert 0.25 <= halfway.tour_done / halfway.tour_total <= 0.75

@@ -58,13 +58,15 @@ complete-after-cancel probes (see :func:`_probe_tour`)."""
 
 
 def tour_units(model: Model) -> int:
-    """How many units the tour has, for its progress: one per (kind, status) of the cell
-    tour, one per transition the edge tour considers, one per probe."""
+    """How many units the tour has, for its progress: one per verb try of the cell tour
+    (where nearly all of its time goes: a try is a step, and a fresh job every few), one per
+    transition the edge tour considers (most are seen already and cost nothing), one per
+    probe."""
     units = _PROBES
     for kind in CAMPAIGN_KINDS:
         if kind.job_type not in model.job_types:
             continue
-        units += len(executable_statuses(model, kind))
+        units += sum(len(tries(model, kind, s)) for s in executable_statuses(model, kind))
         units += sum(1 for a, b in lifecycle_graph(model, kind).edges() if a is not b)
     return units
 
@@ -158,9 +160,9 @@ def _cell_tour(session: Session, model: Model, ids: _Ids, units: _Units) -> Iter
         if kind.job_type not in model.job_types:
             continue
         for status in sorted(executable_statuses(model, kind), key=list(Status).index):
-            units.done += 1
             plan = plan_status(model, status, kind)
             remaining = tries(model, kind, status)
+            done = units.done + len(remaining)
             for _ in range(_MAX_JOBS_PER_STATUS):
                 if not remaining:
                     break
@@ -170,11 +172,13 @@ def _cell_tour(session: Session, model: Model, ids: _Ids, units: _Units) -> Iter
                     yield
                 while remaining and session.status.get(job) == status.value:
                     family, verb, extra = remaining.pop(0)
+                    units.done += 1
                     session.step(
                         {"op": "verb", "job": job, "verb": verb.value, "family": family, **extra}
                     )
                     yield
                 _cleanup_started(session, steps)
+            units.done = done  # tries a status never reached count as done
 
 
 def _edge_tour(session: Session, model: Model, ids: _Ids, units: _Units) -> Iterator[None]:
