@@ -264,10 +264,16 @@ class NodeSetup:
         """A pair given back (:meth:`give_back`), or a new one."""
         if self._free_pairs:
             return self._free_pairs.pop(0)
-        size = self.sizes.disk
-        source = self._add("src", _null(size))
-        target, drain = self._raw("dst", self._add("dstn", _null(size)))
-        return Pair(source, target, drain)
+        source = self._null_source()
+        return Pair(source, *self._null_target())
+
+    def _null_source(self) -> str:
+        """A pair's source: ``null-co``."""
+        return self._add("src", _null(self.sizes.disk))
+
+    def _null_target(self) -> tuple[str, dict[str, Any]]:
+        """A pair's target, ``raw(null-co)``, and its reopen options."""
+        return self._raw("dst", self._add("dstn", _null(self.sizes.disk)))
 
     def _mirror(self, spec: JobSpec) -> JobPlan:
         size = self.sizes.disk
@@ -277,7 +283,7 @@ class NodeSetup:
         else:
             pair = None
             source = self._data_image("src", size, failing=True)
-            target, drain = self._raw("dst", self._add("dstn", _null(size)))
+            target, drain = self._null_target()
         args = {
             **self._block_args(spec),
             "device": source,
@@ -296,7 +302,7 @@ class NodeSetup:
             source, target, drain = pair.source, pair.target, pair.drain
         else:
             pair = None
-            source = self._add("src", _null(size))
+            source = self._null_source()
             sink = self._add("dste", _blkdebug(_null(size), "pwritev", "write", size))
             target, drain = self._raw("dst", sink)
         args: dict[str, Any] = {
