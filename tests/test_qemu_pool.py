@@ -159,6 +159,24 @@ def test_a_target_hands_its_qemu_back_clean(pool: QemuPool) -> None:
     second.close()
 
 
+def test_a_target_counts_the_bytes_it_sends_itself(pool: QemuPool) -> None:
+    """What the bench divides by the exploration's steps: each target's own commands, on
+    a reused QEMU as on a fresh one (the negotiation and introspection included there)."""
+    first = pool.make()
+    introspected = first.sent_bytes
+    assert introspected > 100  # qmp_capabilities, query-version, query-qmp-schema
+    first.execute("query-jobs")
+    asked = first.sent_bytes - introspected
+    first.close()
+    second = pool.make()
+    assert second.sent_bytes == 0
+    second.execute("query-jobs")
+    assert second.sent_bytes == asked  # the same command, the same bytes
+    second.execute("query-jobs", {"pad": "x" * 100})  # refused, read all the same
+    assert second.sent_bytes == 2 * asked + len(',"arguments":{"pad":""}') + 100
+    second.close()
+
+
 def test_an_example_on_a_reused_qemu_does_what_it_does_on_a_fresh_one(pool: QemuPool) -> None:
     """Whatever ran before on the QEMU, an example's trace is the one a fresh QEMU gives:
     so Hypothesis' shrinking holds, and the printed steps replay on a fresh QEMU."""

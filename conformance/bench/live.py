@@ -35,6 +35,7 @@ from jobcheck.conformance.campaign.results import CampaignResult
 from jobcheck.conformance.campaign.session import TargetFactory
 from jobcheck.conformance.errors import TargetError
 from jobcheck.conformance.targets.base import Target
+from jobcheck.conformance.targets.qemu import QemuTarget
 from jobcheck.conformance.targets.qemu_process import QemuProcess, find_binary
 from jobcheck.conformance.targets.qemu_session import QemuSession
 from jobcheck.conformance.targets.select import TargetChoice
@@ -92,6 +93,26 @@ def target_ready_seconds(choice: TargetChoice) -> float:
         target.close()
 
 
+PAD = 1000
+"""Bytes of padding in the command that :func:`byte_cost` times against a short one."""
+
+
+def byte_cost(target: Target, count: int) -> float:
+    """Seconds QEMU takes per byte of a command it reads: ``count`` round trips of
+    ``query-jobs`` with an argument of :data:`PAD` bytes against ``count`` with an empty
+    one, alternating (both refused alike: ``query-jobs`` takes no argument, and QEMU says
+    so only once it has read the whole command)."""
+    short: list[float] = []
+    long: list[float] = []
+    for _ in range(count):
+        for pad, into in (("", short), ("x" * PAD, long)):
+            started = time.perf_counter()
+            target.execute("query-jobs", {"pad": pad})
+            into.append(time.perf_counter() - started)
+    target.take_records()
+    return (statistics.median(long) - statistics.median(short)) / PAD
+
+
 def round_trips(target: Target, count: int) -> list[float]:
     """``count`` timed ``query-jobs`` round trips through the target, in seconds."""
     for _ in range(5):
@@ -124,6 +145,8 @@ class CoverageClock:
         self.edges: set[Edge] = set()
         self.cells: set[Cell] = set()
         self.started = time.perf_counter()
+        self.sent: list[tuple[float, int]] = []
+        """(seconds from :meth:`start` to its making, QMP bytes sent) of each target closed."""
         self.reached_after: float | None = None
         """Seconds from :meth:`start` to full coverage; None while not reached."""
         self.kinds_reached_after: float | None = None
@@ -131,6 +154,7 @@ class CoverageClock:
 
     def start(self) -> None:
         self.started = time.perf_counter()
+        self.sent = []
         self.reached_after = None
         self.kinds_reached_after = None
 
@@ -150,6 +174,16 @@ class CoverageClock:
                 return records
 
             setattr(target, "take_records", take_records)  # noqa: B010 - instance override
+            if isinstance(target, QemuTarget):
+                made, close, qemu = time.perf_counter() - self.started, target.close, target
+
+                def closing() -> None:
+                    try:
+                        close()
+                    finally:
+                        self.sent.append((made, qemu.sent_bytes))
+
+                setattr(target, "close", closing)  # noqa: B010 - instance override
             return target
 
         return make
@@ -185,6 +219,8 @@ class CoverageRun:
     """One live campaign: its rates and when (if ever) it covered everything reachable."""
 
     rates: CampaignRates
+    explore_bytes: int
+    """QMP bytes sent by the exploration's targets (the tour's left out)."""
     reached_after: float | None
     reached: str
     kinds_reached_after: float | None
@@ -200,8 +236,10 @@ def coverage_campaign(
         make = clock.watch(targets.make)
         clock.start()
         rates = timed_campaign(make, model, examples, steps, seed)
+    tour_end = rates.result.tour_seconds
     return CoverageRun(
         rates,
+        sum(sent for made, sent in clock.sent if made >= tour_end),
         clock.reached_after,
         clock.reached(),
         clock.kinds_reached_after,
@@ -298,10 +336,20 @@ def measure_binary(
         rtt = statistics.median(rtts)
         rows[f"{key}.rtt"].samples.append(rtt * 1000)
         rows[f"{key}.rtt95"].samples.append(percentile(rtts, 0.95) * 1000)
+        target = choice.make(0)
+        try:
+            per_byte = byte_cost(target, sizes.round_trips // 2)
+        finally:
+            target.close()
+        rows[f"{key}.byte"].samples.append(per_byte * 1e6)
         campaign = coverage_campaign(choice, model, sizes.live_examples, sizes.live_steps, run + 1)
         explore = campaign.rates.explore.per_second
         rows[f"{key}.explore.steps"].samples.append(explore)
         rows[f"{key}.explore.ratio"].samples.append(explore * rtt)
+        explored = campaign.rates.explore
+        per_step = campaign.explore_bytes / explored.count if explored.count else 0.0
+        rows[f"{key}.explore.bytes"].samples.append(per_step)
+        rows[f"{key}.explore.reading"].samples.append(per_step * per_byte * explore)
         rows[f"{key}.tour.steps"].samples.append(campaign.rates.tour.per_second)
         rows[f"{key}.tour.seconds"].samples.append(campaign.rates.tour.seconds)
         rows[f"{key}.campaign.serial"].samples.append(campaign.rates.result.seconds)
@@ -324,6 +372,12 @@ def measure_binary(
     rows[f"{key}.startup"].note = f"median of {sizes.startups} per run"
     rows[f"{key}.ready"].note = f"median of {sizes.startups} per run; launch, QMP, introspection"
     rows[f"{key}.rtt"].note = f"{sizes.round_trips} per run, through QemuTarget.execute"
+    rows[f"{key}.byte"].note = (
+        f"query-jobs with a {PAD}-byte argument against an empty one, "
+        f"{sizes.round_trips // 2} each per run, both refused"
+    )
+    rows[f"{key}.explore.bytes"].note = "the exploration's set-up and teardown included"
+    rows[f"{key}.explore.reading"].note = "bytes per step × cost per byte × steps per second"
     work = f"{sizes.live_examples} examples × ≤ {sizes.live_steps} steps per run"
     rows[f"{key}.explore.steps"].note = work
     rows[f"{key}.campaign.serial"].note = "the same campaign: " + work + ", tour included"

@@ -99,9 +99,16 @@ def make_rows() -> dict[str, Row]:
             Row(f"{key}.ready", f"{binary}: start-up to live target ready", "ms"),
             Row(f"{key}.rtt", f"{binary}: query-jobs round trip, median", "ms"),
             Row(f"{key}.rtt95", f"{binary}: query-jobs round trip, p95", "ms"),
+            Row(f"{key}.byte", f"{binary}: QEMU reading a command, per byte", "µs"),
             Row(f"{key}.explore.steps", f"{binary}: campaign exploration", "steps/s"),
             Row(
                 f"{key}.explore.ratio", f"{binary}: exploration ÷ (1/RTT)", "ratio", Goal(">=", 0.3)
+            ),
+            Row(f"{key}.explore.bytes", f"{binary}: exploration, QMP bytes sent", "B/step"),
+            Row(
+                f"{key}.explore.reading",
+                f"{binary}: exploration, share of the time QEMU reads commands",
+                "ratio",
             ),
             Row(f"{key}.tour.steps", f"{binary}: planned tour", "steps/s"),
             Row(f"{key}.tour.seconds", f"{binary}: planned tour, whole", "s"),

@@ -273,6 +273,8 @@ class QemuTarget(Target):
         """Plans whose nodes may serve a later job, not given back yet
         (:meth:`NodeSetup.give_back`)."""
         self._setup: NodeSetup | None = None
+        self._sent_before = 0
+        """What the session had sent before this target took it over."""
         self._pool = pool if connect is None else None
         self._host: QemuHost | None = None
         if host is not None:
@@ -340,6 +342,13 @@ class QemuTarget(Target):
         session.recording = True
 
     @property
+    def sent_bytes(self) -> int:
+        """Bytes of the QMP commands this target has sent so far, its teardown included
+        (and, on a QEMU it launched, the negotiation and introspection)."""
+        session = self._resources.session
+        return 0 if session is None else session.sent_bytes - self._sent_before
+
+    @property
     def host(self) -> QemuHost | None:
         """The launched QEMU this target runs on, as a pool sees it (``None``: attached)."""
         return self._host
@@ -364,6 +373,7 @@ class QemuTarget(Target):
         self._setup = self._node_setup(host)
         host.served += 1
         self._session.forget()
+        self._sent_before = self._session.sent_bytes
 
     def _check_idle(self, session: QemuSession, path: str) -> None:
         """Refuse a QEMU with jobs (unless ``force``) or with nodes named like ours."""

@@ -147,6 +147,9 @@ class QemuSession:
         self._responses: dict[Any, Response] = {}
         self._last_id: Any = None
         self._batch: list[Any] | None = None
+        self.sent_bytes = 0
+        """Bytes of the commands sent so far (QEMU's monitor reads a command a byte at a
+        time: the bench measures what a byte costs)."""
         """The ids sent so far by :meth:`execute_all`, in wire order (``None`` outside one)."""
         self._events = 0
         self._events_at_response = 0
@@ -210,6 +213,7 @@ class QemuSession:
             self._records.append(record)
 
     def _sent(self, msg: Message) -> None:
+        self.sent_bytes += len(bytes(msg))  # what qemu.qmp writes next (it keeps the bytes)
         self._last_id = msg.get("id")
         if self._batch is not None:
             self._batch.append(self._last_id)
