@@ -16,8 +16,11 @@ a limit measured a moment earlier means more than an absolute time:
   ratio to the JSON-lines row of the same run, and the peak RSS;
 * **live QEMU**, for ``qemu-storage-daemon`` and ``qemu-system-x86_64``:
   start-up until QMP answers, the ``query-jobs`` round trip through the live
-  target (median and p95), campaign steps/s and their ratio to 1/RTT (goal
-  ≥ 0.3), the planned tour, and the time from the start of a campaign until
+  target (median and p95), what QEMU takes per byte of a command (its monitor
+  reads a byte at a time), campaign steps/s and their ratio to 1/RTT (goal
+  ≥ 0.3), the QMP bytes an exploration step sends (set-up and teardown
+  included) and the share of the exploration's time QEMU spends reading them,
+  the planned tour, and the time from the start of a campaign until
   every reachable transition and verb×status cell is covered (goal ≤ 10 s) —
   all from one campaign run tour first, then exploration, in one process —
   and the whole campaign of the same seed as ``jobcheck run`` runs it, the tour
