@@ -172,15 +172,66 @@ def _no_record(path: str, fmt: str, head: list[tuple[int, str]]) -> TraceFormatE
 
 
 def _lines(stream: IO[bytes], path: str) -> Iterator[tuple[int, str]]:
-    """``(line number, text without its line end)`` for each line, decoded as UTF-8."""
+    """``(line number, text without its line end)`` for each line, decoded as UTF-8.
+
+    The file is read :data:`READ_BYTES` at a time and each block of whole lines is
+    decoded at once.  A block with a byte that is not UTF-8, or a NUL byte, is taken
+    line by line, so that the error names its line after the lines before it.
+    """
     number = 0
+    rest = b""  # the start of a line whose end has not been read yet
     while True:
-        raw = stream.readline(MAX_LINE_BYTES + 1)
-        if not raw:
-            return
-        number += 1
-        if len(raw) > MAX_LINE_BYTES:
-            raise TraceFormatError(path, number, f"line longer than {MAX_LINE_BYTES} bytes")
+        data = stream.read(READ_BYTES)
+        if not data:
+            break
+        block = rest + data if rest else data
+        end = block.rfind(b"\n") + 1
+        # Only the first line of a block, which goes on from the blocks before, can be
+        # longer than a block.
+        if block.find(b"\n") + 1 > MAX_LINE_BYTES or (end == 0 and len(block) > MAX_LINE_BYTES):
+            raise TraceFormatError(path, number + 1, f"line longer than {MAX_LINE_BYTES} bytes")
+        rest = block[end:]
+        if end:
+            texts = _decoded(block[:end], number)
+            if texts is None:
+                for text in _checked_lines(block[:end], number, path):
+                    number += 1
+                    yield number, text
+            else:
+                yield from enumerate(texts, start=number + 1)
+                number += len(texts)
+    if rest:  # the last line, without a line end
+        for text in _checked_lines(rest + b"\n", number, path):
+            yield number + 1, text
+
+
+#: How many bytes :func:`_lines` reads at a time (less than :data:`MAX_LINE_BYTES`).
+READ_BYTES = 1024 * 1024
+
+
+def _decoded(block: bytes, before: int) -> list[str] | None:
+    """The lines of ``block`` (whole lines, each ending with a line feed) without their
+    line ends; ``None`` if it is not all text (a byte that is not UTF-8, a NUL byte).
+    ``before`` is the number of lines before the block."""
+    try:
+        text = block.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    if "\x00" in text:
+        return None
+    if before == 0 and text.startswith("\ufeff"):
+        text = text[1:]
+    lines = text.split("\n")
+    lines.pop()  # the empty text after the last line end
+    if "\r" in text:
+        lines = [line.rstrip("\r") for line in lines]
+    return lines
+
+
+def _checked_lines(block: bytes, before: int, path: str) -> Iterator[str]:
+    """The lines of ``block`` as :func:`_decoded` gives them, one at a time, raising
+    :class:`TraceFormatError` at the first that is not text."""
+    for number, raw in enumerate(block.split(b"\n")[:-1], start=before + 1):
         try:
             text = raw.decode("utf-8")
         except UnicodeDecodeError as exc:
@@ -191,7 +242,7 @@ def _lines(stream: IO[bytes], path: str) -> Iterator[tuple[int, str]]:
             raise TraceFormatError(path, number, "binary data (a NUL byte), not a text trace")
         if number == 1 and text.startswith("\ufeff"):
             text = text[1:]
-        yield number, text.rstrip("\r\n")
+        yield text.rstrip("\r")
 
 
 _KINDS = (
