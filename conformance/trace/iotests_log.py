@@ -83,10 +83,11 @@ reset is written right before it.
 from __future__ import annotations
 
 import json
+import json.scanner
 import re
 from collections import deque
-from collections.abc import Iterable, Iterator
-from typing import Any, Literal
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any, Literal, cast
 
 from jobcheck.conformance.trace.job_commands import START_COMMANDS, classify
 from jobcheck.conformance.trace.lenient_json import to_json
@@ -133,6 +134,10 @@ _PYTHON_KWARGS = {
     "auto_dismiss": "auto-dismiss",
 }
 _DECODER = json.JSONDecoder()
+# (typeshed types make_scanner's argument as the scanner class itself)
+_SCAN: Callable[[str, int], tuple[Any, int]] = json.scanner.make_scanner(cast(Any, _DECODER))
+"""The decoder's own scanner, which ``raw_decode`` calls (raising StopIteration where
+``raw_decode`` raises ValueError), without the frame of ``raw_decode`` for every line."""
 _COMPLETION_EVENTS = frozenset({"BLOCK_JOB_COMPLETED", "BLOCK_JOB_CANCELLED"})
 _DISMISS = frozenset({"job-dismiss", "block-job-dismiss"})
 
@@ -267,23 +272,10 @@ class _ResetPlacer:
 
     def _track(self, record: Record) -> list[Record]:
         """Follow the jobs through one record: the record, with the reset notes it brings."""
-        out: list[Record] = []
         self.records_since_reset = True
         if isinstance(record, Event):
-            job, status = _job_event(record)
-            if job is not None:
-                state = self.jobs.get(job)
-                if (
-                    self.qemu == "relaunched"
-                    and state is not None
-                    and not _continues(state, record, status)
-                ):
-                    # The old QEMU's job cannot send this: it is the new QEMU's job.
-                    out.append(self._reset("a new QEMU (the previous one ended)", record.line))
-                self._job_event(job, record, status)
-            elif record.event == "SHUTDOWN":
-                return [record, *self._ending("QEMU shut down (SHUTDOWN)", record.line)]
-        elif isinstance(record, Command):
+            return self._track_event(record)
+        if isinstance(record, Command):
             if self.qemu == "ended":
                 self.qemu = "relaunched"
             state = None
@@ -300,7 +292,24 @@ class _ResetPlacer:
                 command, state = self.unanswered.popleft()
                 if record.ok:
                     return [record, *self._accepted(command, state, record.line)]
-        out.append(record)
+        return [record]
+
+    def _track_event(self, record: Event) -> list[Record]:
+        job, status = _job_event(record)
+        if job is None:
+            if record.event == "SHUTDOWN":
+                return [record, *self._ending("QEMU shut down (SHUTDOWN)", record.line)]
+            return [record]
+        state = self.jobs.get(job)
+        out: list[Record] = [record]
+        if (
+            self.qemu == "relaunched"
+            and state is not None
+            and not _continues(state, record, status)
+        ):
+            # The old QEMU's job cannot send this: it is the new QEMU's job.
+            out.insert(0, self._reset("a new QEMU (the previous one ended)", record.line))
+        self._job_event(job, record, status)
         return out
 
     def _job_event(self, job: str, record: Event, status: str | None) -> None:
@@ -350,7 +359,7 @@ class _ResetPlacer:
 def iotests_records(lines: Iterable[tuple[int, str]], path: str) -> Iterator[Record]:
     """The trace records of an iotests ``.out`` file, with reset notes."""
     placer = _ResetPlacer()
-    decode = _DECODER.raw_decode
+    scan = _SCAN
     value: list[str] | None = None
     opener = ""
     start = 0
@@ -381,8 +390,8 @@ def iotests_records(lines: Iterable[tuple[int, str]], path: str) -> Iterator[Rec
                 first = "{"
         if first == "{" or first == "[":
             try:
-                obj, end = decode(text)
-            except (ValueError, RecursionError):
+                obj, end = scan(text, 0)
+            except (StopIteration, ValueError, RecursionError):
                 pass
             else:
                 if end == len(text) or text[end:].isspace():

@@ -138,9 +138,9 @@ def message_to_record(obj: dict[str, Any], path: str, line: int) -> Record | Gre
         timestamp = obj.get("timestamp")
         if timestamp is not None:
             timestamp = _object(timestamp, "event 'timestamp'", path, line)
-        event = Event(name, data, timestamp, line)
-        check_record(event, path)
-        return event
+        if name == JOB_STATUS_CHANGE:
+            _check_status_change(data, path, line)
+        return Event(name, data, timestamp, line)
     if "error" in obj:
         error = _object(obj["error"], "response 'error'", path, line)
         error_class, desc = error.get("class"), error.get("desc")
@@ -156,9 +156,11 @@ def message_to_record(obj: dict[str, Any], path: str, line: int) -> Record | Gre
 def check_record(record: Record, path: str) -> None:
     """Raise :class:`TraceFormatError` if a record has a shape no checker can use."""
     if isinstance(record, Event) and record.event == JOB_STATUS_CHANGE:
-        job = record.data.get("id")
-        status = record.data.get("status")
-        if not isinstance(job, str):
-            raise TraceFormatError(path, record.line, "JOB_STATUS_CHANGE without a string 'id'")
-        if not isinstance(status, str):
-            raise TraceFormatError(path, record.line, "JOB_STATUS_CHANGE without a string 'status'")
+        _check_status_change(record.data, path, record.line)
+
+
+def _check_status_change(data: dict[str, Any], path: str, line: int) -> None:
+    if not isinstance(data.get("id"), str):
+        raise TraceFormatError(path, line, "JOB_STATUS_CHANGE without a string 'id'")
+    if not isinstance(data.get("status"), str):
+        raise TraceFormatError(path, line, "JOB_STATUS_CHANGE without a string 'status'")
