@@ -254,11 +254,13 @@ def check_timestamp(value: Any, path: str, line: int) -> dict[str, Any] | None:
         return None
     stamp = _obj(value, "event 'timestamp'", path, line)
     seconds, micro = stamp.get("seconds"), stamp.get("microseconds")
-    for key, number in (("seconds", seconds), ("microseconds", micro)):
-        if not isinstance(number, int) or isinstance(number, bool):
-            raise TraceFormatError(
-                path, line, f"event timestamp {key!r} must be an integer, not {shown(number)}"
-            )
+    if type(seconds) is not int or type(micro) is not int:
+        # (an int subclass, bool above all, is not a JSON integer either)
+        for key, number in (("seconds", seconds), ("microseconds", micro)):
+            if not isinstance(number, int) or isinstance(number, bool):
+                raise TraceFormatError(
+                    path, line, f"event timestamp {key!r} must be an integer, not {shown(number)}"
+                )
     assert isinstance(seconds, int) and isinstance(micro, int)
     if seconds < 0 or not 0 <= micro < 1_000_000:
         raise TraceFormatError(path, line, f"event timestamp out of range: {seconds} s {micro} µs")
@@ -310,14 +312,13 @@ def record_from_json(obj: Any, path: str = "<trace>", line: int = 0) -> Record |
     """Parse one JSON object of jobcheck's trace format; raise :class:`TraceFormatError`."""
     obj = _obj(obj, "a record", path, line)
     kind = obj.get("kind")
-    if kind == "meta":
-        return meta_from_json(obj, path, line)
-    if kind == "command":
-        execute = obj.get("execute")
-        if not isinstance(execute, str):
-            raise TraceFormatError(path, line, "command without a string 'execute'")
-        args = _obj(obj.get("arguments", {}), "'arguments'", path, line)
-        return Command(execute, args, check_id(obj.get("id"), "command", path, line), line)
+    # the kinds in the order of how common they are
+    if kind == "event":
+        name = obj.get("event")
+        if not isinstance(name, str):
+            raise TraceFormatError(path, line, "event without a string 'event'")
+        data = _obj(obj.get("data", {}), "event 'data'", path, line)
+        return Event(name, data, check_timestamp(obj.get("timestamp"), path, line), line)
     if kind == "response":
         ident = check_id(obj.get("id"), "response", path, line)
         if "error" in obj:
@@ -329,12 +330,12 @@ def record_from_json(obj: Any, path: str = "<trace>", line: int = 0) -> Record |
         if "return" not in obj:
             raise TraceFormatError(path, line, "response with neither 'return' nor 'error'")
         return Response(ident, obj["return"], None, line)
-    if kind == "event":
-        name = obj.get("event")
-        if not isinstance(name, str):
-            raise TraceFormatError(path, line, "event without a string 'event'")
-        data = _obj(obj.get("data", {}), "event 'data'", path, line)
-        return Event(name, data, check_timestamp(obj.get("timestamp"), path, line), line)
+    if kind == "command":
+        execute = obj.get("execute")
+        if not isinstance(execute, str):
+            raise TraceFormatError(path, line, "command without a string 'execute'")
+        args = _obj(obj.get("arguments", {}), "'arguments'", path, line)
+        return Command(execute, args, check_id(obj.get("id"), "command", path, line), line)
     if kind == "note":
         step = obj.get("step")
         if step is not None:
@@ -349,6 +350,8 @@ def record_from_json(obj: Any, path: str = "<trace>", line: int = 0) -> Record |
         if not isinstance(text, str):
             raise TraceFormatError(path, line, "note 'text' must be a string")
         return Note(text, step, line, wait, crash)
+    if kind == "meta":
+        return meta_from_json(obj, path, line)
     raise TraceFormatError(path, line, f"unknown record kind {shown(kind)}")
 
 
