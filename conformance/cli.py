@@ -94,7 +94,8 @@ def version() -> str:
         return "unknown (not installed)"
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The parser of every subcommand, or of ``command`` alone (see :func:`chosen`)."""
     parser = _Parser(
         prog="jobcheck",
         description="Check QEMU's background-job lifecycle against its documented model.",
@@ -104,7 +105,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"jobcheck {version()}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
-    for name in SUBCOMMANDS:
+    for name in SUBCOMMANDS if command is None else [command]:
         module = _load(name)
         if module is None:
             continue
@@ -181,9 +182,20 @@ def _bare_json(argv: Sequence[str]) -> list[str]:
     ]
 
 
+def chosen(words: Sequence[str]) -> str | None:
+    """The subcommand that ``words`` run, if their first word names one (only its module
+    is then imported: importing all of them, campaign and reports included, took
+    ``jobcheck check-trace`` of a two-line trace 0.8 s against 0.3 s).
+
+    >>> chosen(["check-trace", "t.jsonl"]), chosen(["--help"]), chosen(["nosuch"])
+    ('check-trace', None, None)
+    """
+    return words[0] if words and words[0] in SUBCOMMANDS else None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
     words = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser(chosen(words))
     after = [words[i + 1] for i, w in enumerate(words[:-1]) if w == "--json"]
     if isinstance(parser, _Parser) and after:
         parser.json_file = after[0]
