@@ -147,10 +147,10 @@ class QemuSession:
         self._responses: dict[Any, Response] = {}
         self._last_id: Any = None
         self._batch: list[Any] | None = None
+        """The ids sent so far by :meth:`execute_all`, in wire order (``None`` outside one)."""
         self.sent_bytes = 0
         """Bytes of the commands sent so far (QEMU's monitor reads a command a byte at a
         time: the bench measures what a byte costs)."""
-        """The ids sent so far by :meth:`execute_all`, in wire order (``None`` outside one)."""
         self._events = 0
         self._events_at_response = 0
         self._unconfirmed = False

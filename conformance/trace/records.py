@@ -255,7 +255,7 @@ def check_timestamp(value: Any, path: str, line: int) -> dict[str, Any] | None:
     stamp = _obj(value, "event 'timestamp'", path, line)
     seconds, micro = stamp.get("seconds"), stamp.get("microseconds")
     if type(seconds) is not int or type(micro) is not int:
-        # (an int subclass, bool above all, is not a JSON integer either)
+        # plain ints, as JSON gives them, skip the loop that words the error
         for key, number in (("seconds", seconds), ("microseconds", micro)):
             if not isinstance(number, int) or isinstance(number, bool):
                 raise TraceFormatError(
