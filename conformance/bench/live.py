@@ -7,6 +7,8 @@ are those of jobcheck's own machinery, not of a hand-written QMP client:
 
 * :func:`round_trips` — ``query-jobs`` round trips through
   :meth:`~jobcheck.conformance.targets.qemu.QemuTarget.execute`, recording included;
+  :func:`client_round_trips`, the same with qemu.qmp's client alone, for what of
+  that time is jobcheck's own;
 * :func:`coverage_campaign` — a campaign whose targets are watched, so that
   the moment every reachable transition and verb×status cell has been seen
   (:func:`~jobcheck.conformance.campaign.coverage.goals`) is known to the step;
@@ -18,12 +20,16 @@ are those of jobcheck's own machinery, not of a hand-written QMP client:
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import math
 import statistics
 import sys
 import tempfile
 import time
 from dataclasses import dataclass
+
+from qemu.qmp import QMPClient
 
 from jobcheck.conformance.bench.local import CampaignRates, accept_all, timed_campaign
 from jobcheck.conformance.bench.process import ProcessRun, jobcheck_argv, run_measured
@@ -125,6 +131,44 @@ def round_trips(target: Target, count: int) -> list[float]:
         out.append(time.perf_counter() - started)
     target.take_records()
     return out
+
+
+def client_round_trips(binary: str, count: int, timeout: float) -> list[float]:
+    """``count`` timed ``query-jobs`` round trips, in seconds, with qemu.qmp's client alone.
+
+    The QEMU is launched as the live target launches it, but the client is
+    qemu.qmp's :class:`~qemu.qmp.QMPClient` with its event loop run in the calling
+    thread: no recording, no job tracker, no hop between the caller's thread and the
+    loop's.  Against :func:`round_trips` it shows what of a round trip is jobcheck's
+    (:class:`~jobcheck.conformance.targets.qemu_session.QemuSession` runs the loop in
+    a thread of its own, so that events are read while the caller works).
+    """
+    found = find_binary(binary)
+    with tempfile.TemporaryDirectory(prefix="jobcheck-bench-") as workdir:
+        process = QemuProcess(found, workdir)
+        loop = asyncio.new_event_loop()
+        client = QMPClient("jobcheck-bench")
+
+        async def timed() -> list[float]:
+            await client.connect(process.connection)
+            for _ in range(5):
+                await client.execute("query-jobs")
+            out: list[float] = []
+            for _ in range(count):
+                started = time.perf_counter()
+                await client.execute("query-jobs")
+                out.append(time.perf_counter() - started)
+            return out
+
+        try:
+            return loop.run_until_complete(asyncio.wait_for(timed(), timeout))
+        except Exception as exc:
+            raise TargetError(f"{found.name} did not answer QMP: {exc}") from None
+        finally:
+            with contextlib.suppress(Exception):
+                loop.run_until_complete(asyncio.wait_for(client.disconnect(), 1.0))
+            loop.close()
+            process.kill()
 
 
 class CoverageClock:
@@ -336,6 +380,9 @@ def measure_binary(
         rtt = statistics.median(rtts)
         rows[f"{key}.rtt"].samples.append(rtt * 1000)
         rows[f"{key}.rtt95"].samples.append(percentile(rtts, 0.95) * 1000)
+        timeout = choice.timeout + sizes.round_trips * 0.1
+        plain = statistics.median(client_round_trips(binary, sizes.round_trips, timeout))
+        rows[f"{key}.rtt.client"].samples.append(plain * 1000)
         target = choice.make(0)
         try:
             per_byte = byte_cost(target, sizes.round_trips // 2)
@@ -372,6 +419,8 @@ def measure_binary(
     rows[f"{key}.startup"].note = f"median of {sizes.startups} per run"
     rows[f"{key}.ready"].note = f"median of {sizes.startups} per run; launch, QMP, introspection"
     rows[f"{key}.rtt"].note = f"{sizes.round_trips} per run, through QemuTarget.execute"
+    alone = "its event loop in the calling thread, nothing recorded"
+    rows[f"{key}.rtt.client"].note = f"{sizes.round_trips} per run; {alone}"
     rows[f"{key}.byte"].note = (
         f"query-jobs with a {PAD}-byte argument against an empty one, "
         f"{sizes.round_trips // 2} each per run, both refused"

@@ -102,6 +102,11 @@ def make_rows() -> dict[str, Row]:
             Row(f"{key}.ready", f"{binary}: start-up to live target ready", "ms"),
             Row(f"{key}.rtt", f"{binary}: query-jobs round trip, median", "ms"),
             Row(f"{key}.rtt95", f"{binary}: query-jobs round trip, p95", "ms"),
+            Row(
+                f"{key}.rtt.client",
+                f"{binary}: query-jobs round trip, qemu.qmp's client alone, median",
+                "ms",
+            ),
             Row(f"{key}.byte", f"{binary}: QEMU reading a command, per byte", "µs"),
             Row(f"{key}.explore.steps", f"{binary}: campaign exploration", "steps/s"),
             Row(
