@@ -7,8 +7,8 @@ are those of jobcheck's own machinery, not of a hand-written QMP client:
 
 * :func:`round_trips` — ``query-jobs`` round trips through
   :meth:`~jobcheck.conformance.targets.qemu.QemuTarget.execute`, recording included;
-  :func:`client_round_trips`, the same with qemu.qmp's client alone, for what of
-  that time is jobcheck's own;
+  :class:`PlainClient`, the same with qemu.qmp's client alone, for what of that
+  time is jobcheck's own;
 * :func:`coverage_campaign` — a campaign whose targets are watched, so that
   the moment every reachable transition and verb×status cell has been seen
   (:func:`~jobcheck.conformance.campaign.coverage.goals`) is known to the step;
@@ -27,7 +27,9 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Coroutine
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
 from qemu.qmp import QMPClient
 
@@ -49,6 +51,7 @@ from jobcheck.conformance.trace.records import Record
 from jobcheck.model.lifecycle import Model, model_for
 
 MB = 1_000_000
+T = TypeVar("T")
 
 
 def percentile(values: list[float], fraction: float) -> float:
@@ -99,6 +102,11 @@ def target_ready_seconds(choice: TargetChoice) -> float:
         target.close()
 
 
+RTT_BLOCKS = 5
+"""How many turns the round trips through the target and those of :class:`PlainClient`
+take in each run (the two are compared: measured apart, a drift of the machine's speed
+would show as a difference)."""
+
 PAD = 1000
 """Bytes of padding in the command that :func:`byte_cost` times against a short one."""
 
@@ -133,42 +141,67 @@ def round_trips(target: Target, count: int) -> list[float]:
     return out
 
 
-def client_round_trips(binary: str, count: int, timeout: float) -> list[float]:
-    """``count`` timed ``query-jobs`` round trips, in seconds, with qemu.qmp's client alone.
+class PlainClient:
+    """A QEMU launched as the live target launches it, spoken to by qemu.qmp's client alone.
 
-    The QEMU is launched as the live target launches it, but the client is
-    qemu.qmp's :class:`~qemu.qmp.QMPClient` with its event loop run in the calling
-    thread: no recording, no job tracker, no hop between the caller's thread and the
-    loop's.  Against :func:`round_trips` it shows what of a round trip is jobcheck's
-    (:class:`~jobcheck.conformance.targets.qemu_session.QemuSession` runs the loop in
-    a thread of its own, so that events are read while the caller works).
+    The client is qemu.qmp's :class:`~qemu.qmp.QMPClient` with its event loop run
+    in the calling thread: no recording, no job tracker, no hop between the caller's
+    thread and the loop's.  Against :func:`round_trips` it shows what of a round trip
+    is jobcheck's (:class:`~jobcheck.conformance.targets.qemu_session.QemuSession`
+    runs the loop in a thread of its own, so that events are read while the caller
+    works).  A context manager: the QEMU is killed and its directory removed at the end.
     """
-    found = find_binary(binary)
-    with tempfile.TemporaryDirectory(prefix="jobcheck-bench-") as workdir:
-        process = QemuProcess(found, workdir)
-        loop = asyncio.new_event_loop()
-        client = QMPClient("jobcheck-bench")
+
+    def __init__(self, binary: str, timeout: float) -> None:
+        self.timeout = timeout
+        self._found = find_binary(binary)
+        self._workdir = tempfile.TemporaryDirectory(prefix="jobcheck-bench-")
+        self._loop = asyncio.new_event_loop()
+        self._client = QMPClient("jobcheck-bench")
+        self._process: QemuProcess | None = None
+        try:
+            self._process = QemuProcess(self._found, self._workdir.name)
+            self._run(self._client.connect(self._process.connection))
+        except BaseException:
+            self.close()
+            raise
+
+    def _run(self, coro: Coroutine[Any, Any, T]) -> T:
+        try:
+            return self._loop.run_until_complete(asyncio.wait_for(coro, self.timeout))
+        except Exception as exc:
+            raise TargetError(f"{self._found.name} did not answer QMP: {exc}") from None
+
+    def round_trips(self, count: int) -> list[float]:
+        """``count`` timed ``query-jobs`` round trips, in seconds (after 5 untimed ones)."""
 
         async def timed() -> list[float]:
-            await client.connect(process.connection)
             for _ in range(5):
-                await client.execute("query-jobs")
+                await self._client.execute("query-jobs")
             out: list[float] = []
             for _ in range(count):
                 started = time.perf_counter()
-                await client.execute("query-jobs")
+                await self._client.execute("query-jobs")
                 out.append(time.perf_counter() - started)
             return out
 
-        try:
-            return loop.run_until_complete(asyncio.wait_for(timed(), timeout))
-        except Exception as exc:
-            raise TargetError(f"{found.name} did not answer QMP: {exc}") from None
-        finally:
+        return self._run(timed())
+
+    def close(self) -> None:
+        if not self._loop.is_closed():
             with contextlib.suppress(Exception):
-                loop.run_until_complete(asyncio.wait_for(client.disconnect(), 1.0))
-            loop.close()
-            process.kill()
+                self._loop.run_until_complete(asyncio.wait_for(self._client.disconnect(), 1.0))
+            self._loop.close()
+        if self._process is not None:
+            self._process.kill()
+            self._process = None
+        self._workdir.cleanup()
+
+    def __enter__(self) -> PlainClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 class CoverageClock:
@@ -372,17 +405,22 @@ def measure_binary(
         rows[f"{key}.startup"].samples.append(statistics.median(startups) * 1000)
         ready = [target_ready_seconds(choice) for _ in range(sizes.startups)]
         rows[f"{key}.ready"].samples.append(statistics.median(ready) * 1000)
+        rtts: list[float] = []
+        plains: list[float] = []
+        block = max(1, sizes.round_trips // RTT_BLOCKS)
         target = choice.make(0)
         try:
-            rtts = round_trips(target, sizes.round_trips)
+            with PlainClient(binary, choice.timeout + block * 0.1) as plain:
+                for _ in range(RTT_BLOCKS):  # in turns: the machine's speed drifts
+                    rtts += round_trips(target, block)
+                    plains += plain.round_trips(block)
         finally:
             target.close()
         rtt = statistics.median(rtts)
         rows[f"{key}.rtt"].samples.append(rtt * 1000)
         rows[f"{key}.rtt95"].samples.append(percentile(rtts, 0.95) * 1000)
-        timeout = choice.timeout + sizes.round_trips * 0.1
-        plain = statistics.median(client_round_trips(binary, sizes.round_trips, timeout))
-        rows[f"{key}.rtt.client"].samples.append(plain * 1000)
+        rows[f"{key}.rtt.client"].samples.append(statistics.median(plains) * 1000)
+        rows[f"{key}.rtt.share"].samples.append(1 - statistics.median(plains) / rtt)
         target = choice.make(0)
         try:
             per_byte = byte_cost(target, sizes.round_trips // 2)
@@ -418,9 +456,11 @@ def measure_binary(
             kinds_times.append(campaign.kinds_reached_after)
     rows[f"{key}.startup"].note = f"median of {sizes.startups} per run"
     rows[f"{key}.ready"].note = f"median of {sizes.startups} per run; launch, QMP, introspection"
-    rows[f"{key}.rtt"].note = f"{sizes.round_trips} per run, through QemuTarget.execute"
+    turns = f"in {RTT_BLOCKS} turns with the next row's"
+    rows[f"{key}.rtt"].note = f"{sizes.round_trips} per run, through QemuTarget.execute, {turns}"
     alone = "its event loop in the calling thread, nothing recorded"
     rows[f"{key}.rtt.client"].note = f"{sizes.round_trips} per run; {alone}"
+    rows[f"{key}.rtt.share"].note = "1 − the two medians' ratio, per run"
     rows[f"{key}.byte"].note = (
         f"query-jobs with a {PAD}-byte argument against an empty one, "
         f"{sizes.round_trips // 2} each per run, both refused"

@@ -107,6 +107,11 @@ def make_rows() -> dict[str, Row]:
                 f"{binary}: query-jobs round trip, qemu.qmp's client alone, median",
                 "ms",
             ),
+            Row(
+                f"{key}.rtt.share",
+                f"{binary}: query-jobs round trip, share that is jobcheck's",
+                "ratio",
+            ),
             Row(f"{key}.byte", f"{binary}: QEMU reading a command, per byte", "µs"),
             Row(f"{key}.explore.steps", f"{binary}: campaign exploration", "steps/s"),
             Row(
