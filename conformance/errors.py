@@ -108,6 +108,12 @@ def keep_swallowed_interrupts() -> None:
         sys.unraisablehook = _unraisable
 
 
+def keep_interrupt(exc: KeyboardInterrupt) -> None:
+    """Keep an interrupt that came where it could not be raised (a connection being
+    closed), for :func:`raise_swallowed`."""
+    _SWALLOWED.append(exc)
+
+
 def raise_swallowed() -> None:
     """Raise the interrupt Python dropped, if it dropped one (called where jobcheck waits:
     every QMP call and every driver step)."""

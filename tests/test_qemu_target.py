@@ -686,6 +686,49 @@ def test_qemu_killed_mid_run_is_a_target_error(qsd: QemuTarget) -> None:
 
 
 @needs_qsd
+def test_what_qemu_sends_between_calls_is_taken_in_when_asked() -> None:
+    """The session's loop turns only during a call: a job's events that QEMU sends after
+    the command's answer wait in the socket until a question takes them in."""
+    target = QemuTarget(timeout=5.0)
+    try:
+        session = target._resources.session
+        assert session is not None
+        target.start([spec("mirror", "m")])
+        target.settle()
+        target.take_records()
+        target.release("m")  # the mirror copies its disk, then reports ready
+        deadline = time.monotonic() + 10
+        while session.inspect(lambda t: t.status("m")) != "ready":
+            assert time.monotonic() < deadline, "the job's events were never taken in"
+        records = target.take_records()
+        answered = max(i for i, r in enumerate(records) if isinstance(r, Response))
+        after = [
+            r.data.get("status")
+            for r in records[answered + 1 :]
+            if isinstance(r, Event) and r.event == "JOB_STATUS_CHANGE"
+        ]
+        assert "ready" in after  # sent after the last answer, taken in by the question
+    finally:
+        target.close()
+
+
+@needs_qsd
+def test_a_qemu_gone_between_calls_is_noticed_when_asked() -> None:
+    target = QemuTarget(timeout=5.0)
+    pid, session = target.pid, target._resources.session
+    assert pid is not None and session is not None
+    try:
+        assert not session.lost
+        os.kill(pid, signal.SIGKILL)
+        deadline = time.monotonic() + 10
+        while not session.lost:  # no call made: asking takes in the closed socket
+            assert time.monotonic() < deadline, "the closed connection was never noticed"
+    finally:
+        target.close()
+    assert gone(pid)
+
+
+@needs_qsd
 def test_a_command_without_answer_times_out_and_qemu_is_killed() -> None:
     target = QemuTarget(timeout=0.5)
     pid = target.pid

@@ -254,7 +254,7 @@ def test_a_command_given_up_on_leaves_no_traceback(caplog: pytest.LogCaptureFixt
     session = QemuSession(timeout=5.0)
     try:
         for exc in (SessionLost("StateError: disconnecting"), ValueError("a real bug")):
-            asyncio.run_coroutine_threadsafe(abandon(exc), session._loop).result(5.0)
+            session._call(abandon(exc), 5.0)
     finally:
         session.close()
     unretrieved = [r.getMessage() for r in caplog.records if "never retrieved" in r.getMessage()]

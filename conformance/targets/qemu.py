@@ -175,7 +175,8 @@ _START_COMMANDS: dict[JobType, tuple[str, ...]] = {
 
 
 class _Resources:
-    """What must go whatever happens: the loop thread, our process, our directory."""
+    """What must go whatever happens: the session (and its launcher thread), our process,
+    our directory."""
 
     def __init__(self, workdir: str) -> None:
         self.workdir = workdir
@@ -305,7 +306,7 @@ class QemuTarget(Target):
         session = self._resources.session = QemuSession(self.timeout)
         if connect is None:
             found = find_binary(binary)
-            process = session.in_loop_thread(lambda: QemuProcess(found, self.workdir))
+            process = session.in_launcher_thread(lambda: QemuProcess(found, self.workdir))
             self._resources.process = process
             address = process.connection
         with self._guard():

@@ -21,7 +21,7 @@ jobcheck, which then shuts QEMU down in order) and its own stderr file in
 the directory, whose tail goes into every error message about it.  It is
 started through ``setpriv --pdeathsig KILL`` where util-linux provides it: the
 kernel then kills QEMU when the thread that forked it ends, which covers a
-jobcheck killed with SIGKILL (the live target forks from its own loop thread,
+jobcheck killed with SIGKILL (the live target forks from its session's launcher thread,
 which lives exactly as long as the target).
 
 :class:`QemuCrashed` is the error for a QEMU that aborted (SIGABRT, a failed
