@@ -145,11 +145,11 @@ class PlainClient:
     """A QEMU launched as the live target launches it, spoken to by qemu.qmp's client alone.
 
     The client is qemu.qmp's :class:`~qemu.qmp.QMPClient` with its event loop run
-    in the calling thread: no recording, no job tracker, no hop between the caller's
-    thread and the loop's.  Against :func:`round_trips` it shows what of a round trip
-    is jobcheck's (:class:`~jobcheck.conformance.targets.qemu_session.QemuSession`
-    runs the loop in a thread of its own, so that events are read while the caller
-    works).  A context manager: the QEMU is killed and its directory removed at the end.
+    in the calling thread, as :class:`~jobcheck.conformance.targets.qemu_session.QemuSession`
+    runs it, but with nothing else: no recording, no job tracker, no turns of the loop
+    after each answer, no signal handlers kept out of the loop.  Against
+    :func:`round_trips` it shows what of a round trip is jobcheck's own.  A context
+    manager: the QEMU is killed and its directory removed at the end.
     """
 
     def __init__(self, binary: str, timeout: float) -> None:
