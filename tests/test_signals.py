@@ -238,6 +238,7 @@ def test_a_command_given_up_on_leaves_no_traceback(caplog: pytest.LogCaptureFixt
     command's task ended with SessionLost (the connection was closing) after its caller
     had given up on it. The session's loop stays silent about that, and only that."""
     import asyncio
+    import functools
     import gc
 
     from jobcheck.conformance.targets.qemu_session import QemuSession, SessionLost
@@ -254,7 +255,7 @@ def test_a_command_given_up_on_leaves_no_traceback(caplog: pytest.LogCaptureFixt
     session = QemuSession(timeout=5.0)
     try:
         for exc in (SessionLost("StateError: disconnecting"), ValueError("a real bug")):
-            session._call(abandon(exc), 5.0)
+            session._call(functools.partial(abandon, exc), 5.0)
     finally:
         session.close()
     unretrieved = [r.getMessage() for r in caplog.records if "never retrieved" in r.getMessage()]

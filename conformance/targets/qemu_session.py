@@ -25,11 +25,14 @@ price of a hop between threads twice a round trip: ``query-jobs`` through the
 target took 1.46–1.64 ms that way against 1.23–1.38 ms with the loop in the
 calling thread, qemu.qmp's client alone 1.01–1.13 (qemu-storage-daemon 7.2.22,
 2-core VM, five alternating pairs of 500); a campaign's exploration alone took
-7% less time in the median of seven alternating pairs (−13% to +8%).  Signals that jobcheck turns into exceptions (Ctrl-C,
-SIGTERM, SIGHUP: their handlers raise) are kept out of the loop's machinery
-while it runs: the handler runs at once (it forwards the signal to worker
-processes as before), its exception cancels the call and is raised once the
-loop has stopped, so qemu.qmp's own tasks never see it.
+7% less time in the median of seven alternating pairs (−13% to +8%).
+
+Signals that jobcheck turns into exceptions (Ctrl-C, SIGTERM, SIGHUP: their
+handlers raise) are kept out of the loop's machinery while a call runs: the
+handler runs at once (it forwards the signal to worker processes as before),
+its exception cancels the call and is raised once the loop has stopped, so
+qemu.qmp's own tasks never see it, and no coroutine is made before the
+handlers are swapped (one made and never run would be "never awaited").
 
 *Recording.*  The client is subclassed only at qemu.qmp's documented message
 hooks (``_cb_outbound``/``_cb_inbound``), which see every message as it
@@ -183,49 +186,47 @@ class QemuSession:
         """The connection, when the session was handed a socket (see :meth:`_take_in`)."""
         self._launcher: concurrent.futures.ThreadPoolExecutor | None = None
         """The thread that launches QEMU (:meth:`in_launcher_thread`), made on first use."""
-        self._client, self._changed, self._exec_lock = self._call(self._make(), timeout)
+        self._client, self._changed, self._exec_lock = self._call(self._make, timeout)
 
     async def _make(self) -> tuple[_RecordingClient, asyncio.Event, asyncio.Lock]:
         return _RecordingClient(self), asyncio.Event(), asyncio.Lock()
 
     # -- running the loop in the calling thread ---------------------------
 
-    def _call(self, coro: Coroutine[Any, Any, T], timeout: float) -> T:
-        """Run ``coro`` on the session's loop, in this thread, until it is done (or
-        ``timeout`` and a second more have passed: :class:`SessionTimeout`)."""
-        try:
+    def _call(self, make: Callable[[], Coroutine[Any, Any, T]], timeout: float) -> T:
+        """Run the coroutine ``make()`` on the session's loop, in this thread, until it is
+        done (or ``timeout`` and a second more have passed: :class:`SessionTimeout`).
+
+        The coroutine is made and handed to the loop only once interrupts are deferred
+        (:func:`_interrupts_deferred`): an interrupt can then no longer fall between the
+        two and leave a coroutine that never ran ("never awaited").
+        """
+        with _interrupts_deferred(self._loop) as deferral:
             raise_swallowed()
             if self._loop.is_closed() or _loop_running_here():
                 # closed, or called from inside a loop (a finalizer run by the garbage
                 # collector while one turns): there is nothing this call could run on
                 raise SessionLost("the QMP session cannot be used from here")
-        except BaseException:
-            coro.close()
-            raise
-        task = self._loop.create_task(_then_turns(coro, 2))
-        interrupt: list[BaseException] = []
-        try:
-            with _interrupts_deferred(self._loop, task, interrupt):
-                result = self._loop.run_until_complete(asyncio.wait_for(task, timeout + 1.0))
-        except TimeoutError:
-            if not interrupt:
-                self._broken = f"no answer within {timeout:g} s to {self.last_command}"
-                raise SessionTimeout(self._broken) from None
-        except asyncio.CancelledError:
-            if not interrupt:
-                raise
-        except KeyboardInterrupt:
-            # an interrupt outside the deferral (a handler of the caller's own)
-            self.interrupted = True
-            raise
-        finally:
-            if not task.done():
-                task.cancel()
-        if interrupt:
+            if not deferral.caught:
+                task: asyncio.Task[T] = self._loop.create_task(make())
+                deferral.task = task
+                try:
+                    result = self._loop.run_until_complete(_outcome(task, timeout + 1.0))
+                except TimeoutError:
+                    if not deferral.caught:
+                        self._broken = f"no answer within {timeout:g} s to {self.last_command}"
+                        raise SessionTimeout(self._broken) from None
+                except asyncio.CancelledError:
+                    if not deferral.caught:
+                        raise
+                finally:
+                    if not task.done():  # the loop stopped early: the task ends when it turns
+                        task.cancel()
+        if deferral.caught:
             # Ctrl-C or a signal: the command may be on its way anyway
-            if isinstance(interrupt[0], KeyboardInterrupt):
+            if isinstance(deferral.caught[0], KeyboardInterrupt):
                 self.interrupted = True
-            raise interrupt[0]
+            raise deferral.caught[0]
         return result
 
     def _take_in(self) -> None:
@@ -238,7 +239,7 @@ class QemuSession:
         if self._socket is not None and not _readable(self._socket):
             return
         if not _loop_running_here():
-            self._call(_turns(1), self.timeout)
+            self._call(lambda: _turns(1), self.timeout)
 
     def in_launcher_thread(self, function: Callable[[], T]) -> T:
         """Run ``function`` in the session's launcher thread and return its result (or raise
@@ -305,7 +306,7 @@ class QemuSession:
     def connect(self, address: str | socket.socket) -> None:
         """Connect to the QMP unix socket at ``address`` (a path, or a connected socket that
         the session then owns) and negotiate."""
-        self._call(self._connect(address), self.timeout)
+        self._call(lambda: self._connect(address), self.timeout)
 
     async def _connect(self, address: str | socket.socket) -> None:
         path = address if isinstance(address, str) else "QEMU's QMP connection"
@@ -355,7 +356,7 @@ class QemuSession:
         self.last_command = command_text(command, arguments)
         self._usable()
         wait = self.timeout if timeout is None else timeout
-        return self._call(self._execute(command, arguments, wait), wait)
+        return self._call(lambda: self._execute(command, arguments, wait), wait)
 
     async def _execute(
         self, command: str, arguments: dict[str, Any] | None, timeout: float
@@ -407,7 +408,7 @@ class QemuSession:
         ends = (commands[0], commands[-1])
         self.last_command = " … ".join(dict.fromkeys(command_text(c, a, 60) for c, a in ends))
         self._usable()
-        return self._call(self._execute_all(list(commands), self.timeout), self.timeout)
+        return self._call(lambda: self._execute_all(list(commands), self.timeout), self.timeout)
 
     async def _execute_all(
         self, commands: list[tuple[str, dict[str, Any] | None]], timeout: float
@@ -455,7 +456,7 @@ class QemuSession:
         """Wait until ``predicate(tracker)`` holds (re-checked on every event); False on timeout."""
         self._usable()
         deadline = time.monotonic() + timeout
-        return self._call(self._wait_until(predicate, deadline), timeout)
+        return self._call(lambda: self._wait_until(predicate, deadline), timeout)
 
     async def _wait_until(self, predicate: Callable[[JobTracker], bool], deadline: float) -> bool:
         while True:
@@ -484,7 +485,7 @@ class QemuSession:
         self.last_command = "waiting for the jobs to settle"
         self._usable()
         wait = self.timeout if timeout is None else timeout
-        return self._call(self._settle(quiet, time.monotonic() + wait), wait + self.timeout)
+        return self._call(lambda: self._settle(quiet, time.monotonic() + wait), wait + self.timeout)
 
     async def _settle(self, quiet: float, deadline: float) -> list[str]:
         while True:
@@ -520,7 +521,7 @@ class QemuSession:
         snapshot, and proof that every event QEMU sent before it has arrived)."""
         self.last_command = "waiting for events to stop"
         self._usable()
-        self._call(self._barrier(quiet, time.monotonic() + self.timeout), 2 * self.timeout)
+        self._call(lambda: self._barrier(quiet, time.monotonic() + self.timeout), 2 * self.timeout)
 
     async def _barrier(self, quiet: float, deadline: float) -> None:
         await self._quiet(quiet, deadline)
@@ -589,13 +590,15 @@ class QemuSession:
         """Disconnect, close the loop and end the launcher thread (idempotent, never
         raises)."""
         if not self._loop.is_closed() and not _loop_running_here():
-            task = self._loop.create_task(self._disconnect())
             interrupt: list[BaseException] = []
             try:
-                with _interrupts_deferred(self._loop, task, interrupt):
-                    self._loop.run_until_complete(asyncio.wait_for(task, 2.0))
+                with _interrupts_deferred(self._loop) as deferral:
+                    interrupt = deferral.caught
+                    if not interrupt:
+                        deferral.task = self._loop.create_task(self._disconnect())
+                        self._loop.run_until_complete(_outcome(deferral.task, 2.0))
             except BaseException:  # closing goes on whatever happened
-                task.cancel()
+                pass
             for exc in interrupt:  # raised by the next QMP call or driver step
                 if isinstance(exc, KeyboardInterrupt):
                     keep_interrupt(exc)
@@ -631,11 +634,11 @@ def _readable(sock: socket.socket) -> bool:
         return True
 
 
-async def _then_turns(coro: Coroutine[Any, Any, T], count: int) -> T:
-    """``coro``'s result, once the loop has gone round ``count`` more times: what arrived
-    with its answer is then taken in (see :meth:`QemuSession._take_in`)."""
-    result = await coro
-    await _turns(count)
+async def _outcome(task: asyncio.Task[T], timeout: float) -> T:
+    """``task``'s result within ``timeout`` seconds, once the loop has gone round twice more:
+    what arrived with an answer is then taken in (see :meth:`QemuSession._take_in`)."""
+    result = await asyncio.wait_for(task, timeout)
+    await _turns(2)
     return result
 
 
@@ -650,17 +653,25 @@ async def _turns(count: int) -> None:
 DEFERRED_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
+class _Deferral:
+    """What :func:`_interrupts_deferred` caught, and the task an interrupt cancels."""
+
+    def __init__(self) -> None:
+        self.caught: list[BaseException] = []
+        self.task: asyncio.Task[Any] | None = None
+
+
 @contextlib.contextmanager
-def _interrupts_deferred(
-    loop: asyncio.AbstractEventLoop, task: asyncio.Future[Any], caught: list[BaseException]
-) -> Iterator[None]:
-    """While the loop runs ``task`` in the main thread, a signal handler that raises (Ctrl-C,
-    jobcheck's SIGTERM and SIGHUP handlers) has its exception put in ``caught`` and
-    ``task`` cancelled, instead of the exception going off inside whatever the loop was
-    running (qemu.qmp's reader, say).  The handler itself runs at once, as before.  In
-    other threads Python runs no signal handler, and nothing changes."""
+def _interrupts_deferred(loop: asyncio.AbstractEventLoop) -> Iterator[_Deferral]:
+    """While the block runs in the main thread, a signal handler that raises (Ctrl-C,
+    jobcheck's SIGTERM and SIGHUP handlers) runs at once, but its exception is kept in
+    :attr:`_Deferral.caught` and cancels :attr:`_Deferral.task` instead of going off
+    inside whatever the loop was running (qemu.qmp's reader, say).  The handlers are
+    swapped with those signals blocked, so none can come half-way.  In other threads
+    Python runs no signal handler, and nothing changes."""
+    deferral = _Deferral()
     if threading.current_thread() is not threading.main_thread():
-        yield
+        yield deferral
         return
     previous: dict[int, Callable[[int, Any], Any]] = {}
 
@@ -668,20 +679,29 @@ def _interrupts_deferred(
         try:
             previous[signum](signum, frame)
         except BaseException as exc:
-            if not caught:
-                caught.append(exc)
-                loop.call_soon_threadsafe(task.cancel)
+            if not deferral.caught:
+                deferral.caught.append(exc)
+                if deferral.task is not None:
+                    loop.call_soon_threadsafe(deferral.task.cancel)
 
-    for sig in DEFERRED_SIGNALS:
-        handler = signal.getsignal(sig)
-        if callable(handler):
-            previous[sig] = handler
-            signal.signal(sig, deferring)
+    mask = signal.pthread_sigmask(signal.SIG_BLOCK, DEFERRED_SIGNALS)
     try:
-        yield
+        for sig in DEFERRED_SIGNALS:
+            handler = signal.getsignal(sig)
+            if callable(handler):
+                previous[sig] = handler
+                signal.signal(sig, deferring)
     finally:
-        for signum, kept in previous.items():
-            signal.signal(signum, kept)
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)  # one that came runs now, deferred
+    try:
+        yield deferral
+    finally:
+        signal.pthread_sigmask(signal.SIG_BLOCK, DEFERRED_SIGNALS)
+        try:
+            for signum, kept in previous.items():
+                signal.signal(signum, kept)
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, mask)
 
 
 def _consume(task: asyncio.Future[Any]) -> None:
