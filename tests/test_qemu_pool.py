@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import shutil
 import signal
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -132,8 +133,11 @@ def qemu_alive(pid: int) -> bool:
     except ProcessLookupError:
         return False
     # a zombie is gone too
-    with open(f"/proc/{pid}/stat") as stat:
-        return stat.read().split(") ")[1][0] != "Z"
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().split(") ")[1][0] != "Z"
+    except FileNotFoundError:
+        return False  # reaped in between
 
 
 @pytest.fixture
@@ -212,6 +216,12 @@ def test_a_qemu_killed_during_an_example_is_not_reused(pool: QemuPool, sig: int)
     assert pid is not None
     first.apply({"op": "start", "jobs": [job("mirror", "j1")]})
     os.kill(pid, sig)
+    # Under SIGTERM QEMU shuts down in order and may still answer a command or two on
+    # its way out: the next step fails once it has exited (left a zombie for its Popen).
+    deadline = time.monotonic() + 10
+    while os.waitid(os.P_PID, pid, os.WEXITED | os.WNOWAIT | os.WNOHANG) is None:
+        assert time.monotonic() < deadline, "QEMU did not exit"
+        os.sched_yield()
     with pytest.raises(TargetError):
         first.apply({"op": "query"})
     first.close()
