@@ -414,6 +414,7 @@ def measure_binary(
                 for _ in range(RTT_BLOCKS):  # in turns: the machine's speed drifts
                     rtts += round_trips(target, block)
                     plains += plain.round_trips(block)
+            per_byte = byte_cost(target, sizes.round_trips // 2)
         finally:
             target.close()
         rtt = statistics.median(rtts)
@@ -421,11 +422,6 @@ def measure_binary(
         rows[f"{key}.rtt95"].samples.append(percentile(rtts, 0.95) * 1000)
         rows[f"{key}.rtt.client"].samples.append(statistics.median(plains) * 1000)
         rows[f"{key}.rtt.share"].samples.append(1 - statistics.median(plains) / rtt)
-        target = choice.make(0)
-        try:
-            per_byte = byte_cost(target, sizes.round_trips // 2)
-        finally:
-            target.close()
         rows[f"{key}.byte"].samples.append(per_byte * 1e6)
         campaign = coverage_campaign(choice, model, sizes.live_examples, sizes.live_steps, run + 1)
         explore = campaign.rates.explore.per_second

@@ -590,18 +590,12 @@ class QemuSession:
         """Disconnect, close the loop and end the launcher thread (idempotent, never
         raises)."""
         if not self._loop.is_closed() and not _loop_running_here():
-            interrupt: list[BaseException] = []
             try:
-                with _interrupts_deferred(self._loop) as deferral:
-                    interrupt = deferral.caught
-                    if not interrupt:
-                        deferral.task = self._loop.create_task(self._disconnect())
-                        self._loop.run_until_complete(_outcome(deferral.task, 2.0))
+                self._call(self._disconnect, 1.0)
+            except KeyboardInterrupt as exc:  # raised by the next QMP call or driver step
+                keep_interrupt(exc)
             except BaseException:  # closing goes on whatever happened
                 pass
-            for exc in interrupt:  # raised by the next QMP call or driver step
-                if isinstance(exc, KeyboardInterrupt):
-                    keep_interrupt(exc)
             self._loop.close()
         if self._launcher is not None:
             self._launcher.shutdown(wait=True)
